@@ -1,0 +1,206 @@
+// Python bindings: translation between numpy / Python objects and the C++ core, nothing more.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <map>
+#include <optional>
+
+#include "errors.hpp"
+#include "inflate.hpp"
+#include "pq_engine.hpp"
+#include "png_reader.hpp"
+
+namespace py = pybind11;
+using namespace fastpq;
+
+namespace {
+
+template <typename T>
+std::vector<T> to_vector(const py::array_t<T, py::array::c_style | py::array::forcecast>& a) {
+  if (a.ndim() != 1) throw UsageError("expected a one-dimensional array");
+  return std::vector<T>(a.data(), a.data() + a.size());
+}
+
+template <typename T>
+py::array_t<T> to_array(const std::vector<T>& v) {
+  py::array_t<T> a(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), a.mutable_data());
+  return a;
+}
+
+const char* segment_kind_name(SegmentError::Kind k) {
+  switch (k) {
+    case SegmentError::kPngIdNotInJson: return "png_id_not_in_json";
+    case SegmentError::kUnknownCategory: return "unknown_category";
+    case SegmentError::kJsonIdsNotInPng: return "json_ids_not_in_png";
+    case SegmentError::kBadArea: return "bad_area";
+  }
+  return "unknown";
+}
+
+py::object failure_to_python(const ImageFailure& f) {
+  if (f.kind == ImageFailure::kNone) return py::none();
+  py::dict d;
+  const char* kind = f.kind == ImageFailure::kFile ? "file" : f.kind == ImageFailure::kSizeMismatch ? "size_mismatch"
+                                                                                                      : segment_kind_name(f.segment_kind);
+  d["kind"] = kind;
+  d["image_index"] = f.image_index;
+  d["segment_id"] = f.segment_id;
+  d["segment_ids"] = f.segment_ids;
+  d["message"] = f.message;
+  return std::move(d);
+}
+
+// Per-image, per-category sums as columns: image index, category index, tp, fp, fn, iou.
+py::dict image_rows(const std::vector<ImageMatches>& images) {
+  std::vector<std::int64_t> image, tp, fp, fn;
+  std::vector<std::int32_t> category;
+  std::vector<double> iou;
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    std::map<std::int32_t, std::size_t> row_of;
+    auto row = [&](std::int32_t c) {
+      auto it = row_of.find(c);
+      if (it != row_of.end()) return it->second;
+      image.push_back(static_cast<std::int64_t>(i));
+      category.push_back(c);
+      tp.push_back(0), fp.push_back(0), fn.push_back(0), iou.push_back(0.0);
+      return row_of[c] = image.size() - 1;
+    };
+    for (const auto& m : images[i].matches) {
+      std::size_t r = row(m.first);
+      tp[r] += 1;
+      iou[r] += m.second;
+    }
+    for (std::int32_t c : images[i].false_negatives)
+      if (c >= 0) fn[row(c)] += 1;
+    for (std::int32_t c : images[i].false_positives) fp[row(c)] += 1;
+  }
+  py::dict d;
+  d["image"] = to_array(image);
+  d["category"] = to_array(category);
+  d["tp"] = to_array(tp);
+  d["fp"] = to_array(fp);
+  d["fn"] = to_array(fn);
+  d["iou"] = to_array(iou);
+  return d;
+}
+
+using I64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+using I32 = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
+using U8 = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
+using F64 = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+py::dict evaluate(std::vector<std::string> gt_files, std::vector<std::string> pred_files, const I64& gt_offsets,
+                  const I64& gt_ids, const I32& gt_categories, const U8& gt_iscrowd, const F64& gt_areas,
+                  const I64& pred_offsets, const I64& pred_ids, const I32& pred_categories, std::int32_t n_categories,
+                  int workers, std::uint64_t max_pixels, const std::string& inflate, bool keep_images,
+                  const std::optional<I64>& initial_tp, const std::optional<I64>& initial_fp,
+                  const std::optional<I64>& initial_fn, const std::optional<F64>& initial_iou) {
+  PanopticDataset d;
+  d.gt_files = std::move(gt_files);
+  d.pred_files = std::move(pred_files);
+  d.gt_offsets = to_vector(gt_offsets);
+  d.gt_ids = to_vector(gt_ids);
+  d.gt_categories = to_vector(gt_categories);
+  d.gt_iscrowd = to_vector(gt_iscrowd);
+  d.gt_areas = to_vector(gt_areas);
+  d.pred_offsets = to_vector(pred_offsets);
+  d.pred_ids = to_vector(pred_ids);
+  d.pred_categories = to_vector(pred_categories);
+  d.n_categories = n_categories;
+  EngineOptions options;
+  options.workers = workers;
+  options.max_pixels = max_pixels;
+  options.inflate = parse_inflate_backend(inflate);
+  CategoryTotals initial(static_cast<std::size_t>(n_categories));
+  if (initial_tp) initial.tp = to_vector(*initial_tp);
+  if (initial_fp) initial.fp = to_vector(*initial_fp);
+  if (initial_fn) initial.fn = to_vector(*initial_fn);
+  if (initial_iou) initial.iou = to_vector(*initial_iou);
+  PanopticEvaluation r;
+  {
+    py::gil_scoped_release release;
+    r = evaluate_panoptic(d, options, keep_images, std::move(initial));
+  }
+  py::dict out;
+  out["tp"] = to_array(r.totals.tp);
+  out["fp"] = to_array(r.totals.fp);
+  out["fn"] = to_array(r.totals.fn);
+  out["iou"] = to_array(r.totals.iou);
+  out["failure"] = failure_to_python(r.failure);
+  out["images"] = keep_images && r.failure.kind == ImageFailure::kNone ? py::object(image_rows(r.images)) : py::none();
+  return out;
+}
+
+py::array_t<std::uint32_t> decode_ids(PanopticPngReader& reader) {
+  py::array_t<std::uint32_t> ids({static_cast<py::ssize_t>(reader.height()), static_cast<py::ssize_t>(reader.width())});
+  std::uint32_t* out = ids.mutable_data();
+  {
+    py::gil_scoped_release release;
+    for (std::uint32_t y = 0; y < reader.height(); ++y) reader.next_row_ids(out + std::size_t{y} * reader.width());
+  }
+  return ids;
+}
+
+py::array_t<std::uint32_t> read_png_ids(const std::string& path, std::uint64_t max_pixels, const std::string& inflate) {
+  PanopticPngReader reader(parse_inflate_backend(inflate));
+  {
+    py::gil_scoped_release release;
+    reader.open_file(path, max_pixels);
+  }
+  return decode_ids(reader);
+}
+
+py::array_t<std::uint32_t> decode_png_ids(const py::bytes& data, const std::string& name, std::uint64_t max_pixels,
+                                          const std::string& inflate) {
+  PanopticPngReader reader(parse_inflate_backend(inflate));
+  std::string_view view = data;
+  reader.open_memory(reinterpret_cast<const std::uint8_t*>(view.data()), view.size(), name, max_pixels);
+  return decode_ids(reader);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "fastpq's C++ core: PNG decoding, joint histograms and panoptic matching";
+  static py::exception<FormatError> format_error(m, "FormatError", PyExc_ValueError);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const FormatError& e) {
+      PyErr_SetString(format_error.ptr(), e.what());
+    }
+  });
+
+  m.def("build_info", [] {
+    py::dict d;
+    d["version"] = FASTPQ_VERSION;
+    d["inflate"] = default_inflate_backend_name();
+    d["libdeflate"] = have_libdeflate();
+#ifdef FASTPQ_HAVE_OPENMP
+    d["parallel"] = "openmp";
+#else
+    d["parallel"] = "threads";
+#endif
+    d["default_workers"] = resolve_workers(0);
+#if defined(__SSE2__)
+    d["simd"] = "sse2";
+#else
+    d["simd"] = "none";
+#endif
+    d["compiler"] = __VERSION__;
+    return d;
+  });
+  m.def("evaluate_panoptic", &evaluate, py::arg("gt_files"), py::arg("pred_files"), py::arg("gt_offsets"),
+        py::arg("gt_ids"), py::arg("gt_categories"), py::arg("gt_iscrowd"), py::arg("gt_areas"),
+        py::arg("pred_offsets"), py::arg("pred_ids"), py::arg("pred_categories"), py::arg("n_categories"),
+        py::arg("workers") = 0, py::arg("max_pixels") = kDefaultMaxPixels, py::arg("inflate") = "",
+        py::arg("keep_images") = false, py::arg("initial_tp") = py::none(), py::arg("initial_fp") = py::none(),
+        py::arg("initial_fn") = py::none(), py::arg("initial_iou") = py::none());
+  m.def("read_png_ids", &read_png_ids, py::arg("path"), py::arg("max_pixels") = kDefaultMaxPixels,
+        py::arg("inflate") = "");
+  m.def("decode_png_ids", &decode_png_ids, py::arg("data"), py::arg("name") = "<memory>",
+        py::arg("max_pixels") = kDefaultMaxPixels, py::arg("inflate") = "");
+  m.attr("DEFAULT_MAX_PIXELS") = kDefaultMaxPixels;
+}

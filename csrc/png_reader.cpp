@@ -1,0 +1,377 @@
+#include "png_reader.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "errors.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace fastpq {
+namespace {
+
+constexpr std::uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+
+std::uint32_t be32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         std::uint32_t{p[3]};
+}
+
+std::string chunk_name(const std::uint8_t* p) {
+  std::string s;
+  for (int i = 0; i < 4; ++i) {
+    char c = static_cast<char>(p[i]);
+    bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    s += letter ? std::string(1, c) : "\\x" + std::to_string(static_cast<int>(p[i]));
+  }
+  return s;
+}
+
+// Segment id of the pixel at `p` (3 or 4 bytes; the row buffers are padded for the wide load).
+inline std::uint32_t pixel_id(const std::uint8_t* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v & 0xFFFFFFu;
+}
+
+bool all_zero(const std::uint8_t* p, std::size_t n) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  for (; i + 64 <= n; i += 64) {
+    __m128i a = _mm_or_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)),
+                             _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 16)));
+    __m128i b = _mm_or_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 32)),
+                             _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 48)));
+    if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(a, b), zero)) != 0xFFFF) return false;
+  }
+#endif
+  for (; i < n; ++i)
+    if (p[i]) return false;
+  return true;
+}
+
+// True when the 16 bytes at `p` equal the 16 bytes `bpp` before, alpha bytes aside.
+inline bool block_repeats(const std::uint8_t* p, int bpp) {
+#if defined(__SSE2__)
+  __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p - bpp));
+  int mask = _mm_movemask_epi8(_mm_cmpeq_epi8(a, b));
+  if (bpp == 4) mask |= 0x8888;  // bytes 3, 7, 11, 15 are alpha
+  return mask == 0xFFFF;
+#else
+  for (int k = 0; k < 16; ++k)
+    if (p[k] != p[k - bpp] && !(bpp == 4 && k % 4 == 3)) return false;
+  return true;
+#endif
+}
+
+inline std::uint8_t paeth(std::uint8_t a, std::uint8_t b, std::uint8_t c) {
+  int p = int{a} + int{b} - int{c};
+  int pa = p > a ? p - a : a - p;
+  int pb = p > b ? p - b : b - p;
+  int pc = p > c ? p - c : c - p;
+  if (pa <= pb && pa <= pc) return a;
+  return pb <= pc ? b : c;
+}
+
+}  // namespace
+
+PanopticPngReader::PanopticPngReader(InflateBackend backend) : inflater_(backend) {}
+
+void PanopticPngReader::fail(const std::string& what) const {
+  throw FormatError("PNG file '" + name_ + "': " + what);
+}
+
+void PanopticPngReader::open_file(const std::string& path, std::uint64_t max_pixels) {
+  name_ = path;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(std::string("cannot open: ") + std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail("not a regular file");
+  }
+  std::size_t size = static_cast<std::size_t>(st.st_size);
+  std::uint8_t* data = file_.reserve(size);
+  std::size_t got = 0;
+  while (got < size) {
+    ssize_t n = ::read(fd, data + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = errno;
+      ::close(fd);
+      fail(n == 0 ? "file shrank while being read" : std::string("read failed: ") + std::strerror(err));
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  parse_and_inflate(data, size, max_pixels);
+}
+
+void PanopticPngReader::open_memory(const std::uint8_t* data, std::size_t size,
+                                    const std::string& name, std::uint64_t max_pixels) {
+  name_ = name;
+  parse_and_inflate(data, size, max_pixels);
+}
+
+void PanopticPngReader::parse_and_inflate(const std::uint8_t* data, std::size_t size,
+                                          std::uint64_t max_pixels) {
+  if (size < 8 || std::memcmp(data, kSignature, 8) != 0) fail("not a PNG file (bad signature)");
+  std::size_t pos = 8;
+  bool have_header = false, have_end = false;
+  const std::uint8_t* first_idat = nullptr;
+  std::size_t first_idat_size = 0, idat_total = 0, idat_chunks = 0;
+  int bit_depth = 0, color_type = 0, interlace = 0;
+
+  // First pass: check every chunk; remember where the image data is.
+  while (!have_end) {
+    if (size - pos < 12) fail(have_header ? "truncated (no IEND chunk)" : "truncated");
+    std::uint32_t length = be32(data + pos);
+    const std::uint8_t* type = data + pos + 4;
+    if (length > 0x7FFFFFFFu) fail("chunk length out of range");
+    if (size - pos - 12 < length) fail("truncated in chunk " + chunk_name(type));
+    const std::uint8_t* body = type + 4;
+    if (crc32_of(type, length + 4) != be32(body + length))
+      fail("CRC error in chunk " + chunk_name(type));
+    bool is_header = std::memcmp(type, "IHDR", 4) == 0;
+    if (!have_header && !is_header) fail("first chunk is not IHDR");
+    if (is_header) {
+      if (have_header) fail("more than one IHDR chunk");
+      if (length != 13) fail("IHDR chunk has the wrong length");
+      width_ = be32(body);
+      height_ = be32(body + 4);
+      bit_depth = body[8];
+      color_type = body[9];
+      interlace = body[12];
+      if (width_ == 0 || height_ == 0 || width_ > 0x7FFFFFFFu || height_ > 0x7FFFFFFFu)
+        fail("invalid image size " + std::to_string(width_) + "x" + std::to_string(height_));
+      if (body[10] != 0 || body[11] != 0) fail("unknown compression or filter method");
+      if (interlace > 1) fail("unknown interlace method");
+      have_header = true;
+    } else if (std::memcmp(type, "IDAT", 4) == 0) {
+      if (idat_chunks == 0) {
+        first_idat = body;
+        first_idat_size = length;
+      }
+      ++idat_chunks;
+      idat_total += length;
+    } else if (std::memcmp(type, "IEND", 4) == 0) {
+      have_end = true;
+    } else if (!(type[0] & 0x20) && std::memcmp(type, "PLTE", 4) != 0) {
+      fail("unknown critical chunk " + chunk_name(type));
+    }
+    pos += 12 + std::size_t{length};
+  }
+  if (idat_chunks == 0) fail("no image data (IDAT chunk)");
+
+  const char* kind = nullptr;
+  if (color_type == 3) kind = "palette";
+  else if (color_type == 0 || color_type == 4) kind = "greyscale";
+  else if (color_type != 2 && color_type != 6) fail("invalid colour type " + std::to_string(color_type));
+  if (kind)
+    fail(std::string("is a ") + kind +
+         " image; panoptic maps must be 8-bit RGB or RGBA (id = R + 256*G + 65536*B)");
+  if (bit_depth != 8)
+    fail("has bit depth " + std::to_string(bit_depth) + "; panoptic maps must be 8-bit RGB or RGBA");
+  if (interlace != 0) fail("is interlaced (Adam7); panoptic maps must not be interlaced");
+  std::uint64_t pixels = std::uint64_t{width_} * height_;
+  if (pixels > max_pixels)
+    fail("image of " + std::to_string(width_) + "x" + std::to_string(height_) +
+         " pixels is larger than max_pixels=" + std::to_string(max_pixels));
+
+  channels_ = color_type == 6 ? 4 : 3;
+  row_bytes_ = std::size_t{width_} * channels_;
+  std::size_t expected = (row_bytes_ + 1) * height_;
+
+  const std::uint8_t* compressed = first_idat;
+  if (idat_chunks > 1) {
+    std::uint8_t* joined = idat_.reserve(idat_total);
+    std::size_t at = 0;
+    for (std::size_t p = 8; at < idat_total;) {
+      std::uint32_t length = be32(data + p);
+      if (std::memcmp(data + p + 4, "IDAT", 4) == 0) {
+        std::memcpy(joined + at, data + p + 8, length);
+        at += length;
+      }
+      p += 12 + std::size_t{length};
+    }
+    compressed = joined;
+  }
+  (void)first_idat_size;
+  switch (inflater_.inflate(compressed, idat_total, raw_.reserve(expected), expected)) {
+    case InflateStatus::kOk:
+      break;
+    case InflateStatus::kTooLong:
+      fail("image data inflates past the size its header declares");
+    case InflateStatus::kTooShort:
+      fail("image data inflates to less than the size its header declares");
+    case InflateStatus::kCorrupt:
+      fail("image data is corrupt or truncated (deflate stream error)");
+  }
+  rows_[0].reserve(row_bytes_);
+  rows_[1].reserve(row_bytes_);
+  std::uint8_t* zero = zero_row_.reserve(row_bytes_);
+  std::memset(zero, 0, row_bytes_ + ByteBuffer::kPadding);
+  next_row_ = 0;
+  current_ = 0;
+}
+
+namespace {
+
+// Bytes of a 16-byte block that form whole pixels.
+template <int BPP>
+constexpr std::size_t kBlockStep = BPP == 3 ? 15 : 16;
+
+// Movemask bits that count: alpha bytes never affect ids, so RGBA blocks ignore them.
+template <int BPP>
+constexpr int kIgnoredBits = BPP == 4 ? 0x8888 : 0;
+
+#if defined(__SSE2__)
+inline __m128i load16(const std::uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+#endif
+
+// True when the 16 residual bytes at `res` are zero and, for Paeth, the row above is constant
+// there (`up` equals `up - BPP`): then every pixel of the block repeats its left neighbour.
+template <int BPP, bool kNeedsFlatAbove>
+inline bool block_predicts_left(const std::uint8_t* res, const std::uint8_t* up) {
+#if defined(__SSE2__)
+  __m128i zero = _mm_cmpeq_epi8(load16(res), _mm_setzero_si128());
+  if (kNeedsFlatAbove) zero = _mm_and_si128(zero, _mm_cmpeq_epi8(load16(up), load16(up - BPP)));
+  return (_mm_movemask_epi8(zero) | kIgnoredBits<BPP>) == 0xFFFF;
+#else
+  for (int k = 0; k < 16; ++k) {
+    if (BPP == 4 && k % 4 == 3) continue;
+    if (res[k] != 0 || (kNeedsFlatAbove && up[k] != up[k - BPP])) return false;
+  }
+  return true;
+#endif
+}
+
+// Writes pixels [i, end) of `out` as copies of the pixel before i.
+template <int BPP>
+inline void repeat_left(std::uint8_t* out, std::size_t i, std::size_t end) {
+  std::uint8_t pattern[16 + BPP];
+  for (int k = 0; k < 16 + BPP; ++k) pattern[k] = out[i - BPP + (k % BPP)];
+#if defined(__SSE2__)
+  const __m128i v = load16(pattern);
+  for (; i + 16 <= end + 16 && i < end; i += kBlockStep<BPP>)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), v);  // rows are padded: overshoot is harmless
+#else
+  for (; i < end; i += BPP) std::memcpy(out + i, pattern, BPP);
+#endif
+}
+
+// Unfilters a Sub (kPaeth false) or Paeth row and collects its runs in the same pass: a pixel
+// predicted from an unchanged neighbourhood with a zero residual repeats its left neighbour.
+template <int BPP, bool kPaeth>
+void unfilter_serial_row(const std::uint8_t* res, const std::uint8_t* up, std::uint8_t* out, std::size_t n,
+                         std::vector<Run>& runs) {
+  for (int k = 0; k < BPP; ++k) out[k] = static_cast<std::uint8_t>(res[k] + (kPaeth ? up[k] : 0));
+  std::uint32_t current = pixel_id(out);
+  std::size_t i = BPP;
+  while (i < n) {
+    std::size_t skip = i;
+    while (skip + 16 <= n && block_predicts_left<BPP, kPaeth>(res + skip, up + skip)) skip += kBlockStep<BPP>;
+    if (skip > i) {
+      repeat_left<BPP>(out, i, skip);
+      i = skip;
+      if (i >= n) break;
+    }
+    std::uint32_t id = 0;
+    for (int k = 0; k < BPP; ++k) {
+      std::uint8_t a = out[i + k - BPP];
+      std::uint8_t pred = kPaeth ? paeth(a, up[i + k], up[i + k - BPP]) : a;
+      std::uint8_t v = static_cast<std::uint8_t>(res[i + k] + pred);
+      out[i + k] = v;
+      if (k < 3) id |= std::uint32_t{v} << (8 * k);  // from registers: re-reading out stalls
+    }
+    if (id != current) {
+      runs.push_back({static_cast<std::uint32_t>(i / BPP), current});
+      current = id;
+    }
+    i += BPP;
+  }
+  runs.push_back({static_cast<std::uint32_t>(n / BPP), current});
+}
+
+// Collects the runs of an unfiltered row.
+template <int BPP>
+void scan_runs(const std::uint8_t* row, std::size_t n, std::vector<Run>& runs) {
+  std::uint32_t current = pixel_id(row);
+  std::size_t i = BPP;
+  while (i < n) {
+    while (i + 16 <= n && block_repeats(row + i, BPP)) i += kBlockStep<BPP>;
+    if (i >= n) break;
+    std::uint32_t id = pixel_id(row + i);
+    if (id != current) {
+      runs.push_back({static_cast<std::uint32_t>(i / BPP), current});
+      current = id;
+    }
+    i += BPP;
+  }
+  runs.push_back({static_cast<std::uint32_t>(n / BPP), current});
+}
+
+template <int BPP>
+void unfilter_row(std::uint8_t filter, const std::uint8_t* res, const std::uint8_t* up, std::uint8_t* out,
+                  std::size_t n, std::vector<Run>& runs) {
+  switch (filter) {
+    case 0:
+      std::memcpy(out, res, n);
+      break;
+    case 1:
+      return unfilter_serial_row<BPP, false>(res, up, out, n, runs);
+    case 2:
+      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(res[i] + up[i]);
+      break;
+    case 3:
+      for (int k = 0; k < BPP; ++k) out[k] = static_cast<std::uint8_t>(res[k] + (up[k] >> 1));
+      for (std::size_t i = BPP; i < n; ++i)
+        out[i] = static_cast<std::uint8_t>(res[i] + ((unsigned{out[i - BPP]} + up[i]) >> 1));
+      break;
+    case 4:
+      return unfilter_serial_row<BPP, true>(res, up, out, n, runs);
+  }
+  scan_runs<BPP>(out, n, runs);
+}
+
+}  // namespace
+
+bool PanopticPngReader::next_row_runs(std::vector<Run>& runs) {
+  if (next_row_ >= height_) fail("read past the last row");
+  const std::size_t n = row_bytes_;
+  const std::uint8_t* in = raw_.data() + std::size_t{next_row_} * (n + 1);
+  const std::uint8_t filter = in[0];
+  const std::uint8_t* up = next_row_ == 0 ? zero_row_.data() : rows_[current_].data();
+  ++next_row_;
+  if (filter > 4) fail("invalid filter type " + std::to_string(filter) + " in row " + std::to_string(next_row_ - 1));
+  // An Up row with no residual repeats the row above: its ids and runs are unchanged.
+  if (filter == 2 && next_row_ > 1 && all_zero(in + 1, n)) return false;
+  current_ ^= 1;
+  runs.clear();
+  if (channels_ == 3)
+    unfilter_row<3>(filter, in + 1, up, rows_[current_].data(), n, runs);
+  else
+    unfilter_row<4>(filter, in + 1, up, rows_[current_].data(), n, runs);
+  return true;
+}
+
+void PanopticPngReader::next_row_ids(std::uint32_t* ids) {
+  thread_local std::vector<Run> runs;
+  next_row_runs(runs);
+  const std::uint8_t* row = rows_[current_].data();
+  for (std::uint32_t x = 0; x < width_; ++x) ids[x] = pixel_id(row + std::size_t{x} * channels_);
+}
+
+void PanopticPngReader::shrink_if_above(std::size_t limit) {
+  for (ByteBuffer* b : {&file_, &idat_, &raw_, &rows_[0], &rows_[1], &zero_row_}) b->shrink_if_above(limit);
+}
+
+}  // namespace fastpq

@@ -1,0 +1,71 @@
+// Panoptic quality over a dataset of image pairs: decode, histogram and match each pair in
+// parallel, then add the per-category statistics up in one fixed order.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "inflate.hpp"
+#include "pq_match.hpp"
+
+namespace fastpq {
+
+// The segment tables of all images, concatenated; image i owns [offsets[i], offsets[i+1]).
+struct PanopticDataset {
+  std::vector<std::string> gt_files, pred_files;
+  std::vector<std::int64_t> gt_offsets, gt_ids;
+  std::vector<std::int32_t> gt_categories;
+  std::vector<std::uint8_t> gt_iscrowd;
+  std::vector<double> gt_areas;
+  std::vector<std::int64_t> pred_offsets, pred_ids;
+  std::vector<std::int32_t> pred_categories;
+  std::int32_t n_categories = 0;
+
+  std::size_t size() const { return gt_files.size(); }
+  // Throws UsageError when the arrays do not fit together.
+  void validate() const;
+};
+
+struct EngineOptions {
+  int workers = 0;  // 0: all cores
+  std::uint64_t max_pixels = std::uint64_t{1} << 27;
+  InflateBackend inflate = InflateBackend::kDefault;
+};
+
+// Per-category sums; IoUs are added image by image in dataset order, within an image in
+// (gt id, pred id) order, as panopticapi's single process adds them.
+struct CategoryTotals {
+  std::vector<std::int64_t> tp, fp, fn;
+  std::vector<double> iou;
+  explicit CategoryTotals(std::size_t n = 0) : tp(n, 0), fp(n, 0), fn(n, 0), iou(n, 0.0) {}
+  void add(const ImageMatches& image);
+};
+
+// The first image (in dataset order) that could not be evaluated, and why.
+struct ImageFailure {
+  enum Kind { kNone, kFile, kSizeMismatch, kSegment };
+  Kind kind = kNone;
+  std::int64_t image_index = -1;
+  SegmentError::Kind segment_kind = SegmentError::kPngIdNotInJson;
+  std::int64_t segment_id = 0;
+  std::vector<std::int64_t> segment_ids;
+  std::string message;
+};
+
+struct PanopticEvaluation {
+  CategoryTotals totals;
+  std::vector<ImageMatches> images;  // per image, kept only when asked for
+  ImageFailure failure;
+};
+
+// Scores every image pair and adds the statistics, in dataset order, to `initial` (which lets a
+// dataset be scored in pieces with the sums of a single pass).
+PanopticEvaluation evaluate_panoptic(const PanopticDataset& dataset, const EngineOptions& options,
+                                     bool keep_images, CategoryTotals initial);
+
+// The number of threads `workers` resolves to.
+int resolve_workers(int workers);
+
+}  // namespace fastpq

@@ -1,0 +1,70 @@
+// Matching the segments of one image pair from their joint histogram, with panopticapi's rules.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "joint_histogram.hpp"
+
+namespace fastpq {
+
+// Ground-truth segments of one image, in the order of panopticapi's segments dict.
+// `category` is an index into the evaluation's category list, -1 for an unknown category.
+struct GtSegments {
+  const std::int64_t* id;
+  const std::int32_t* category;
+  const std::uint8_t* iscrowd;
+  const double* area;  // from the JSON, as panopticapi uses it
+  std::size_t size;
+};
+
+// Predicted segments of one image, in the order of panopticapi's segments dict.
+struct PredSegments {
+  const std::int64_t* id;
+  const std::int32_t* category;
+  std::size_t size;
+};
+
+// What one image contributes, in the order panopticapi adds it up.
+struct ImageMatches {
+  std::vector<std::pair<std::int32_t, double>> matches;  // (category, IoU) in (gt id, pred id) order
+  std::vector<std::int32_t> false_negatives;            // category of each, in GT segment order
+  std::vector<std::int32_t> false_positives;            // category of each, in pred segment order
+  void clear() {
+    matches.clear();
+    false_negatives.clear();
+    false_positives.clear();
+  }
+};
+
+// A prediction (or ground truth) that contradicts its PNG; panopticapi raises KeyError for the
+// first three kinds.
+class SegmentError : public std::runtime_error {
+ public:
+  enum Kind { kPngIdNotInJson, kUnknownCategory, kJsonIdsNotInPng, kBadArea };
+  SegmentError(Kind kind, std::int64_t segment_id, std::vector<std::int64_t> ids, const std::string& what)
+      : std::runtime_error(what), kind(kind), segment_id(segment_id), ids(std::move(ids)) {}
+  Kind kind;
+  std::int64_t segment_id;
+  std::vector<std::int64_t> ids;  // for kJsonIdsNotInPng: the missing ids, in JSON order
+};
+
+// Scratch space reused across images by one thread.
+struct MatchScratch {
+  std::vector<std::pair<std::int64_t, std::size_t>> gt_index, pred_index;
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> pred_pixels;
+  std::vector<std::uint64_t> pred_area, pred_void;
+  std::vector<std::uint8_t> pred_present, gt_matched, pred_matched;
+  std::vector<std::int64_t> crowd_of_category;  // GT segment index, -1 for none
+};
+
+// Applies panopticapi's checks and matching to one image. `entries` must be sorted.
+// Throws SegmentError for the inconsistencies panopticapi refuses.
+void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt, const PredSegments& pred,
+                    std::int32_t n_categories, ImageMatches& out, MatchScratch& scratch);
+
+}  // namespace fastpq
