@@ -1,0 +1,30 @@
+"""fastpq: fast, exact panoptic quality for COCO panoptic files.
+
+``fastpq.pq_compute`` is a drop-in for ``panopticapi.evaluation.pq_compute``;
+``fastpq.evaluate`` returns a :class:`PanopticResult` with groups, classes and per-image rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from . import _core
+from .compat import init_as_panopticapi
+from .errors import (AnnotationError, EmptyCategoryGroupError, FastPQError, ImageSizeMismatchError,
+                     MissingFolderError, MissingPredictionError, PngError, SegmentMismatchError)
+from .panoptic import DEFAULT_MAX_PIXELS, evaluate, pq_compute
+from .results import ClassResult, GroupResult, PanopticResult
+
+__version__: str = _core.build_info()["version"]
+
+
+def build_info() -> Dict[str, Any]:
+    """How this copy was built: inflate backend ("libdeflate" or "zlib"), parallelism, SIMD, compiler."""
+    return dict(_core.build_info())
+
+
+__all__ = [
+    "AnnotationError", "ClassResult", "DEFAULT_MAX_PIXELS", "EmptyCategoryGroupError", "FastPQError", "GroupResult",
+    "ImageSizeMismatchError", "MissingFolderError", "MissingPredictionError", "PanopticResult", "PngError",
+    "SegmentMismatchError", "build_info", "evaluate", "init_as_panopticapi", "pq_compute", "__version__",
+]

@@ -1,0 +1,225 @@
+"""Reading COCO panoptic JSON files into the flat segment tables the C++ engine takes.
+
+The tables reproduce panopticapi's dictionaries exactly: images are matched by ``image_id``
+(the last prediction of an id wins), segments are keyed by ``id`` (the last entry of an id wins,
+at the position of its first), ground-truth areas come from the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+from .errors import AnnotationError, MissingFolderError, MissingPredictionError
+
+INT64_MAX = 2**63 - 1
+
+
+def load_json(path: str, what: str) -> Dict[str, Any]:
+    """Parses a JSON file, turning I/O and syntax errors into one clear error."""
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read())
+    except OSError as e:
+        raise AnnotationError(f"cannot read {what} JSON file '{path}': {e.strerror or e}", file=path) from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise AnnotationError(f"{what} JSON file '{path}' is not valid JSON: {e}", file=path) from None
+    if not isinstance(data, dict):
+        raise AnnotationError(f"{what} JSON file '{path}' does not hold an object", file=path)
+    return data
+
+
+def default_folder(json_file: str) -> str:
+    """panopticapi's default PNG folder: the JSON path with '.json' removed (everywhere)."""
+    return json_file.replace(".json", "")
+
+
+def require_folder(folder: str, what: str) -> None:
+    """Raises panopticapi's message when a PNG folder is missing."""
+    if not os.path.isdir(folder):
+        raise MissingFolderError(f"Folder {folder} with {what} segmentations doesn't exist", file=folder)
+
+
+def _list_of(data: Mapping[str, Any], key: str, where: str) -> List[Any]:
+    try:
+        value = data[key]
+    except KeyError:
+        raise AnnotationError(f"{where} has no '{key}' list") from None
+    if not isinstance(value, list):
+        raise AnnotationError(f"'{key}' in {where} is not a list")
+    return value
+
+
+@dataclass
+class Categories:
+    """The evaluation's categories, in GT JSON order (panopticapi's dict order)."""
+
+    ids: List[Any]
+    info: Dict[Any, Dict[str, Any]]
+    index: Dict[Any, int]
+
+    @classmethod
+    def from_json(cls, gt_json: Mapping[str, Any], where: str = "the ground-truth JSON") -> "Categories":
+        info: Dict[Any, Dict[str, Any]] = {}
+        for el in _list_of(gt_json, "categories", where):
+            if not isinstance(el, dict) or "id" not in el:
+                raise AnnotationError(f"a category in {where} has no 'id'")
+            try:
+                info[el["id"]] = el
+            except TypeError:
+                raise AnnotationError(f"category id {el['id']!r} in {where} is not a number") from None
+        ids = list(info)
+        return cls(ids=ids, info=info, index={c: i for i, c in enumerate(ids)})
+
+    def isthing(self, category_id: Any) -> bool:
+        return self.info[category_id].get("isthing") == 1
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class SegmentTables:
+    """Concatenated per-image segment tables; image i owns rows offsets[i]:offsets[i+1]."""
+
+    gt_files: List[str]
+    pred_files: List[str]
+    image_ids: List[Any]
+    gt_offsets: np.ndarray
+    gt_ids: np.ndarray
+    gt_categories: np.ndarray
+    gt_iscrowd: np.ndarray
+    gt_areas: np.ndarray
+    pred_offsets: np.ndarray
+    pred_ids: np.ndarray
+    pred_categories: np.ndarray
+    pred_annotations: List[Mapping[str, Any]]
+
+    def __len__(self) -> int:
+        return len(self.image_ids)
+
+    def chunk(self, start: int, stop: int) -> "SegmentTables":
+        """The tables of images start:stop, with offsets rebased to zero."""
+        g0, g1 = self.gt_offsets[start], self.gt_offsets[stop]
+        p0, p1 = self.pred_offsets[start], self.pred_offsets[stop]
+        return SegmentTables(
+            self.gt_files[start:stop], self.pred_files[start:stop], self.image_ids[start:stop],
+            self.gt_offsets[start:stop + 1] - g0, self.gt_ids[g0:g1], self.gt_categories[g0:g1],
+            self.gt_iscrowd[g0:g1], self.gt_areas[g0:g1],
+            self.pred_offsets[start:stop + 1] - p0, self.pred_ids[p0:p1], self.pred_categories[p0:p1],
+            self.pred_annotations[start:stop])
+
+
+def _segment_id(value: Any, image_id: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not -INT64_MAX <= value <= INT64_MAX:
+        raise AnnotationError(f"In the image with ID {image_id} a {where} segment has id {value!r}, "
+                              "which is not an integer", image_id=image_id)
+    return int(value)
+
+
+def _segments_of(ann: Mapping[str, Any], image_id: Any, where: str) -> Dict[Any, Mapping[str, Any]]:
+    segments = ann.get("segments_info")
+    if not isinstance(segments, list):
+        raise AnnotationError(f"In the image with ID {image_id} the {where} 'segments_info' is not a list",
+                              image_id=image_id)
+    table: Dict[Any, Mapping[str, Any]] = {}
+    for el in segments:
+        if not isinstance(el, dict) or "id" not in el:
+            raise AnnotationError(f"In the image with ID {image_id} a {where} segment has no 'id'", image_id=image_id)
+        table[_segment_id(el["id"], image_id, where)] = el
+    return table
+
+
+def _field(el: Mapping[str, Any], key: str, image_id: Any, segment_id: int, where: str) -> Any:
+    try:
+        return el[key]
+    except KeyError:
+        raise AnnotationError(f"In the image with ID {image_id} {where} segment with ID {segment_id} has no "
+                              f"'{key}'", image_id=image_id, segment_id=segment_id) from None
+
+
+def _number(value: Any, key: str, image_id: Any, segment_id: int) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise AnnotationError(f"In the image with ID {image_id} ground-truth segment with ID {segment_id} has "
+                              f"{key} {value!r}, which is not a number", image_id=image_id, segment_id=segment_id)
+    return float(value)
+
+
+def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_folder: str, pred_folder: str,
+                 categories: Categories) -> SegmentTables:
+    """Pairs GT and prediction annotations by image id and flattens their segments."""
+    gt_annotations = _list_of(gt_json, "annotations", "the ground-truth JSON")
+    pred_by_image: Dict[Any, Mapping[str, Any]] = {}
+    for el in _list_of(pred_json, "annotations", "the prediction JSON"):
+        if not isinstance(el, dict) or "image_id" not in el:
+            raise AnnotationError("a prediction annotation has no 'image_id'")
+        pred_by_image[el["image_id"]] = el
+
+    cat_index = categories.index
+    gt_files: List[str] = []
+    pred_files: List[str] = []
+    image_ids: List[Any] = []
+    pred_annotations: List[Mapping[str, Any]] = []
+    gt_offsets = [0]
+    pred_offsets = [0]
+    gt_ids: List[int] = []
+    gt_cats: List[int] = []
+    gt_crowd: List[int] = []
+    gt_areas: List[float] = []
+    pred_ids: List[int] = []
+    pred_cats: List[int] = []
+    for gt_ann in gt_annotations:
+        if not isinstance(gt_ann, dict) or "image_id" not in gt_ann:
+            raise AnnotationError("a ground-truth annotation has no 'image_id'")
+        image_id = gt_ann["image_id"]
+        pred_ann = pred_by_image.get(image_id)
+        if pred_ann is None:
+            raise MissingPredictionError(f"no prediction for the image with id: {image_id}", image_id=image_id)
+        gt_files.append(os.path.join(gt_folder, _file_name(gt_ann, image_id, "ground-truth")))
+        pred_files.append(os.path.join(pred_folder, _file_name(pred_ann, image_id, "prediction")))
+        image_ids.append(image_id)
+        pred_annotations.append(pred_ann)
+        for sid, el in _segments_of(gt_ann, image_id, "ground-truth").items():
+            gt_ids.append(sid)
+            gt_cats.append(cat_index.get(_field(el, "category_id", image_id, sid, "ground-truth"), -1))
+            gt_crowd.append(1 if _field(el, "iscrowd", image_id, sid, "ground-truth") == 1 else 0)
+            gt_areas.append(_number(_field(el, "area", image_id, sid, "ground-truth"), "area", image_id, sid))
+        gt_offsets.append(len(gt_ids))
+        for sid, el in _segments_of(pred_ann, image_id, "prediction").items():
+            pred_ids.append(sid)
+            pred_cats.append(cat_index.get(_field(el, "category_id", image_id, sid, "prediction"), -1))
+        pred_offsets.append(len(pred_ids))
+    return SegmentTables(
+        gt_files, pred_files, image_ids,
+        np.asarray(gt_offsets, np.int64), np.asarray(gt_ids, np.int64), np.asarray(gt_cats, np.int32),
+        np.asarray(gt_crowd, np.uint8), np.asarray(gt_areas, np.float64),
+        np.asarray(pred_offsets, np.int64), np.asarray(pred_ids, np.int64), np.asarray(pred_cats, np.int32),
+        pred_annotations)
+
+
+def _file_name(ann: Mapping[str, Any], image_id: Any, where: str) -> str:
+    name = ann.get("file_name")
+    if not isinstance(name, str):
+        raise AnnotationError(f"In the image with ID {image_id} the {where} annotation has no 'file_name' string",
+                              image_id=image_id)
+    return name
+
+
+def missing_ids_in_panopticapi_order(pred_ann: Mapping[str, Any], missing: Sequence[int]) -> List[Any]:
+    """The ids panopticapi lists as 'presented in JSON and not presented in PNG', in its set order."""
+    remaining = set(el["id"] for el in pred_ann["segments_info"])
+    missing_set = set(missing)
+    return [i for i in remaining if i in missing_set]
+
+
+def category_of(pred_ann: Mapping[str, Any], segment_id: int) -> Optional[Any]:
+    """The category_id panopticapi reports for a prediction segment (the last entry of that id)."""
+    found = None
+    for el in pred_ann["segments_info"]:
+        if el["id"] == segment_id:
+            found = el.get("category_id")
+    return found
