@@ -111,10 +111,10 @@ class PanopticResult:
         return "\n".join(lines)
 
     def class_table(self) -> str:
-        """One line per category: PQ, SQ, RQ (in %) and TP / FP / FN."""
+        """One line per present category (tp + fp + fn > 0): PQ, SQ, RQ (in %) and TP / FP / FN."""
         lines = ["{:>6s} {:24s} {:5s} {:>6s} {:>6s} {:>6s} {:>7s} {:>7s} {:>7s}".format(
             "id", "name", "kind", "PQ", "SQ", "RQ", "TP", "FP", "FN")]
-        for c in self.classes:
+        for c in (c for c in self.classes if c.present):
             lines.append("{:>6} {:24.24s} {:5s} {:6.1f} {:6.1f} {:6.1f} {:7d} {:7d} {:7d}".format(
                 str(c.category_id), c.name, "thing" if c.isthing else "stuff", 100 * c.pq, 100 * c.sq,
                 100 * c.rq, c.tp, c.fp, c.fn))
