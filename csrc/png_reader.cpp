@@ -57,21 +57,6 @@ bool all_zero(const std::uint8_t* p, std::size_t n) {
   return true;
 }
 
-// True when the 16 bytes at `p` equal the 16 bytes `bpp` before, alpha bytes aside.
-inline bool block_repeats(const std::uint8_t* p, int bpp) {
-#if defined(__SSE2__)
-  __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p - bpp));
-  int mask = _mm_movemask_epi8(_mm_cmpeq_epi8(a, b));
-  if (bpp == 4) mask |= 0x8888;  // bytes 3, 7, 11, 15 are alpha
-  return mask == 0xFFFF;
-#else
-  for (int k = 0; k < 16; ++k)
-    if (p[k] != p[k - bpp] && !(bpp == 4 && k % 4 == 3)) return false;
-  return true;
-#endif
-}
-
 inline std::uint8_t paeth(std::uint8_t a, std::uint8_t b, std::uint8_t c) {
   int p = int{a} + int{b} - int{c};
   int pa = p > a ? p - a : a - p;
@@ -237,85 +222,125 @@ constexpr int kIgnoredBits = BPP == 4 ? 0x8888 : 0;
 inline __m128i load16(const std::uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 #endif
 
-// True when the 16 residual bytes at `res` are zero and, for Paeth, the row above is constant
-// there (`up` equals `up - BPP`): then every pixel of the block repeats its left neighbour.
+// One bit per byte of the 16 at `res`: set where the residual is zero and, for Paeth, the row
+// above is constant (`up` equals `up - BPP`). A pixel whose bytes are all set repeats its left
+// neighbour. Alpha bytes are always set: they never affect ids.
 template <int BPP, bool kNeedsFlatAbove>
-inline bool block_predicts_left(const std::uint8_t* res, const std::uint8_t* up) {
+inline unsigned predicts_left_mask(const std::uint8_t* res, const std::uint8_t* up) {
 #if defined(__SSE2__)
   __m128i zero = _mm_cmpeq_epi8(load16(res), _mm_setzero_si128());
   if (kNeedsFlatAbove) zero = _mm_and_si128(zero, _mm_cmpeq_epi8(load16(up), load16(up - BPP)));
-  return (_mm_movemask_epi8(zero) | kIgnoredBits<BPP>) == 0xFFFF;
+  return static_cast<unsigned>(_mm_movemask_epi8(zero)) | kIgnoredBits<BPP>;
 #else
-  for (int k = 0; k < 16; ++k) {
-    if (BPP == 4 && k % 4 == 3) continue;
-    if (res[k] != 0 || (kNeedsFlatAbove && up[k] != up[k - BPP])) return false;
-  }
-  return true;
+  unsigned mask = 0;
+  for (int k = 0; k < 16; ++k)
+    if ((BPP == 4 && k % 4 == 3) || (res[k] == 0 && (!kNeedsFlatAbove || up[k] == up[k - BPP]))) mask |= 1u << k;
+  return mask;
 #endif
 }
 
-// Writes pixels [i, end) of `out` as copies of the pixel before i.
+// One bit per byte of the 16 at `row`: set where the byte equals the byte BPP before.
 template <int BPP>
-inline void repeat_left(std::uint8_t* out, std::size_t i, std::size_t end) {
-  std::uint8_t pattern[16 + BPP];
-  for (int k = 0; k < 16 + BPP; ++k) pattern[k] = out[i - BPP + (k % BPP)];
+inline unsigned repeats_mask(const std::uint8_t* row) {
 #if defined(__SSE2__)
-  const __m128i v = load16(pattern);
-  for (; i + 16 <= end + 16 && i < end; i += kBlockStep<BPP>)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), v);  // rows are padded: overshoot is harmless
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(load16(row), load16(row - BPP)))) |
+         kIgnoredBits<BPP>;
 #else
-  for (; i < end; i += BPP) std::memcpy(out + i, pattern, BPP);
+  unsigned mask = 0;
+  for (int k = 0; k < 16; ++k)
+    if ((BPP == 4 && k % 4 == 3) || row[k] == row[k - BPP]) mask |= 1u << k;
+  return mask;
 #endif
 }
 
-// Unfilters a Sub (kPaeth false) or Paeth row and collects its runs in the same pass: a pixel
-// predicted from an unchanged neighbourhood with a zero residual repeats its left neighbour.
+constexpr unsigned kAllBytes = 0xFFFF;
+
+template <int BPP>
+constexpr unsigned kPixelBits = (1u << BPP) - 1;
+
+// 16 bytes of `pixel` (its BPP low bytes) repeated, for filling runs.
+template <int BPP>
+inline void make_pattern(std::uint32_t pixel, std::uint8_t* pattern) {
+  for (int k = 0; k < 16; ++k) pattern[k] = static_cast<std::uint8_t>(pixel >> (8 * (k % BPP)));
+}
+
+inline std::uint32_t load_pixel(const std::uint8_t* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Unfilters a Sub (kPaeth false) or Paeth row and collects its runs in the same pass. Blocks in
+// which every pixel repeats its left neighbour are filled from a pattern; in mixed blocks only
+// the pixels that do not are computed. The left pixel is kept in a register: re-reading bytes
+// just written would stall on store forwarding.
 template <int BPP, bool kPaeth>
 void unfilter_serial_row(const std::uint8_t* res, const std::uint8_t* up, std::uint8_t* out, std::size_t n,
                          std::vector<Run>& runs) {
-  for (int k = 0; k < BPP; ++k) out[k] = static_cast<std::uint8_t>(res[k] + (kPaeth ? up[k] : 0));
-  std::uint32_t current = pixel_id(out);
-  std::size_t i = BPP;
-  while (i < n) {
-    std::size_t skip = i;
-    while (skip + 16 <= n && block_predicts_left<BPP, kPaeth>(res + skip, up + skip)) skip += kBlockStep<BPP>;
-    if (skip > i) {
-      repeat_left<BPP>(out, i, skip);
-      i = skip;
-      if (i >= n) break;
-    }
-    std::uint32_t id = 0;
-    for (int k = 0; k < BPP; ++k) {
-      std::uint8_t a = out[i + k - BPP];
-      std::uint8_t pred = kPaeth ? paeth(a, up[i + k], up[i + k - BPP]) : a;
-      std::uint8_t v = static_cast<std::uint8_t>(res[i + k] + pred);
-      out[i + k] = v;
-      if (k < 3) id |= std::uint32_t{v} << (8 * k);  // from registers: re-reading out stalls
-    }
-    if (id != current) {
-      runs.push_back({static_cast<std::uint32_t>(i / BPP), current});
-      current = id;
-    }
-    i += BPP;
+  std::uint32_t left = 0;
+  for (int k = 0; k < BPP; ++k) {
+    std::uint8_t v = static_cast<std::uint8_t>(res[k] + (kPaeth ? up[k] : 0));
+    out[k] = v;
+    left |= std::uint32_t{v} << (8 * k);
   }
+  std::uint32_t current = left & 0xFFFFFFu;
+  alignas(16) std::uint8_t pattern[16];
+  make_pattern<BPP>(left, pattern);
+
+  auto compute_pixel = [&](std::size_t at) {
+    std::uint32_t v = 0;
+    for (int k = 0; k < BPP; ++k) {
+      std::uint8_t a = static_cast<std::uint8_t>(left >> (8 * k));
+      std::uint8_t pred = kPaeth ? paeth(a, up[at + k], up[at + k - BPP]) : a;
+      v |= std::uint32_t{static_cast<std::uint8_t>(res[at + k] + pred)} << (8 * k);
+    }
+    std::memcpy(out + at, &v, BPP);
+    left = v;
+    if ((v & 0xFFFFFFu) != current) {
+      runs.push_back({static_cast<std::uint32_t>(at / BPP), current});
+      current = v & 0xFFFFFFu;
+    }
+  };
+
+  std::size_t i = BPP;
+  for (; i + 16 <= n; i += kBlockStep<BPP>) {
+    unsigned mask = predicts_left_mask<BPP, kPaeth>(res + i, up + i);
+    if (mask == kAllBytes) {
+      std::memcpy(out + i, pattern, 16);  // rows are padded: the byte past a 15-byte step is rewritten later
+      continue;
+    }
+    for (std::size_t k = 0; k < kBlockStep<BPP>; k += BPP) {
+      if (((mask >> k) & kPixelBits<BPP>) == kPixelBits<BPP>)
+        std::memcpy(out + i + k, &left, BPP);
+      else
+        compute_pixel(i + k);
+    }
+    make_pattern<BPP>(left, pattern);
+  }
+  for (; i < n; i += BPP) compute_pixel(i);
   runs.push_back({static_cast<std::uint32_t>(n / BPP), current});
 }
 
-// Collects the runs of an unfiltered row.
+// Collects the runs of an unfiltered row: a pixel starts a run where any of its bytes differs
+// from the byte BPP before.
 template <int BPP>
 void scan_runs(const std::uint8_t* row, std::size_t n, std::vector<Run>& runs) {
   std::uint32_t current = pixel_id(row);
+  auto boundary = [&](std::size_t at) {
+    runs.push_back({static_cast<std::uint32_t>(at / BPP), current});
+    current = pixel_id(row + at);
+  };
   std::size_t i = BPP;
-  while (i < n) {
-    while (i + 16 <= n && block_repeats(row + i, BPP)) i += kBlockStep<BPP>;
-    if (i >= n) break;
-    std::uint32_t id = pixel_id(row + i);
-    if (id != current) {
-      runs.push_back({static_cast<std::uint32_t>(i / BPP), current});
-      current = id;
+  for (; i + 16 <= n; i += kBlockStep<BPP>) {
+    unsigned differ = ~repeats_mask<BPP>(row + i) & ((1u << kBlockStep<BPP>) - 1);
+    while (differ) {
+      unsigned pixel = static_cast<unsigned>(__builtin_ctz(differ)) / BPP;
+      boundary(i + pixel * BPP);
+      differ &= ~((1u << ((pixel + 1) * BPP)) - 1);
     }
-    i += BPP;
   }
+  for (; i < n; i += BPP)
+    if (pixel_id(row + i) != current) boundary(i);
   runs.push_back({static_cast<std::uint32_t>(n / BPP), current});
 }
 
