@@ -10,6 +10,7 @@
 #include "inflate.hpp"
 #include "pq_engine.hpp"
 #include "png_reader.hpp"
+#include "png_rows.hpp"
 
 namespace py = pybind11;
 using namespace fastpq;
@@ -184,11 +185,7 @@ PYBIND11_MODULE(_core, m) {
     d["parallel"] = "threads";
 #endif
     d["default_workers"] = resolve_workers(0);
-#if defined(__SSE2__)
-    d["simd"] = "sse2";
-#else
-    d["simd"] = "none";
-#endif
+    d["simd"] = row_kernels().name;
     d["compiler"] = __VERSION__;
     return d;
   });

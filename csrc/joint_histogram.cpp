@@ -60,25 +60,23 @@ void JointHistogram::add_pieces(const std::vector<HistEntry>& pieces, std::uint6
   for (const HistEntry& p : pieces) add(p.gt, p.pred, p.count * repeat);
 }
 
-void merge_runs(const std::vector<Run>& gt_runs, const std::vector<Run>& pred_runs,
-                std::vector<HistEntry>& pieces) {
+void merge_runs(const RowRuns& gt_runs, const RowRuns& pred_runs, std::vector<HistEntry>& pieces) {
   pieces.clear();
-  std::size_t i = 0, j = 0;
+  const Run* g = gt_runs.begin();
+  const Run* p = pred_runs.begin();
   std::uint32_t x = 0;
-  while (i < gt_runs.size() && j < pred_runs.size()) {
-    const Run& g = gt_runs[i];
-    const Run& p = pred_runs[j];
-    std::uint32_t end = std::min(g.end, p.end);
-    pieces.push_back({g.id, p.id, end - x});
+  while (g != gt_runs.end() && p != pred_runs.end()) {
+    std::uint32_t end = std::min(g->end, p->end);
+    pieces.push_back({g->id, p->id, end - x});
     x = end;
-    if (g.end == end) ++i;
-    if (p.end == end) ++j;
+    if (g->end == end) ++g;
+    if (p->end == end) ++p;
   }
 }
 
 void build_joint_histogram(PanopticPngReader& gt, PanopticPngReader& pred, JointHistogram& hist) {
   hist.clear();
-  thread_local std::vector<Run> gt_runs, pred_runs;
+  thread_local RowRuns gt_runs, pred_runs;
   thread_local std::vector<HistEntry> pieces;
   pieces.clear();
   // Consecutive rows whose ids repeat in both images are counted once, times `repeat`.

@@ -42,8 +42,7 @@ class JointHistogram {
 };
 
 // Merges the runs of a gt row and a pred row into pieces of constant (gt id, pred id).
-void merge_runs(const std::vector<Run>& gt_runs, const std::vector<Run>& pred_runs,
-                std::vector<HistEntry>& pieces);
+void merge_runs(const RowRuns& gt_runs, const RowRuns& pred_runs, std::vector<HistEntry>& pieces);
 
 // Reads both images row by row and accumulates their joint histogram into `hist` (cleared first).
 // The two readers must be open on images of the same size.

@@ -9,9 +9,6 @@
 
 #include "errors.hpp"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 namespace fastpq {
 namespace {
@@ -33,42 +30,9 @@ std::string chunk_name(const std::uint8_t* p) {
   return s;
 }
 
-// Segment id of the pixel at `p` (3 or 4 bytes; the row buffers are padded for the wide load).
-inline std::uint32_t pixel_id(const std::uint8_t* p) {
-  std::uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v & 0xFFFFFFu;
-}
-
-bool all_zero(const std::uint8_t* p, std::size_t n) {
-  std::size_t i = 0;
-#if defined(__SSE2__)
-  const __m128i zero = _mm_setzero_si128();
-  for (; i + 64 <= n; i += 64) {
-    __m128i a = _mm_or_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)),
-                             _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 16)));
-    __m128i b = _mm_or_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 32)),
-                             _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 48)));
-    if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(a, b), zero)) != 0xFFFF) return false;
-  }
-#endif
-  for (; i < n; ++i)
-    if (p[i]) return false;
-  return true;
-}
-
-inline std::uint8_t paeth(std::uint8_t a, std::uint8_t b, std::uint8_t c) {
-  int p = int{a} + int{b} - int{c};
-  int pa = p > a ? p - a : a - p;
-  int pb = p > b ? p - b : b - p;
-  int pc = p > c ? p - c : c - p;
-  if (pa <= pb && pa <= pc) return a;
-  return pb <= pc ? b : c;
-}
-
 }  // namespace
 
-PanopticPngReader::PanopticPngReader(InflateBackend backend) : inflater_(backend) {}
+PanopticPngReader::PanopticPngReader(InflateBackend backend) : inflater_(backend), kernels_(row_kernels()) {}
 
 void PanopticPngReader::fail(const std::string& what) const {
   throw FormatError("PNG file '" + name_ + "': " + what);
@@ -208,168 +172,7 @@ void PanopticPngReader::parse_and_inflate(const std::uint8_t* data, std::size_t 
   current_ = 0;
 }
 
-namespace {
-
-// Bytes of a 16-byte block that form whole pixels.
-template <int BPP>
-constexpr std::size_t kBlockStep = BPP == 3 ? 15 : 16;
-
-// Movemask bits that count: alpha bytes never affect ids, so RGBA blocks ignore them.
-template <int BPP>
-constexpr int kIgnoredBits = BPP == 4 ? 0x8888 : 0;
-
-#if defined(__SSE2__)
-inline __m128i load16(const std::uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
-#endif
-
-// One bit per byte of the 16 at `res`: set where the residual is zero and, for Paeth, the row
-// above is constant (`up` equals `up - BPP`). A pixel whose bytes are all set repeats its left
-// neighbour. Alpha bytes are always set: they never affect ids.
-template <int BPP, bool kNeedsFlatAbove>
-inline unsigned predicts_left_mask(const std::uint8_t* res, const std::uint8_t* up) {
-#if defined(__SSE2__)
-  __m128i zero = _mm_cmpeq_epi8(load16(res), _mm_setzero_si128());
-  if (kNeedsFlatAbove) zero = _mm_and_si128(zero, _mm_cmpeq_epi8(load16(up), load16(up - BPP)));
-  return static_cast<unsigned>(_mm_movemask_epi8(zero)) | kIgnoredBits<BPP>;
-#else
-  unsigned mask = 0;
-  for (int k = 0; k < 16; ++k)
-    if ((BPP == 4 && k % 4 == 3) || (res[k] == 0 && (!kNeedsFlatAbove || up[k] == up[k - BPP]))) mask |= 1u << k;
-  return mask;
-#endif
-}
-
-// One bit per byte of the 16 at `row`: set where the byte equals the byte BPP before.
-template <int BPP>
-inline unsigned repeats_mask(const std::uint8_t* row) {
-#if defined(__SSE2__)
-  return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(load16(row), load16(row - BPP)))) |
-         kIgnoredBits<BPP>;
-#else
-  unsigned mask = 0;
-  for (int k = 0; k < 16; ++k)
-    if ((BPP == 4 && k % 4 == 3) || row[k] == row[k - BPP]) mask |= 1u << k;
-  return mask;
-#endif
-}
-
-constexpr unsigned kAllBytes = 0xFFFF;
-
-template <int BPP>
-constexpr unsigned kPixelBits = (1u << BPP) - 1;
-
-// 16 bytes of `pixel` (its BPP low bytes) repeated, for filling runs.
-template <int BPP>
-inline void make_pattern(std::uint32_t pixel, std::uint8_t* pattern) {
-  for (int k = 0; k < 16; ++k) pattern[k] = static_cast<std::uint8_t>(pixel >> (8 * (k % BPP)));
-}
-
-inline std::uint32_t load_pixel(const std::uint8_t* p) {
-  std::uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
-// Unfilters a Sub (kPaeth false) or Paeth row and collects its runs in the same pass. Blocks in
-// which every pixel repeats its left neighbour are filled from a pattern; in mixed blocks only
-// the pixels that do not are computed. The left pixel is kept in a register: re-reading bytes
-// just written would stall on store forwarding.
-template <int BPP, bool kPaeth>
-void unfilter_serial_row(const std::uint8_t* res, const std::uint8_t* up, std::uint8_t* out, std::size_t n,
-                         std::vector<Run>& runs) {
-  std::uint32_t left = 0;
-  for (int k = 0; k < BPP; ++k) {
-    std::uint8_t v = static_cast<std::uint8_t>(res[k] + (kPaeth ? up[k] : 0));
-    out[k] = v;
-    left |= std::uint32_t{v} << (8 * k);
-  }
-  std::uint32_t current = left & 0xFFFFFFu;
-  alignas(16) std::uint8_t pattern[16];
-  make_pattern<BPP>(left, pattern);
-
-  auto compute_pixel = [&](std::size_t at) {
-    std::uint32_t v = 0;
-    for (int k = 0; k < BPP; ++k) {
-      std::uint8_t a = static_cast<std::uint8_t>(left >> (8 * k));
-      std::uint8_t pred = kPaeth ? paeth(a, up[at + k], up[at + k - BPP]) : a;
-      v |= std::uint32_t{static_cast<std::uint8_t>(res[at + k] + pred)} << (8 * k);
-    }
-    std::memcpy(out + at, &v, BPP);
-    left = v;
-    if ((v & 0xFFFFFFu) != current) {
-      runs.push_back({static_cast<std::uint32_t>(at / BPP), current});
-      current = v & 0xFFFFFFu;
-    }
-  };
-
-  std::size_t i = BPP;
-  for (; i + 16 <= n; i += kBlockStep<BPP>) {
-    unsigned mask = predicts_left_mask<BPP, kPaeth>(res + i, up + i);
-    if (mask == kAllBytes) {
-      std::memcpy(out + i, pattern, 16);  // rows are padded: the byte past a 15-byte step is rewritten later
-      continue;
-    }
-    for (std::size_t k = 0; k < kBlockStep<BPP>; k += BPP) {
-      if (((mask >> k) & kPixelBits<BPP>) == kPixelBits<BPP>)
-        std::memcpy(out + i + k, &left, BPP);
-      else
-        compute_pixel(i + k);
-    }
-    make_pattern<BPP>(left, pattern);
-  }
-  for (; i < n; i += BPP) compute_pixel(i);
-  runs.push_back({static_cast<std::uint32_t>(n / BPP), current});
-}
-
-// Collects the runs of an unfiltered row: a pixel starts a run where any of its bytes differs
-// from the byte BPP before.
-template <int BPP>
-void scan_runs(const std::uint8_t* row, std::size_t n, std::vector<Run>& runs) {
-  std::uint32_t current = pixel_id(row);
-  auto boundary = [&](std::size_t at) {
-    runs.push_back({static_cast<std::uint32_t>(at / BPP), current});
-    current = pixel_id(row + at);
-  };
-  std::size_t i = BPP;
-  for (; i + 16 <= n; i += kBlockStep<BPP>) {
-    unsigned differ = ~repeats_mask<BPP>(row + i) & ((1u << kBlockStep<BPP>) - 1);
-    while (differ) {
-      unsigned pixel = static_cast<unsigned>(__builtin_ctz(differ)) / BPP;
-      boundary(i + pixel * BPP);
-      differ &= ~((1u << ((pixel + 1) * BPP)) - 1);
-    }
-  }
-  for (; i < n; i += BPP)
-    if (pixel_id(row + i) != current) boundary(i);
-  runs.push_back({static_cast<std::uint32_t>(n / BPP), current});
-}
-
-template <int BPP>
-void unfilter_row(std::uint8_t filter, const std::uint8_t* res, const std::uint8_t* up, std::uint8_t* out,
-                  std::size_t n, std::vector<Run>& runs) {
-  switch (filter) {
-    case 0:
-      std::memcpy(out, res, n);
-      break;
-    case 1:
-      return unfilter_serial_row<BPP, false>(res, up, out, n, runs);
-    case 2:
-      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(res[i] + up[i]);
-      break;
-    case 3:
-      for (int k = 0; k < BPP; ++k) out[k] = static_cast<std::uint8_t>(res[k] + (up[k] >> 1));
-      for (std::size_t i = BPP; i < n; ++i)
-        out[i] = static_cast<std::uint8_t>(res[i] + ((unsigned{out[i - BPP]} + up[i]) >> 1));
-      break;
-    case 4:
-      return unfilter_serial_row<BPP, true>(res, up, out, n, runs);
-  }
-  scan_runs<BPP>(out, n, runs);
-}
-
-}  // namespace
-
-bool PanopticPngReader::next_row_runs(std::vector<Run>& runs) {
+bool PanopticPngReader::next_row_runs(RowRuns& runs) {
   if (next_row_ >= height_) fail("read past the last row");
   const std::size_t n = row_bytes_;
   const std::uint8_t* in = raw_.data() + std::size_t{next_row_} * (n + 1);
@@ -378,21 +181,21 @@ bool PanopticPngReader::next_row_runs(std::vector<Run>& runs) {
   ++next_row_;
   if (filter > 4) fail("invalid filter type " + std::to_string(filter) + " in row " + std::to_string(next_row_ - 1));
   // An Up row with no residual repeats the row above: its ids and runs are unchanged.
-  if (filter == 2 && next_row_ > 1 && all_zero(in + 1, n)) return false;
+  if (filter == 2 && next_row_ > 1 && kernels_.all_zero(in + 1, n)) return false;
   current_ ^= 1;
-  runs.clear();
-  if (channels_ == 3)
-    unfilter_row<3>(filter, in + 1, up, rows_[current_].data(), n, runs);
-  else
-    unfilter_row<4>(filter, in + 1, up, rows_[current_].data(), n, runs);
+  Run* out = runs.prepare(width_ + std::size_t{1});
+  runs.set_size(kernels_.decode_row(filter, in + 1, up, rows_[current_].data(), n, channels_, out));
   return true;
 }
 
 void PanopticPngReader::next_row_ids(std::uint32_t* ids) {
-  thread_local std::vector<Run> runs;
+  thread_local RowRuns runs;
   next_row_runs(runs);
   const std::uint8_t* row = rows_[current_].data();
-  for (std::uint32_t x = 0; x < width_; ++x) ids[x] = pixel_id(row + std::size_t{x} * channels_);
+  for (std::uint32_t x = 0; x < width_; ++x) {
+    const std::uint8_t* p = row + std::size_t{x} * channels_;
+    ids[x] = std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8) | (std::uint32_t{p[2]} << 16);
+  }
 }
 
 void PanopticPngReader::shrink_if_above(std::size_t limit) {

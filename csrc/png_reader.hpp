@@ -4,18 +4,35 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "buffer.hpp"
 #include "inflate.hpp"
+#include "png_rows.hpp"
 
 namespace fastpq {
 
-// Maximal run of equal ids in a row: pixels [previous run's end, end) hold `id`.
-struct Run {
-  std::uint32_t end;
-  std::uint32_t id;
+// The runs of one row, in a buffer reused across rows.
+class RowRuns {
+ public:
+  // Room for `capacity` runs; the contents are kept only when no growth is needed.
+  Run* prepare(std::size_t capacity) {
+    if (capacity > capacity_) {
+      data_.reset(new Run[capacity]);
+      capacity_ = capacity;
+    }
+    return data_.get();
+  }
+  void set_size(std::size_t size) { size_ = size; }
+  const Run* begin() const { return data_.get(); }
+  const Run* end() const { return data_.get() + size_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  std::unique_ptr<Run[]> data_;
+  std::size_t capacity_ = 0, size_ = 0;
 };
 
 constexpr std::uint64_t kDefaultMaxPixels = std::uint64_t{1} << 27;
@@ -37,7 +54,7 @@ class PanopticPngReader {
 
   // Decodes the next row. Returns false when its ids equal the previous row's, leaving `runs`
   // as they were (they must hold the previous row's runs); else replaces `runs` by this row's.
-  bool next_row_runs(std::vector<Run>& runs);
+  bool next_row_runs(RowRuns& runs);
   // Decodes the next row and writes its ids to `ids` (width values).
   void next_row_ids(std::uint32_t* ids);
 
@@ -49,6 +66,7 @@ class PanopticPngReader {
   [[noreturn]] void fail(const std::string& what) const;
 
   Inflater inflater_;
+  const RowKernels& kernels_;
   ByteBuffer file_, idat_, raw_, rows_[2], zero_row_;
   std::string name_;
   std::uint32_t width_ = 0, height_ = 0;
