@@ -43,8 +43,10 @@ const char* segment_kind_name(SegmentError::Kind k) {
 py::object failure_to_python(const ImageFailure& f) {
   if (f.kind == ImageFailure::kNone) return py::none();
   py::dict d;
-  const char* kind = f.kind == ImageFailure::kFile ? "file" : f.kind == ImageFailure::kSizeMismatch ? "size_mismatch"
-                                                                                                      : segment_kind_name(f.segment_kind);
+  const char* kind = segment_kind_name(f.segment_kind);
+  if (f.kind == ImageFailure::kFile) kind = "file";
+  if (f.kind == ImageFailure::kFileMissing) kind = "file_missing";
+  if (f.kind == ImageFailure::kSizeMismatch) kind = "size_mismatch";
   d["kind"] = kind;
   d["image_index"] = f.image_index;
   d["segment_id"] = f.segment_id;

@@ -13,6 +13,12 @@ class FormatError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A file that does not exist.
+class FileNotFound : public FormatError {
+ public:
+  using FormatError::FormatError;
+};
+
 // Arguments that contradict each other (array lengths, offsets); a bug in the caller.
 class UsageError : public std::invalid_argument {
  public:

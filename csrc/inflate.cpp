@@ -116,14 +116,9 @@ InflateStatus Inflater::inflate(const std::uint8_t* in, std::size_t in_size, std
     std::size_t actual = 0;
     libdeflate_result rc =
         libdeflate_zlib_decompress(state_->deflate, in, in_size, out, expected, &actual);
-    switch (rc) {
-      case LIBDEFLATE_SUCCESS:
-        return actual == expected ? InflateStatus::kOk : InflateStatus::kTooShort;
-      case LIBDEFLATE_INSUFFICIENT_SPACE:
-        return InflateStatus::kTooLong;
-      default:
-        return InflateStatus::kCorrupt;
-    }
+    if (rc == LIBDEFLATE_SUCCESS && actual == expected) return InflateStatus::kOk;
+    // A broken stream can be both corrupt and too long; which one a decoder notices first
+    // differs, so zlib, read to the first problem, gives the one verdict both backends report.
   }
 #endif
   return state_->with_zlib(in, in_size, out, expected);

@@ -76,17 +76,16 @@ void merge_runs(const RowRuns& gt_runs, const RowRuns& pred_runs, std::vector<Hi
 
 void build_joint_histogram(PanopticPngReader& gt, PanopticPngReader& pred, JointHistogram& hist) {
   hist.clear();
-  thread_local RowRuns gt_runs, pred_runs;
   thread_local std::vector<HistEntry> pieces;
   pieces.clear();
   // Consecutive rows whose ids repeat in both images are counted once, times `repeat`.
   std::uint64_t repeat = 0;
   for (std::uint32_t y = 0; y < gt.height(); ++y) {
-    bool gt_changed = gt.next_row_runs(gt_runs);
-    bool pred_changed = pred.next_row_runs(pred_runs);
+    bool gt_changed = gt.next_row();
+    bool pred_changed = pred.next_row();
     if (y == 0 || gt_changed || pred_changed) {
       hist.add_pieces(pieces, repeat);
-      merge_runs(gt_runs, pred_runs, pieces);
+      merge_runs(gt.row_runs(), pred.row_runs(), pieces);
       repeat = 1;
     } else {
       ++repeat;

@@ -20,12 +20,19 @@ std::uint32_t be32(const std::uint8_t* p) {
          std::uint32_t{p[3]};
 }
 
+// A chunk type for messages: letters as they are, anything else as \xNN.
 std::string chunk_name(const std::uint8_t* p) {
+  static const char kHex[] = "0123456789abcdef";
   std::string s;
   for (int i = 0; i < 4; ++i) {
     char c = static_cast<char>(p[i]);
-    bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    s += letter ? std::string(1, c) : "\\x" + std::to_string(static_cast<int>(p[i]));
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+      s += c;
+    } else {
+      s += "\\x";
+      s += kHex[p[i] >> 4];
+      s += kHex[p[i] & 15];
+    }
   }
   return s;
 }
@@ -40,8 +47,14 @@ void PanopticPngReader::fail(const std::string& what) const {
 
 void PanopticPngReader::open_file(const std::string& path, std::uint64_t max_pixels) {
   name_ = path;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(std::string("cannot open: ") + std::strerror(errno));
+  if (path.find('\0') != std::string::npos) fail("the path contains a NUL byte");
+  // Non-blocking, so that a FIFO or device is refused below instead of waiting for a writer.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    std::string why = std::string("cannot open: ") + std::strerror(errno);
+    if (errno == ENOENT) throw FileNotFound("PNG file '" + name_ + "': " + why);
+    fail(why);
+  }
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
@@ -164,42 +177,40 @@ void PanopticPngReader::parse_and_inflate(const std::uint8_t* data, std::size_t 
     case InflateStatus::kCorrupt:
       fail("image data is corrupt or truncated (deflate stream error)");
   }
-  rows_[0].reserve(row_bytes_);
-  rows_[1].reserve(row_bytes_);
-  std::uint8_t* zero = zero_row_.reserve(row_bytes_);
-  std::memset(zero, 0, row_bytes_ + ByteBuffer::kPadding);
+  zero_run_ = {width_, 0};
   next_row_ = 0;
   current_ = 0;
 }
 
-bool PanopticPngReader::next_row_runs(RowRuns& runs) {
+bool PanopticPngReader::next_row() {
   if (next_row_ >= height_) fail("read past the last row");
-  const std::size_t n = row_bytes_;
-  const std::uint8_t* in = raw_.data() + std::size_t{next_row_} * (n + 1);
+  const std::uint8_t* in = raw_.data() + std::size_t{next_row_} * (row_bytes_ + 1);
   const std::uint8_t filter = in[0];
-  const std::uint8_t* up = next_row_ == 0 ? zero_row_.data() : rows_[current_].data();
+  if (filter > 4) fail("invalid filter type " + std::to_string(filter) + " in row " + std::to_string(next_row_));
+  const Run* up = next_row_ == 0 ? &zero_run_ : runs_[current_].begin();
   ++next_row_;
-  if (filter > 4) fail("invalid filter type " + std::to_string(filter) + " in row " + std::to_string(next_row_ - 1));
-  // An Up row with no residual repeats the row above: its ids and runs are unchanged.
-  if (filter == 2 && next_row_ > 1 && kernels_.all_zero(in + 1, n)) return false;
+  RowRuns& target = runs_[current_ ^ 1];
+  Run* out = target.prepare(std::size_t{width_} + 1);
+  std::size_t count = kernels_.decode_row(filter, in + 1, width_, channels_, up, out);
+  if (count == 0) {  // the row above, repeated
+    if (next_row_ > 1) return false;
+    out[0] = zero_run_;
+    count = 1;
+  }
+  target.set_size(count);
   current_ ^= 1;
-  Run* out = runs.prepare(width_ + std::size_t{1});
-  runs.set_size(kernels_.decode_row(filter, in + 1, up, rows_[current_].data(), n, channels_, out));
   return true;
 }
 
 void PanopticPngReader::next_row_ids(std::uint32_t* ids) {
-  thread_local RowRuns runs;
-  next_row_runs(runs);
-  const std::uint8_t* row = rows_[current_].data();
-  for (std::uint32_t x = 0; x < width_; ++x) {
-    const std::uint8_t* p = row + std::size_t{x} * channels_;
-    ids[x] = std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8) | (std::uint32_t{p[2]} << 16);
-  }
+  next_row();
+  std::uint32_t x = 0;
+  for (const Run& run : row_runs())
+    for (; x < run.end; ++x) ids[x] = run.id;
 }
 
 void PanopticPngReader::shrink_if_above(std::size_t limit) {
-  for (ByteBuffer* b : {&file_, &idat_, &raw_, &rows_[0], &rows_[1], &zero_row_}) b->shrink_if_above(limit);
+  for (ByteBuffer* b : {&file_, &idat_, &raw_}) b->shrink_if_above(limit);
 }
 
 }  // namespace fastpq

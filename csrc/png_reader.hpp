@@ -52,9 +52,10 @@ class PanopticPngReader {
   int channels() const { return channels_; }
   const std::string& name() const { return name_; }
 
-  // Decodes the next row. Returns false when its ids equal the previous row's, leaving `runs`
-  // as they were (they must hold the previous row's runs); else replaces `runs` by this row's.
-  bool next_row_runs(RowRuns& runs);
+  // Decodes the next row; returns false when its ids repeat the previous row's.
+  bool next_row();
+  // The runs of the row decoded last.
+  const RowRuns& row_runs() const { return runs_[current_]; }
   // Decodes the next row and writes its ids to `ids` (width values).
   void next_row_ids(std::uint32_t* ids);
 
@@ -67,13 +68,15 @@ class PanopticPngReader {
 
   Inflater inflater_;
   const RowKernels& kernels_;
-  ByteBuffer file_, idat_, raw_, rows_[2], zero_row_;
+  ByteBuffer file_, idat_, raw_;
+  RowRuns runs_[2];
+  Run zero_run_{0, 0};  // the row above the first row
   std::string name_;
   std::uint32_t width_ = 0, height_ = 0;
   int channels_ = 0;
   std::size_t row_bytes_ = 0;  // width * channels, without the filter byte
   std::uint32_t next_row_ = 0;
-  int current_ = 0;  // index into rows_ of the last decoded row
+  int current_ = 0;  // index into runs_ of the last decoded row
 };
 
 }  // namespace fastpq

@@ -1,6 +1,9 @@
-// Row kernels of the PNG reader: unfilter one row and find its runs of equal ids in one pass.
-// They are compiled once per instruction set (png_rows_generic.cpp, png_rows_avx2.cpp) and
-// chosen at run time, so this header and those files use no standard-library templates.
+// Row kernels of the PNG reader. A row is kept only as its runs of equal ids: each PNG filter is
+// applied to the runs of the row above plus the pixels whose residual is not zero, so the work
+// per row follows its segment boundaries rather than its bytes, and alpha is never computed
+// (it cannot affect R, G or B). The kernels are compiled once per instruction set
+// (png_rows_generic.cpp, png_rows_avx2.cpp) and chosen at run time, so this header and those
+// files use no standard-library templates.
 #pragma once
 
 #include <cstddef>
@@ -15,14 +18,13 @@ struct Run {
 };
 
 struct RowKernels {
-  // Unfilters a row of `n` bytes (filter type 0-4, `bpp` 3 or 4) into `out`, given the
-  // unfiltered row above (`up`, zeros for the first row), and writes its runs to `runs`
-  // (room for n / bpp + 1 of them). Returns the number of runs. `out` and `up` have 64 bytes of
-  // writable padding after the row, `res` at least 16 readable.
-  std::size_t (*decode_row)(std::uint8_t filter, const std::uint8_t* res, const std::uint8_t* up,
-                            std::uint8_t* out, std::size_t n, int bpp, Run* runs);
-  // True when all `n` bytes are zero.
-  bool (*all_zero)(const std::uint8_t* p, std::size_t n);
+  // Applies filter `filter` (0-4) to the residual bytes `res` of a row of `width` pixels of
+  // `bpp` (3 or 4) bytes, given the runs of the row above (`up`, one run of id 0 for the first
+  // row), and writes the row's runs to `out` (room for width + 1). Returns their number, or 0
+  // when the row repeats the row above (an Up row without residual). `res` must have 16
+  // readable bytes after the row.
+  std::size_t (*decode_row)(std::uint8_t filter, const std::uint8_t* res, std::size_t width, int bpp,
+                            const Run* up, Run* out);
   const char* name;
 };
 

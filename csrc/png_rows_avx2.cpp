@@ -3,6 +3,6 @@
 
 namespace fastpq {
 namespace rows_avx2 {
-const RowKernels kernels = {decode_row, all_zero, "avx2"};
+const RowKernels kernels = {decode_row, "avx2"};
 }  // namespace rows_avx2
 }  // namespace fastpq

@@ -14,9 +14,9 @@ namespace {
 
 namespace rows_generic {
 #if defined(__SSE2__)
-const RowKernels kernels = {decode_row, all_zero, "sse2"};
+const RowKernels kernels = {decode_row, "sse2"};
 #else
-const RowKernels kernels = {decode_row, all_zero, "portable"};
+const RowKernels kernels = {decode_row, "portable"};
 #endif
 }  // namespace rows_generic
 

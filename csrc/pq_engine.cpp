@@ -133,6 +133,9 @@ PanopticEvaluation evaluate_panoptic(const PanopticDataset& d, const EngineOptio
       evaluate_image(d, static_cast<std::size_t>(i), options, thread_workspace(options.inflate),
                      images[static_cast<std::size_t>(i)]);
       return;
+    } catch (const FileNotFound& e) {
+      f.kind = ImageFailure::kFileMissing;
+      f.message = e.what();
     } catch (const FormatError& e) {
       f.kind = ImageFailure::kFile;
       f.message = e.what();

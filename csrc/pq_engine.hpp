@@ -45,7 +45,7 @@ struct CategoryTotals {
 
 // The first image (in dataset order) that could not be evaluated, and why.
 struct ImageFailure {
-  enum Kind { kNone, kFile, kSizeMismatch, kSegment };
+  enum Kind { kNone, kFile, kFileMissing, kSizeMismatch, kSegment };
   Kind kind = kNone;
   std::int64_t image_index = -1;
   SegmentError::Kind segment_kind = SegmentError::kPngIdNotInJson;

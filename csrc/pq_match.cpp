@@ -64,8 +64,10 @@ void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt,
   std::vector<std::int64_t> missing;
   for (std::size_t p = 0; p < pred.size; ++p)
     if (!s.pred_present[p]) missing.push_back(pred.id[p]);
-  if (!missing.empty())
-    throw SegmentError(SegmentError::kJsonIdsNotInPng, missing.front(), std::move(missing), "JSON ids not in PNG");
+  if (!missing.empty()) {
+    const std::int64_t first = missing.front();  // read before `missing` is moved into the error
+    throw SegmentError(SegmentError::kJsonIdsNotInPng, first, std::move(missing), "JSON ids not in PNG");
+  }
 
   for (const HistEntry& e : entries) {
     if (e.gt != kVoid) break;

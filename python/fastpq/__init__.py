@@ -10,8 +10,9 @@ from typing import Any, Dict
 
 from . import _core
 from .compat import init_as_panopticapi
-from .errors import (AnnotationError, EmptyCategoryGroupError, FastPQError, ImageSizeMismatchError,
-                     MissingFolderError, MissingPredictionError, PngError, SegmentMismatchError)
+from .errors import (AnnotationError, AnnotationKeyError, AnnotationTypeError, EmptyCategoryGroupError, FastPQError,
+                     ImageSizeMismatchError, MissingFolderError, MissingPredictionError, PngError, PngNotFoundError,
+                     SegmentMismatchError)
 from .panoptic import DEFAULT_MAX_PIXELS, evaluate, pq_compute
 from .results import ClassResult, GroupResult, PanopticResult
 
@@ -24,7 +25,7 @@ def build_info() -> Dict[str, Any]:
 
 
 __all__ = [
-    "AnnotationError", "ClassResult", "DEFAULT_MAX_PIXELS", "EmptyCategoryGroupError", "FastPQError", "GroupResult",
-    "ImageSizeMismatchError", "MissingFolderError", "MissingPredictionError", "PanopticResult", "PngError",
+    "AnnotationError", "AnnotationKeyError", "AnnotationTypeError", "ClassResult", "DEFAULT_MAX_PIXELS", "EmptyCategoryGroupError", "FastPQError", "GroupResult",
+    "ImageSizeMismatchError", "MissingFolderError", "MissingPredictionError", "PanopticResult", "PngError", "PngNotFoundError",
     "SegmentMismatchError", "build_info", "evaluate", "init_as_panopticapi", "pq_compute", "__version__",
 ]

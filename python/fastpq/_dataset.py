@@ -14,7 +14,12 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .errors import AnnotationError, MissingFolderError, MissingPredictionError
+from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, MissingFolderError, MissingPredictionError
+
+try:  # an optional, faster parser; the values it returns are the same
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
 
 INT64_MAX = 2**63 - 1
 
@@ -23,14 +28,24 @@ def load_json(path: str, what: str) -> Dict[str, Any]:
     """Parses a JSON file, turning I/O and syntax errors into one clear error."""
     try:
         with open(path, "rb") as f:
-            data = json.loads(f.read())
+            raw = f.read()
+        data = _parse_json(raw)
     except OSError as e:
         raise AnnotationError(f"cannot read {what} JSON file '{path}': {e.strerror or e}", file=path) from None
     except (ValueError, UnicodeDecodeError) as e:
         raise AnnotationError(f"{what} JSON file '{path}' is not valid JSON: {e}", file=path) from None
     if not isinstance(data, dict):
-        raise AnnotationError(f"{what} JSON file '{path}' does not hold an object", file=path)
+        raise AnnotationTypeError(f"{what} JSON file '{path}' does not hold an object", file=path)
     return data
+
+
+def _parse_json(raw: bytes) -> Any:
+    if _orjson is not None:
+        try:
+            return _orjson.loads(raw)
+        except _orjson.JSONDecodeError:
+            pass  # e.g. integers beyond 64 bits, which json accepts; let json decide
+    return json.loads(raw)
 
 
 def default_folder(json_file: str) -> str:
@@ -48,9 +63,9 @@ def _list_of(data: Mapping[str, Any], key: str, where: str) -> List[Any]:
     try:
         value = data[key]
     except KeyError:
-        raise AnnotationError(f"{where} has no '{key}' list") from None
+        raise AnnotationKeyError(f"{where} has no '{key}' list") from None
     if not isinstance(value, list):
-        raise AnnotationError(f"'{key}' in {where} is not a list")
+        raise AnnotationTypeError(f"'{key}' in {where} is not a list")
     return value
 
 
@@ -66,12 +81,15 @@ class Categories:
     def from_json(cls, gt_json: Mapping[str, Any], where: str = "the ground-truth JSON") -> "Categories":
         info: Dict[Any, Dict[str, Any]] = {}
         for el in _list_of(gt_json, "categories", where):
-            if not isinstance(el, dict) or "id" not in el:
-                raise AnnotationError(f"a category in {where} has no 'id'")
+            if not isinstance(el, dict):
+                raise AnnotationTypeError(f"a category in {where} is not an object")
+            for key in ("id", "isthing"):
+                if key not in el:
+                    raise AnnotationKeyError(f"a category in {where} has no '{key}': {el!r}")
             try:
                 info[el["id"]] = el
             except TypeError:
-                raise AnnotationError(f"category id {el['id']!r} in {where} is not a number") from None
+                raise AnnotationTypeError(f"category id {el['id']!r} in {where} is not a number") from None
         ids = list(info)
         return cls(ids=ids, info=info, index={c: i for i, c in enumerate(ids)})
 
@@ -116,7 +134,7 @@ class SegmentTables:
 
 def _segment_id(value: Any, image_id: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not -INT64_MAX <= value <= INT64_MAX:
-        raise AnnotationError(f"In the image with ID {image_id} a {where} segment has id {value!r}, "
+        raise AnnotationTypeError(f"In the image with ID {image_id} a {where} segment has id {value!r}, "
                               "which is not an integer", image_id=image_id)
     return int(value)
 
@@ -124,12 +142,16 @@ def _segment_id(value: Any, image_id: Any, where: str) -> int:
 def _segments_of(ann: Mapping[str, Any], image_id: Any, where: str) -> Dict[Any, Mapping[str, Any]]:
     segments = ann.get("segments_info")
     if not isinstance(segments, list):
-        raise AnnotationError(f"In the image with ID {image_id} the {where} 'segments_info' is not a list",
+        raise AnnotationTypeError(f"In the image with ID {image_id} the {where} 'segments_info' is not a list",
                               image_id=image_id)
     table: Dict[Any, Mapping[str, Any]] = {}
     for el in segments:
-        if not isinstance(el, dict) or "id" not in el:
-            raise AnnotationError(f"In the image with ID {image_id} a {where} segment has no 'id'", image_id=image_id)
+        if not isinstance(el, dict):
+            raise AnnotationTypeError(f"In the image with ID {image_id} a {where} segment is not an object",
+                                      image_id=image_id)
+        if "id" not in el:
+            raise AnnotationKeyError(f"In the image with ID {image_id} a {where} segment has no 'id'",
+                                     image_id=image_id)
         table[_segment_id(el["id"], image_id, where)] = el
     return table
 
@@ -138,13 +160,13 @@ def _field(el: Mapping[str, Any], key: str, image_id: Any, segment_id: int, wher
     try:
         return el[key]
     except KeyError:
-        raise AnnotationError(f"In the image with ID {image_id} {where} segment with ID {segment_id} has no "
+        raise AnnotationKeyError(f"In the image with ID {image_id} {where} segment with ID {segment_id} has no "
                               f"'{key}'", image_id=image_id, segment_id=segment_id) from None
 
 
 def _number(value: Any, key: str, image_id: Any, segment_id: int) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise AnnotationError(f"In the image with ID {image_id} ground-truth segment with ID {segment_id} has "
+        raise AnnotationTypeError(f"In the image with ID {image_id} ground-truth segment with ID {segment_id} has "
                               f"{key} {value!r}, which is not a number", image_id=image_id, segment_id=segment_id)
     return float(value)
 
@@ -156,7 +178,7 @@ def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_fo
     pred_by_image: Dict[Any, Mapping[str, Any]] = {}
     for el in _list_of(pred_json, "annotations", "the prediction JSON"):
         if not isinstance(el, dict) or "image_id" not in el:
-            raise AnnotationError("a prediction annotation has no 'image_id'")
+            raise AnnotationKeyError("a prediction annotation has no 'image_id'")
         pred_by_image[el["image_id"]] = el
 
     cat_index = categories.index
@@ -174,7 +196,7 @@ def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_fo
     pred_cats: List[int] = []
     for gt_ann in gt_annotations:
         if not isinstance(gt_ann, dict) or "image_id" not in gt_ann:
-            raise AnnotationError("a ground-truth annotation has no 'image_id'")
+            raise AnnotationKeyError("a ground-truth annotation has no 'image_id'")
         image_id = gt_ann["image_id"]
         pred_ann = pred_by_image.get(image_id)
         if pred_ann is None:
@@ -183,15 +205,15 @@ def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_fo
         pred_files.append(os.path.join(pred_folder, _file_name(pred_ann, image_id, "prediction")))
         image_ids.append(image_id)
         pred_annotations.append(pred_ann)
-        for sid, el in _segments_of(gt_ann, image_id, "ground-truth").items():
-            gt_ids.append(sid)
-            gt_cats.append(cat_index.get(_field(el, "category_id", image_id, sid, "ground-truth"), -1))
-            gt_crowd.append(1 if _field(el, "iscrowd", image_id, sid, "ground-truth") == 1 else 0)
-            gt_areas.append(_number(_field(el, "area", image_id, sid, "ground-truth"), "area", image_id, sid))
+        try:
+            _append_segments_fast(gt_ann, pred_ann, cat_index, gt_ids, gt_cats, gt_crowd, gt_areas, pred_ids,
+                                  pred_cats)
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+            del gt_ids[gt_offsets[-1]:], gt_cats[gt_offsets[-1]:], gt_crowd[gt_offsets[-1]:]
+            del gt_areas[gt_offsets[-1]:], pred_ids[pred_offsets[-1]:], pred_cats[pred_offsets[-1]:]
+            _append_segments_checked(gt_ann, pred_ann, image_id, cat_index, gt_ids, gt_cats, gt_crowd, gt_areas,
+                                     pred_ids, pred_cats)
         gt_offsets.append(len(gt_ids))
-        for sid, el in _segments_of(pred_ann, image_id, "prediction").items():
-            pred_ids.append(sid)
-            pred_cats.append(cat_index.get(_field(el, "category_id", image_id, sid, "prediction"), -1))
         pred_offsets.append(len(pred_ids))
     return SegmentTables(
         gt_files, pred_files, image_ids,
@@ -201,10 +223,44 @@ def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_fo
         pred_annotations)
 
 
+def _append_segments_fast(gt_ann: Mapping[str, Any], pred_ann: Mapping[str, Any], cat_index: Mapping[Any, int],
+                          gt_ids: List[int], gt_cats: List[int], gt_crowd: List[int], gt_areas: List[float],
+                          pred_ids: List[int], pred_cats: List[int]) -> None:
+    """Flattens one image's segments assuming well-formed input; raises a built-in error otherwise."""
+    for sid, el in {el["id"]: el for el in gt_ann["segments_info"]}.items():
+        area = el["area"]
+        if type(sid) is not int or not -INT64_MAX <= sid <= INT64_MAX or type(area) not in (int, float):
+            raise TypeError  # let the checked path say what is wrong
+        gt_ids.append(sid)
+        gt_cats.append(cat_index.get(el["category_id"], -1))
+        gt_crowd.append(1 if el["iscrowd"] == 1 else 0)
+        gt_areas.append(float(area))
+    for sid, el in {el["id"]: el for el in pred_ann["segments_info"]}.items():
+        if type(sid) is not int or not -INT64_MAX <= sid <= INT64_MAX:
+            raise TypeError
+        pred_ids.append(sid)
+        pred_cats.append(cat_index.get(el["category_id"], -1))
+
+
+def _append_segments_checked(gt_ann: Mapping[str, Any], pred_ann: Mapping[str, Any], image_id: Any,
+                             cat_index: Mapping[Any, int], gt_ids: List[int], gt_cats: List[int],
+                             gt_crowd: List[int], gt_areas: List[float], pred_ids: List[int],
+                             pred_cats: List[int]) -> None:
+    """Flattens one image's segments, raising an error that names the image and segment."""
+    for sid, el in _segments_of(gt_ann, image_id, "ground-truth").items():
+        gt_ids.append(sid)
+        gt_cats.append(cat_index.get(_field(el, "category_id", image_id, sid, "ground-truth"), -1))
+        gt_crowd.append(1 if _field(el, "iscrowd", image_id, sid, "ground-truth") == 1 else 0)
+        gt_areas.append(_number(_field(el, "area", image_id, sid, "ground-truth"), "area", image_id, sid))
+    for sid, el in _segments_of(pred_ann, image_id, "prediction").items():
+        pred_ids.append(sid)
+        pred_cats.append(cat_index.get(_field(el, "category_id", image_id, sid, "prediction"), -1))
+
+
 def _file_name(ann: Mapping[str, Any], image_id: Any, where: str) -> str:
     name = ann.get("file_name")
     if not isinstance(name, str):
-        raise AnnotationError(f"In the image with ID {image_id} the {where} annotation has no 'file_name' string",
+        raise AnnotationKeyError(f"In the image with ID {image_id} the {where} annotation has no 'file_name' string",
                               image_id=image_id)
     return name
 

@@ -2,7 +2,8 @@
 
 Every error fastpq raises for bad input is a :class:`FastPQError`. Where panopticapi raises a
 built-in exception for the same input, fastpq's class also derives from that built-in
-(``KeyError``, ``ZeroDivisionError``, ...), so code that catches panopticapi's errors keeps working.
+(``KeyError``, ``TypeError``, ``FileNotFoundError``, ``ZeroDivisionError``), so code that catches
+panopticapi's errors keeps working.
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ class AnnotationError(FastPQError, ValueError):
     """A JSON file whose structure or values cannot be evaluated."""
 
 
+class AnnotationKeyError(AnnotationError, KeyError):
+    """A JSON object lacks a field that the evaluation needs (panopticapi: KeyError)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class AnnotationTypeError(AnnotationError, TypeError):
+    """A JSON value has the wrong type, e.g. a list where an object belongs (panopticapi: TypeError)."""
+
+
 class MissingPredictionError(FastPQError):
     """A ground-truth image has no prediction (panopticapi raises a plain Exception)."""
 
@@ -35,6 +47,10 @@ class MissingFolderError(FastPQError, FileNotFoundError):
 
 class PngError(FastPQError, ValueError):
     """A PNG file that cannot be read, or is not an 8-bit RGB/RGBA panoptic map."""
+
+
+class PngNotFoundError(PngError, FileNotFoundError):
+    """A PNG file named by the JSON does not exist."""
 
 
 class ImageSizeMismatchError(FastPQError, ValueError):

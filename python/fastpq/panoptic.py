@@ -11,7 +11,8 @@ import numpy as np
 from . import _core
 from ._dataset import (Categories, SegmentTables, build_tables, category_of, default_folder, load_json,
                        missing_ids_in_panopticapi_order, require_folder)
-from .errors import AnnotationError, FastPQError, ImageSizeMismatchError, PngError, SegmentMismatchError
+from .errors import (AnnotationError, FastPQError, ImageSizeMismatchError, PngError, PngNotFoundError,
+                     SegmentMismatchError)
 from .results import PanopticResult
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -124,7 +125,8 @@ def _failure_to_error(failure: Dict[str, Any], part: SegmentTables) -> FastPQErr
                                       image_id=image_id, file=pred_file)
     message = failure["message"]
     file = part.gt_files[i] if f"'{part.gt_files[i]}'" in message else pred_file
-    return PngError(f"In the image with ID {image_id}: {message}", image_id=image_id, file=file)
+    error_class = PngNotFoundError if kind == "file_missing" else PngError
+    return error_class(f"In the image with ID {image_id}: {message}", image_id=image_id, file=file)
 
 
 def pq_compute(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optional[PathLike] = None,

@@ -98,7 +98,8 @@ class PanopticResult:
                     f"no category of the group '{name}' has a ground-truth or predicted segment, so its PQ is "
                     "undefined (panopticapi raises ZeroDivisionError here)")
             out[name] = {"pq": g.pq, "sq": g.sq, "rq": g.rq, "n": g.n}
-        out["per_class"] = {c.category_id: class_scores(c.iou, c.tp, c.fp, c.fn) for c in self.classes}
+            if name == "All":  # panopticapi's key order: All, per_class, Things, Stuff
+                out["per_class"] = {c.category_id: class_scores(c.iou, c.tp, c.fp, c.fn) for c in self.classes}
         return out
 
     def table(self) -> str:
