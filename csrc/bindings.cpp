@@ -17,18 +17,6 @@ using namespace fastpq;
 
 namespace {
 
-template <typename T>
-std::vector<T> to_vector(const py::array_t<T, py::array::c_style | py::array::forcecast>& a) {
-  if (a.ndim() != 1) throw UsageError("expected a one-dimensional array");
-  return std::vector<T>(a.data(), a.data() + a.size());
-}
-
-template <typename T>
-py::array_t<T> to_array(const std::vector<T>& v) {
-  py::array_t<T> a(static_cast<py::ssize_t>(v.size()));
-  std::copy(v.begin(), v.end(), a.mutable_data());
-  return a;
-}
 
 const char* segment_kind_name(SegmentError::Kind k) {
   switch (k) {
@@ -80,57 +68,40 @@ py::dict image_rows(const std::vector<ImageMatches>& images) {
     for (std::int32_t c : images[i].false_positives) fp[row(c)] += 1;
   }
   py::dict d;
-  d["image"] = to_array(image);
-  d["category"] = to_array(category);
-  d["tp"] = to_array(tp);
-  d["fp"] = to_array(fp);
-  d["fn"] = to_array(fn);
-  d["iou"] = to_array(iou);
+  d["image"] = image;
+  d["category"] = category;
+  d["tp"] = tp;
+  d["fp"] = fp;
+  d["fn"] = fn;
+  d["iou"] = iou;
   return d;
 }
 
-using I64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
-using I32 = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
-using U8 = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
-using F64 = py::array_t<double, py::array::c_style | py::array::forcecast>;
-
-py::dict evaluate(std::vector<std::string> gt_files, std::vector<std::string> pred_files, const I64& gt_offsets,
-                  const I64& gt_ids, const I32& gt_categories, const U8& gt_iscrowd, const F64& gt_areas,
-                  const I64& pred_offsets, const I64& pred_ids, const I32& pred_categories, std::int32_t n_categories,
-                  int workers, std::uint64_t max_pixels, const std::string& inflate, bool keep_images,
-                  const std::optional<I64>& initial_tp, const std::optional<I64>& initial_fp,
-                  const std::optional<I64>& initial_fn, const std::optional<F64>& initial_iou) {
-  PanopticDataset d;
-  d.gt_files = std::move(gt_files);
-  d.pred_files = std::move(pred_files);
-  d.gt_offsets = to_vector(gt_offsets);
-  d.gt_ids = to_vector(gt_ids);
-  d.gt_categories = to_vector(gt_categories);
-  d.gt_iscrowd = to_vector(gt_iscrowd);
-  d.gt_areas = to_vector(gt_areas);
-  d.pred_offsets = to_vector(pred_offsets);
-  d.pred_ids = to_vector(pred_ids);
-  d.pred_categories = to_vector(pred_categories);
-  d.n_categories = n_categories;
+// Lists in, lists out: the file path never needs numpy, which would double the memory of a
+// small process.
+py::dict evaluate(PanopticDataset d, int workers, std::uint64_t max_pixels, const std::string& inflate,
+                  bool keep_images, std::optional<std::vector<std::int64_t>> initial_tp,
+                  std::optional<std::vector<std::int64_t>> initial_fp, std::optional<std::vector<std::int64_t>> initial_fn,
+                  std::optional<std::vector<double>> initial_iou) {
   EngineOptions options;
   options.workers = workers;
   options.max_pixels = max_pixels;
   options.inflate = parse_inflate_backend(inflate);
-  CategoryTotals initial(static_cast<std::size_t>(n_categories));
-  if (initial_tp) initial.tp = to_vector(*initial_tp);
-  if (initial_fp) initial.fp = to_vector(*initial_fp);
-  if (initial_fn) initial.fn = to_vector(*initial_fn);
-  if (initial_iou) initial.iou = to_vector(*initial_iou);
+  CategoryTotals initial(static_cast<std::size_t>(d.n_categories));
+  if (initial_tp) initial.tp = std::move(*initial_tp);
+  if (initial_fp) initial.fp = std::move(*initial_fp);
+  if (initial_fn) initial.fn = std::move(*initial_fn);
+  if (initial_iou) initial.iou = std::move(*initial_iou);
   PanopticEvaluation r;
   {
     py::gil_scoped_release release;
     r = evaluate_panoptic(d, options, keep_images, std::move(initial));
   }
   py::dict out;
-  out["tp"] = to_array(r.totals.tp);
-  out["fp"] = to_array(r.totals.fp);
-  out["fn"] = to_array(r.totals.fn);
-  out["iou"] = to_array(r.totals.iou);
+  out["tp"] = r.totals.tp;
+  out["fp"] = r.totals.fp;
+  out["fn"] = r.totals.fn;
+  out["iou"] = r.totals.iou;
   out["failure"] = failure_to_python(r.failure);
   out["images"] = keep_images && r.failure.kind == ImageFailure::kNone ? py::object(image_rows(r.images)) : py::none();
   return out;
@@ -191,7 +162,23 @@ PYBIND11_MODULE(_core, m) {
     d["compiler"] = __VERSION__;
     return d;
   });
-  m.def("evaluate_panoptic", &evaluate, py::arg("gt_files"), py::arg("pred_files"), py::arg("gt_offsets"),
+  m.def(
+      "evaluate_panoptic",
+      [](std::vector<std::string> gt_files, std::vector<std::string> pred_files, std::vector<std::int64_t> gt_offsets,
+         std::vector<std::int64_t> gt_ids, std::vector<std::int32_t> gt_categories, std::vector<std::uint8_t> gt_iscrowd,
+         std::vector<double> gt_areas, std::vector<std::int64_t> pred_offsets, std::vector<std::int64_t> pred_ids,
+         std::vector<std::int32_t> pred_categories, std::int32_t n_categories, int workers, std::uint64_t max_pixels,
+         const std::string& inflate, bool keep_images, std::optional<std::vector<std::int64_t>> initial_tp,
+         std::optional<std::vector<std::int64_t>> initial_fp, std::optional<std::vector<std::int64_t>> initial_fn,
+         std::optional<std::vector<double>> initial_iou) {
+        PanopticDataset d{std::move(gt_files),     std::move(pred_files),   std::move(gt_offsets),
+                          std::move(gt_ids),       std::move(gt_categories), std::move(gt_iscrowd),
+                          std::move(gt_areas),     std::move(pred_offsets), std::move(pred_ids),
+                          std::move(pred_categories), n_categories};
+        return evaluate(std::move(d), workers, max_pixels, inflate, keep_images, std::move(initial_tp),
+                        std::move(initial_fp), std::move(initial_fn), std::move(initial_iou));
+      },
+      py::arg("gt_files"), py::arg("pred_files"), py::arg("gt_offsets"),
         py::arg("gt_ids"), py::arg("gt_categories"), py::arg("gt_iscrowd"), py::arg("gt_areas"),
         py::arg("pred_offsets"), py::arg("pred_ids"), py::arg("pred_categories"), py::arg("n_categories"),
         py::arg("workers") = 0, py::arg("max_pixels") = kDefaultMaxPixels, py::arg("inflate") = "",

@@ -12,8 +12,6 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-import numpy as np
-
 from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, MissingFolderError, MissingPredictionError
 
 try:  # an optional, faster parser; the values it returns are the same
@@ -107,14 +105,14 @@ class SegmentTables:
     gt_files: List[str]
     pred_files: List[str]
     image_ids: List[Any]
-    gt_offsets: np.ndarray
-    gt_ids: np.ndarray
-    gt_categories: np.ndarray
-    gt_iscrowd: np.ndarray
-    gt_areas: np.ndarray
-    pred_offsets: np.ndarray
-    pred_ids: np.ndarray
-    pred_categories: np.ndarray
+    gt_offsets: List[int]
+    gt_ids: List[int]
+    gt_categories: List[int]
+    gt_iscrowd: List[int]
+    gt_areas: List[float]
+    pred_offsets: List[int]
+    pred_ids: List[int]
+    pred_categories: List[int]
     pred_annotations: List[Mapping[str, Any]]
 
     def __len__(self) -> int:
@@ -126,14 +124,14 @@ class SegmentTables:
         p0, p1 = self.pred_offsets[start], self.pred_offsets[stop]
         return SegmentTables(
             self.gt_files[start:stop], self.pred_files[start:stop], self.image_ids[start:stop],
-            self.gt_offsets[start:stop + 1] - g0, self.gt_ids[g0:g1], self.gt_categories[g0:g1],
+            [o - g0 for o in self.gt_offsets[start:stop + 1]], self.gt_ids[g0:g1], self.gt_categories[g0:g1],
             self.gt_iscrowd[g0:g1], self.gt_areas[g0:g1],
-            self.pred_offsets[start:stop + 1] - p0, self.pred_ids[p0:p1], self.pred_categories[p0:p1],
+            [o - p0 for o in self.pred_offsets[start:stop + 1]], self.pred_ids[p0:p1], self.pred_categories[p0:p1],
             self.pred_annotations[start:stop])
 
 
 def _segment_id(value: Any, image_id: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not -INT64_MAX <= value <= INT64_MAX:
+    if isinstance(value, bool) or not isinstance(value, int) or not -INT64_MAX <= value <= INT64_MAX:
         raise AnnotationTypeError(f"In the image with ID {image_id} a {where} segment has id {value!r}, "
                               "which is not an integer", image_id=image_id)
     return int(value)
@@ -165,7 +163,7 @@ def _field(el: Mapping[str, Any], key: str, image_id: Any, segment_id: int, wher
 
 
 def _number(value: Any, key: str, image_id: Any, segment_id: int) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise AnnotationTypeError(f"In the image with ID {image_id} ground-truth segment with ID {segment_id} has "
                               f"{key} {value!r}, which is not a number", image_id=image_id, segment_id=segment_id)
     return float(value)
@@ -215,12 +213,8 @@ def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_fo
                                      pred_ids, pred_cats)
         gt_offsets.append(len(gt_ids))
         pred_offsets.append(len(pred_ids))
-    return SegmentTables(
-        gt_files, pred_files, image_ids,
-        np.asarray(gt_offsets, np.int64), np.asarray(gt_ids, np.int64), np.asarray(gt_cats, np.int32),
-        np.asarray(gt_crowd, np.uint8), np.asarray(gt_areas, np.float64),
-        np.asarray(pred_offsets, np.int64), np.asarray(pred_ids, np.int64), np.asarray(pred_cats, np.int32),
-        pred_annotations)
+    return SegmentTables(gt_files, pred_files, image_ids, gt_offsets, gt_ids, gt_cats, gt_crowd, gt_areas,
+                         pred_offsets, pred_ids, pred_cats, pred_annotations)
 
 
 def _append_segments_fast(gt_ann: Mapping[str, Any], pred_ann: Mapping[str, Any], cat_index: Mapping[Any, int],

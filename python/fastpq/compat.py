@@ -6,14 +6,14 @@ from __future__ import annotations
 import sys
 import types
 
-import numpy as np
-
 OFFSET = 256 * 256 * 256
 VOID = 0
 
 
 def rgb2id(color):  # type: ignore[no-untyped-def]
     """panopticapi.utils.rgb2id: an HxWx3 array to an id map, or one colour triple to an int."""
+    import numpy as np  # only array users pay for importing numpy
+
     if isinstance(color, np.ndarray) and color.ndim == 3:
         channels = color.astype(np.int32) if color.dtype == np.uint8 else color
         return channels[..., 0] + 256 * channels[..., 1] + 65536 * channels[..., 2]
@@ -22,6 +22,8 @@ def rgb2id(color):  # type: ignore[no-untyped-def]
 
 def id2rgb(id_map):  # type: ignore[no-untyped-def]
     """panopticapi.utils.id2rgb: an integer id map to an HxWx3 uint8 array, or one id to [R, G, B]."""
+    import numpy as np
+
     if isinstance(id_map, np.ndarray):
         return np.stack([(id_map // 256**k) % 256 for k in range(3)], axis=-1).astype(np.uint8)
     return [id_map // 256**k % 256 for k in range(3)]

@@ -6,8 +6,6 @@ import os
 import time
 from typing import Any, Callable, Dict, List, Optional, Union
 
-import numpy as np
-
 from . import _core
 from ._dataset import (Categories, SegmentTables, build_tables, category_of, default_folder, load_json,
                        missing_ids_in_panopticapi_order, require_folder)
@@ -58,10 +56,10 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
     """Runs the C++ engine over prepared segment tables, in chunks when progress is reported."""
     n = len(tables)
     k = len(categories)
-    tp = np.zeros(k, np.int64)
-    fp = np.zeros(k, np.int64)
-    fn = np.zeros(k, np.int64)
-    iou = np.zeros(k, np.float64)
+    tp: List[int] = [0] * k
+    fp: List[int] = [0] * k
+    fn: List[int] = [0] * k
+    iou: List[float] = [0.0] * k
     rows: Optional[List[Dict[str, Any]]] = [] if per_image else None
     chunk = max(n, 1) if progress is None else max(64, 8 * max(workers, 1))
     if progress is not None:
@@ -85,10 +83,10 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
     return PanopticResult.from_totals(categories, tp, fp, fn, iou, per_image=rows)
 
 
-def _image_rows(images: Dict[str, np.ndarray], part: SegmentTables, categories: Categories) -> List[Dict[str, Any]]:
+def _image_rows(images: Dict[str, List[Any]], part: SegmentTables, categories: Categories) -> List[Dict[str, Any]]:
     rows = []
-    for i, c, t, p, f, s in zip(images["image"].tolist(), images["category"].tolist(), images["tp"].tolist(),
-                                images["fp"].tolist(), images["fn"].tolist(), images["iou"].tolist()):
+    for i, c, t, p, f, s in zip(images["image"], images["category"], images["tp"], images["fp"], images["fn"],
+                                images["iou"]):
         rows.append({"image_id": part.image_ids[i], "file_name": os.path.basename(part.gt_files[i]),
                      "category_id": categories.ids[c], "tp": t, "fp": p, "fn": f, "iou": s})
     return rows

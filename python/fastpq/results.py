@@ -6,8 +6,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-import numpy as np
-
 from .errors import EmptyCategoryGroupError
 
 GROUPS = (("All", None), ("Things", True), ("Stuff", False))
@@ -61,8 +59,9 @@ class PanopticResult:
     per_image: Optional[List[Dict[str, Any]]] = field(default=None, repr=False)
 
     @classmethod
-    def from_totals(cls, categories: "Categories", tp: np.ndarray, fp: np.ndarray, fn: np.ndarray,  # noqa: F821
-                    iou: np.ndarray, per_image: Optional[List[Dict[str, Any]]] = None) -> "PanopticResult":
+    def from_totals(cls, categories: "Categories", tp: Sequence[int], fp: Sequence[int],  # noqa: F821
+                    fn: Sequence[int], iou: Sequence[float],
+                    per_image: Optional[List[Dict[str, Any]]] = None) -> "PanopticResult":
         classes = []
         for i, cid in enumerate(categories.ids):
             counts = (int(tp[i]), int(fp[i]), int(fn[i]))
