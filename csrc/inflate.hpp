@@ -28,9 +28,11 @@ class Inflater {
   Inflater(const Inflater&) = delete;
   Inflater& operator=(const Inflater&) = delete;
 
-  // Inflates `in` into exactly `expected` bytes at `out`.
+  // Inflates the zlib stream `in` into exactly `expected` bytes at `out` and returns, in
+  // `adler`, the Adler-32 its trailer declares. The checksum itself is left to the caller, who
+  // reads the output anyway: checking it here would be a separate pass over all of it.
   InflateStatus inflate(const std::uint8_t* in, std::size_t in_size, std::uint8_t* out,
-                        std::size_t expected);
+                        std::size_t expected, std::uint32_t* adler);
 
  private:
   struct State;
@@ -39,5 +41,7 @@ class Inflater {
 
 // CRC-32 as PNG chunks use it.
 std::uint32_t crc32_of(const std::uint8_t* data, std::size_t size, std::uint32_t crc = 0);
+// Adler-32 as zlib streams use it; start from 1.
+std::uint32_t adler32_of(const std::uint8_t* data, std::size_t size, std::uint32_t adler);
 
 }  // namespace fastpq

@@ -89,7 +89,7 @@ void PanopticPngReader::parse_and_inflate(const std::uint8_t* data, std::size_t 
   std::size_t pos = 8;
   bool have_header = false, have_end = false;
   const std::uint8_t* first_idat = nullptr;
-  std::size_t first_idat_size = 0, idat_total = 0, idat_chunks = 0;
+  std::size_t idat_total = 0, idat_chunks = 0;
   int bit_depth = 0, color_type = 0, interlace = 0;
 
   // First pass: check every chunk; remember where the image data is.
@@ -118,10 +118,7 @@ void PanopticPngReader::parse_and_inflate(const std::uint8_t* data, std::size_t 
       if (interlace > 1) fail("unknown interlace method");
       have_header = true;
     } else if (std::memcmp(type, "IDAT", 4) == 0) {
-      if (idat_chunks == 0) {
-        first_idat = body;
-        first_idat_size = length;
-      }
+      if (idat_chunks == 0) first_idat = body;
       ++idat_chunks;
       idat_total += length;
     } else if (std::memcmp(type, "IEND", 4) == 0) {
@@ -166,8 +163,7 @@ void PanopticPngReader::parse_and_inflate(const std::uint8_t* data, std::size_t 
     }
     compressed = joined;
   }
-  (void)first_idat_size;
-  switch (inflater_.inflate(compressed, idat_total, raw_.reserve(expected), expected)) {
+  switch (inflater_.inflate(compressed, idat_total, raw_.reserve(expected), expected, &declared_adler_)) {
     case InflateStatus::kOk:
       break;
     case InflateStatus::kTooLong:
@@ -178,6 +174,7 @@ void PanopticPngReader::parse_and_inflate(const std::uint8_t* data, std::size_t 
       fail("image data is corrupt or truncated (deflate stream error)");
   }
   zero_run_ = {width_, 0};
+  adler_ = 1;
   next_row_ = 0;
   current_ = 0;
 }
@@ -189,6 +186,9 @@ bool PanopticPngReader::next_row() {
   if (filter > 4) fail("invalid filter type " + std::to_string(filter) + " in row " + std::to_string(next_row_));
   const Run* up = next_row_ == 0 ? &zero_run_ : runs_[current_].begin();
   ++next_row_;
+  // Checked row by row: the row is then in cache for the kernel, not read in a pass of its own.
+  adler_ = adler32_of(in, row_bytes_ + 1, adler_);
+  if (next_row_ == height_ && adler_ != declared_adler_) fail("image data is corrupt (Adler-32 checksum mismatch)");
   RowRuns& target = runs_[current_ ^ 1];
   Run* out = target.prepare(std::size_t{width_} + 1);
   std::size_t count = kernels_.decode_row(filter, in + 1, width_, channels_, up, out);

@@ -76,6 +76,7 @@ class PanopticPngReader {
   int channels_ = 0;
   std::size_t row_bytes_ = 0;  // width * channels, without the filter byte
   std::uint32_t next_row_ = 0;
+  std::uint32_t adler_ = 1, declared_adler_ = 0;  // checksum of the rows read so far, and the stream's
   int current_ = 0;  // index into runs_ of the last decoded row
 };
 

@@ -583,7 +583,7 @@ REFUSALS = [
     ("idat-missing-adler32", _replace_idat(GOOD, _idat_body(GOOD)[:-4]),
      "image data is corrupt or truncated (deflate stream error)"),
     ("idat-bad-adler32", _replace_idat(GOOD, _idat_body(GOOD)[:-1] + bytes([_idat_body(GOOD)[-1] ^ 1])),
-     "image data is corrupt or truncated (deflate stream error)"),
+     "image data is corrupt (Adler-32 checksum mismatch)"),
     ("idat-raw-deflate-no-zlib-header", _replace_idat(GOOD, zlib.compress(_rgb_raw(5, 6))[2:-4]),
      "image data is corrupt or truncated (deflate stream error)"),
     ("idat-preset-dictionary", _replace_idat(GOOD, b"\x78\xbb" + b"\x00\x00\x00\x01" +
