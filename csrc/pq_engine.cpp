@@ -151,6 +151,9 @@ PanopticEvaluation evaluate_panoptic(const PanopticDataset& d, const EngineOptio
     } catch (const std::bad_alloc&) {
       f.kind = ImageFailure::kFile;
       f.message = "out of memory while decoding '" + d.gt_files[i] + "' and '" + d.pred_files[i] + "'";
+    } catch (const std::exception& e) {  // nothing may leave a parallel region
+      f.kind = ImageFailure::kFile;
+      f.message = "'" + d.gt_files[i] + "' and '" + d.pred_files[i] + "': " + e.what();
     }
     record(i, std::move(f));
   };
