@@ -177,7 +177,7 @@ def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_fo
     for el in _list_of(pred_json, "annotations", "the prediction JSON"):
         if not isinstance(el, dict) or "image_id" not in el:
             raise AnnotationKeyError("a prediction annotation has no 'image_id'")
-        pred_by_image[el["image_id"]] = el
+        pred_by_image[_hashable(el["image_id"], "a prediction annotation's image_id")] = el
 
     cat_index = categories.index
     gt_files: List[str] = []
@@ -195,7 +195,7 @@ def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_fo
     for gt_ann in gt_annotations:
         if not isinstance(gt_ann, dict) or "image_id" not in gt_ann:
             raise AnnotationKeyError("a ground-truth annotation has no 'image_id'")
-        image_id = gt_ann["image_id"]
+        image_id = _hashable(gt_ann["image_id"], "a ground-truth annotation's image_id")
         pred_ann = pred_by_image.get(image_id)
         if pred_ann is None:
             raise MissingPredictionError(f"no prediction for the image with id: {image_id}", image_id=image_id)
@@ -243,12 +243,33 @@ def _append_segments_checked(gt_ann: Mapping[str, Any], pred_ann: Mapping[str, A
     """Flattens one image's segments, raising an error that names the image and segment."""
     for sid, el in _segments_of(gt_ann, image_id, "ground-truth").items():
         gt_ids.append(sid)
-        gt_cats.append(cat_index.get(_field(el, "category_id", image_id, sid, "ground-truth"), -1))
+        gt_cats.append(_category_index(cat_index, _field(el, "category_id", image_id, sid, "ground-truth"),
+                                       image_id, sid, "ground-truth"))
         gt_crowd.append(1 if _field(el, "iscrowd", image_id, sid, "ground-truth") == 1 else 0)
         gt_areas.append(_number(_field(el, "area", image_id, sid, "ground-truth"), "area", image_id, sid))
     for sid, el in _segments_of(pred_ann, image_id, "prediction").items():
         pred_ids.append(sid)
-        pred_cats.append(cat_index.get(_field(el, "category_id", image_id, sid, "prediction"), -1))
+        pred_cats.append(_category_index(cat_index, _field(el, "category_id", image_id, sid, "prediction"),
+                                         image_id, sid, "prediction"))
+
+
+def _hashable(value: Any, what: str) -> Any:
+    """Returns `value` if it can key a dict (as panopticapi uses ids), else raises a clear error."""
+    try:
+        hash(value)
+    except TypeError:
+        raise AnnotationTypeError(f"{what} is {value!r}, which cannot be an id") from None
+    return value
+
+
+def _category_index(cat_index: Mapping[Any, int], category_id: Any, image_id: Any, segment_id: int,
+                    where: str) -> int:
+    try:
+        return cat_index.get(category_id, -1)
+    except TypeError:
+        raise AnnotationTypeError(f"In the image with ID {image_id} {where} segment with ID {segment_id} has "
+                                  f"category_id {category_id!r}, which cannot be a category id",
+                                  image_id=image_id, segment_id=segment_id) from None
 
 
 def _file_name(ann: Mapping[str, Any], image_id: Any, where: str) -> str:

@@ -1,0 +1,79 @@
+"""Type stubs for fastpq's compiled core (csrc/bindings.cpp): PNG decoding, joint histograms and
+panoptic matching."""
+
+from typing import Any, Dict, List, Optional, Sequence, TypedDict, Union
+
+import numpy as np
+import numpy.typing as npt
+
+DEFAULT_MAX_PIXELS: int
+"""PNGs with more pixels than this are refused by default (2**27)."""
+
+class FormatError(ValueError):
+    """A PNG that cannot be read, or is not an 8-bit RGB/RGBA panoptic map."""
+
+class BuildInfo(TypedDict):
+    version: str
+    inflate: str  # the default inflate backend: "libdeflate" or "zlib"
+    libdeflate: bool
+    parallel: str  # "openmp" or "threads"
+    default_workers: int
+    simd: str
+    compiler: str
+
+class EvaluationOutput(TypedDict):
+    """What evaluate_panoptic returns.
+
+    ``failure`` is None, or the first image that could not be scored, as a dict with ``kind``
+    ("file", "file_missing", "size_mismatch", "png_id_not_in_json", "unknown_category",
+    "json_ids_not_in_png" or "bad_area"), ``image_index``, ``segment_id``, ``segment_ids`` and
+    ``message``. ``images`` is None unless ``keep_images`` was set and no image failed; it then holds
+    per-image, per-category columns ``image``, ``category``, ``tp``, ``fp``, ``fn`` and ``iou``.
+    """
+
+    tp: List[int]
+    fp: List[int]
+    fn: List[int]
+    iou: List[float]
+    failure: Optional[Dict[str, Any]]
+    images: Optional[Dict[str, List[Any]]]
+
+def build_info() -> BuildInfo:
+    """How this copy was built: version, inflate backend, parallelism, SIMD kernels, compiler."""
+
+def evaluate_panoptic(
+    gt_files: Sequence[str],
+    pred_files: Sequence[str],
+    gt_offsets: Sequence[int],
+    gt_ids: Sequence[int],
+    gt_categories: Sequence[int],
+    gt_iscrowd: Sequence[int],
+    gt_areas: Sequence[float],
+    pred_offsets: Sequence[int],
+    pred_ids: Sequence[int],
+    pred_categories: Sequence[int],
+    n_categories: int,
+    workers: int = 0,
+    max_pixels: int = 134217728,
+    inflate: str = "",
+    keep_images: bool = False,
+    initial_tp: Optional[Sequence[int]] = None,
+    initial_fp: Optional[Sequence[int]] = None,
+    initial_fn: Optional[Sequence[int]] = None,
+    initial_iou: Optional[Sequence[float]] = None,
+) -> EvaluationOutput:
+    """Scores images given as flat segment tables; image i owns rows offsets[i]:offsets[i+1].
+
+    Category indices are 0..n_categories-1 (-1: unknown). Sums start from the initial_* lists
+    (length n_categories) when given. ``max_pixels`` defaults to DEFAULT_MAX_PIXELS (2**27).
+    """
+
+def read_png_ids(path: Union[str, bytes], max_pixels: int = 134217728, inflate: str = "") -> npt.NDArray[np.uint32]:
+    """Reads a panoptic PNG file into a (height, width) array of ids R + 256 G + 256^2 B.
+
+    Raises FormatError for a file that cannot be read or is not an 8-bit RGB/RGBA PNG.
+    """
+
+def decode_png_ids(data: bytes, name: str = "<memory>", max_pixels: int = 134217728,
+                   inflate: str = "") -> npt.NDArray[np.uint32]:
+    """Decodes panoptic PNG bytes (``name`` is used in error messages) like read_png_ids."""
