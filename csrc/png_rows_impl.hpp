@@ -187,7 +187,12 @@ std::size_t predicted_row(const std::uint8_t* res, std::size_t width, const Run*
     } else {
       std::uint32_t above_left = x ? up.at(x - 1) : 0;
       std::uint32_t above = up.at(x);
-      value = kFilter == 2 ? add_bytes(above, r) : add_bytes(paeth_bytes(left, above, above_left), r);
+      std::uint32_t predicted = above;
+      // Paeth per byte picks the left byte where above == above-left, the above byte where
+      // left == above-left; whole pixels usually satisfy one of these.
+      if (kFilter == 4)
+        predicted = above == above_left ? left : left == above_left ? above : paeth_bytes(left, above, above_left);
+      value = add_bytes(predicted, r);
     }
     b.set(x, value);
     left = value;
