@@ -175,6 +175,11 @@ void PanopticPngReader::parse_and_inflate(const std::uint8_t* data, std::size_t 
   }
   zero_run_ = {width_, 0};
   adler_ = 1;
+  const std::size_t words = (row_bytes_ + 1) / 32 + 1;
+  if (words > nonzero_words_) {
+    nonzero_bits_.reset(new std::uint32_t[words]);
+    nonzero_words_ = words;
+  }
   next_row_ = 0;
   current_ = 0;
 }
@@ -186,12 +191,11 @@ bool PanopticPngReader::next_row() {
   if (filter > 4) fail("invalid filter type " + std::to_string(filter) + " in row " + std::to_string(next_row_));
   const Run* up = next_row_ == 0 ? &zero_run_ : runs_[current_].begin();
   ++next_row_;
-  // Checked row by row: the row is then in cache for the kernel, not read in a pass of its own.
-  adler_ = adler32_of(in, row_bytes_ + 1, adler_);
-  if (next_row_ == height_ && adler_ != declared_adler_) fail("image data is corrupt (Adler-32 checksum mismatch)");
   RowRuns& target = runs_[current_ ^ 1];
   Run* out = target.prepare(std::size_t{width_} + 1);
-  std::size_t count = kernels_.decode_row(filter, in + 1, width_, channels_, up, out);
+  // The kernel folds the row into the Adler-32 as it reads it: no pass of its own over the image.
+  std::size_t count = kernels_.decode_row(in, width_, channels_, up, out, &adler_, nonzero_bits_.get());
+  if (next_row_ == height_ && adler_ != declared_adler_) fail("image data is corrupt (Adler-32 checksum mismatch)");
   if (count == 0) {  // the row above, repeated
     if (next_row_ > 1) return false;
     out[0] = zero_run_;

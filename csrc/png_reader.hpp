@@ -70,6 +70,8 @@ class PanopticPngReader {
   const RowKernels& kernels_;
   ByteBuffer file_, idat_, raw_;
   RowRuns runs_[2];
+  std::unique_ptr<std::uint32_t[]> nonzero_bits_;  // scratch for the row kernels
+  std::size_t nonzero_words_ = 0;
   Run zero_run_{0, 0};  // the row above the first row
   std::string name_;
   std::uint32_t width_ = 0, height_ = 0;

@@ -18,13 +18,14 @@ struct Run {
 };
 
 struct RowKernels {
-  // Applies filter `filter` (0-4) to the residual bytes `res` of a row of `width` pixels of
-  // `bpp` (3 or 4) bytes, given the runs of the row above (`up`, one run of id 0 for the first
-  // row), and writes the row's runs to `out` (room for width + 1). Returns their number, or 0
-  // when the row repeats the row above (an Up row without residual). `res` must have 16
-  // readable bytes after the row.
-  std::size_t (*decode_row)(std::uint8_t filter, const std::uint8_t* res, std::size_t width, int bpp,
-                            const Run* up, Run* out);
+  // Decodes one row: `row` is its filter type byte (0-4, checked by the caller) followed by the
+  // residual bytes of `width` pixels of `bpp` (3 or 4) bytes. Given the runs of the row above
+  // (`up`, one run of id 0 for the first row), writes the row's runs to `out` (room for
+  // width + 1) and returns their number, or 0 when the row repeats the row above (an Up row
+  // without residual). Folds the row's bytes into the Adler-32 `*adler`. `bits` is scratch
+  // space for (1 + width * bpp) / 32 + 1 words; `row` must have 16 readable bytes past its end.
+  std::size_t (*decode_row)(const std::uint8_t* row, std::size_t width, int bpp, const Run* up, Run* out,
+                            std::uint32_t* adler, std::uint32_t* bits);
   const char* name;
 };
 

@@ -1,6 +1,7 @@
 // The row kernels, written once; the vector width follows the including file's compiler flags
 // (AVX2: 32 bytes, SSE2: 16, otherwise portable code). Included by one .cpp per instruction set;
 // everything here has internal linkage.
+#include <algorithm>
 #include <cstring>
 
 #include "png_rows.hpp"
@@ -17,10 +18,6 @@ using fastpq::Run;
 
 #if defined(__AVX2__)
 constexpr std::size_t kVec = 32;
-inline std::uint64_t zero_bytes(const std::uint8_t* p) {
-  __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  return static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_setzero_si256())));
-}
 inline std::uint64_t same_bytes(const std::uint8_t* a, const std::uint8_t* b) {
   __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
   __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
@@ -28,10 +25,6 @@ inline std::uint64_t same_bytes(const std::uint8_t* a, const std::uint8_t* b) {
 }
 #elif defined(__SSE2__)
 constexpr std::size_t kVec = 16;
-inline std::uint64_t zero_bytes(const std::uint8_t* p) {
-  __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())));
-}
 inline std::uint64_t same_bytes(const std::uint8_t* a, const std::uint8_t* b) {
   __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a));
   __m128i y = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
@@ -39,11 +32,6 @@ inline std::uint64_t same_bytes(const std::uint8_t* a, const std::uint8_t* b) {
 }
 #else
 constexpr std::size_t kVec = 16;
-inline std::uint64_t zero_bytes(const std::uint8_t* p) {
-  std::uint64_t m = 0;
-  for (std::size_t k = 0; k < kVec; ++k) m |= std::uint64_t{p[k] == 0} << k;
-  return m;
-}
 inline std::uint64_t same_bytes(const std::uint8_t* a, const std::uint8_t* b) {
   std::uint64_t m = 0;
   for (std::size_t k = 0; k < kVec; ++k) m |= std::uint64_t{a[k] == b[k]} << k;
@@ -66,6 +54,110 @@ inline std::uint32_t rgb(const std::uint8_t* p) {
   std::uint32_t v;
   std::memcpy(&v, p, 4);
   return v & 0xFFFFFFu;
+}
+
+constexpr std::uint32_t kAdlerModulus = 65521;
+constexpr std::size_t kBlock = 32;
+// Bytes that can be summed before the 32-bit lanes or the running sums need reducing.
+constexpr std::size_t kAdlerChunk = 5536;  // 173 blocks, below zlib's NMAX of 5552
+
+// Sums of one 32-byte block for Adler-32: the plain byte sum and the sum weighted 32, 31, ..., 1;
+// returned as vectors that are added up lane-wise. Also returns the block's non-zero bytes.
+#if defined(__AVX2__)
+struct BlockSums {
+  __m256i plain = _mm256_setzero_si256(), weighted = _mm256_setzero_si256(), prefix = _mm256_setzero_si256();
+  std::uint32_t add(const std::uint8_t* p) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i weights = _mm256_setr_epi8(32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15,
+                                             14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
+    prefix = _mm256_add_epi32(prefix, plain);
+    plain = _mm256_add_epi32(plain, _mm256_sad_epu8(v, _mm256_setzero_si256()));
+    weighted = _mm256_add_epi32(weighted, _mm256_madd_epi16(_mm256_maddubs_epi16(v, weights), _mm256_set1_epi16(1)));
+    return ~static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_setzero_si256())));
+  }
+  static std::uint64_t total(__m256i x) {
+    alignas(32) std::uint32_t lanes[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), x);
+    std::uint64_t s = 0;
+    for (std::uint32_t l : lanes) s += l;
+    return s;
+  }
+  std::uint64_t plain_sum() const { return total(plain); }
+  std::uint64_t weighted_sum() const { return total(weighted); }
+  std::uint64_t prefix_sum() const { return total(prefix); }
+};
+#elif defined(__SSE2__)
+struct BlockSums {
+  __m128i plain = _mm_setzero_si128(), weighted = _mm_setzero_si128(), prefix = _mm_setzero_si128();
+  std::uint32_t add(const std::uint8_t* p) {
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
+    prefix = _mm_add_epi32(prefix, plain);
+    plain = _mm_add_epi32(plain, _mm_add_epi32(_mm_sad_epu8(lo, zero), _mm_sad_epu8(hi, zero)));
+    const __m128i w0 = _mm_setr_epi16(32, 31, 30, 29, 28, 27, 26, 25), w1 = _mm_setr_epi16(24, 23, 22, 21, 20, 19, 18, 17);
+    const __m128i w2 = _mm_setr_epi16(16, 15, 14, 13, 12, 11, 10, 9), w3 = _mm_setr_epi16(8, 7, 6, 5, 4, 3, 2, 1);
+    __m128i s = _mm_madd_epi16(_mm_unpacklo_epi8(lo, zero), w0);
+    s = _mm_add_epi32(s, _mm_madd_epi16(_mm_unpackhi_epi8(lo, zero), w1));
+    s = _mm_add_epi32(s, _mm_madd_epi16(_mm_unpacklo_epi8(hi, zero), w2));
+    s = _mm_add_epi32(s, _mm_madd_epi16(_mm_unpackhi_epi8(hi, zero), w3));
+    weighted = _mm_add_epi32(weighted, s);
+    const std::uint32_t zero_lo = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(lo, zero)));
+    const std::uint32_t zero_hi = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(hi, zero)));
+    return ~(zero_lo | (zero_hi << 16));
+  }
+  static std::uint64_t total(__m128i x) {
+    alignas(16) std::uint32_t lanes[4];
+    _mm_store_si128(reinterpret_cast<__m128i*>(lanes), x);
+    return std::uint64_t{lanes[0]} + lanes[1] + lanes[2] + lanes[3];
+  }
+  std::uint64_t plain_sum() const { return total(plain); }
+  std::uint64_t weighted_sum() const { return total(weighted); }
+  std::uint64_t prefix_sum() const { return total(prefix); }
+};
+#else
+struct BlockSums {
+  std::uint64_t plain = 0, weighted = 0, prefix = 0;
+  std::uint32_t add(const std::uint8_t* p) {
+    prefix += plain;
+    std::uint32_t nonzero = 0;
+    for (std::size_t k = 0; k < kBlock; ++k) {
+      plain += p[k];
+      weighted += (kBlock - k) * p[k];
+      nonzero |= std::uint32_t{p[k] != 0} << k;
+    }
+    return nonzero;
+  }
+  std::uint64_t plain_sum() const { return plain; }
+  std::uint64_t weighted_sum() const { return weighted; }
+  std::uint64_t prefix_sum() const { return prefix; }
+};
+#endif
+
+// Folds bytes [0, n) of `p` into the Adler-32 `adler` and sets bit k of `bits` (32-bit words,
+// n / 32 + 1 of them) where p[k] is not zero: one pass for both, so each row is read once.
+// Over m whole blocks starting from (a, b): a += sum of bytes;
+// b += 32m * a + 32 * (sum over blocks of the byte sums of the blocks before it) + sum of the
+// weighted block sums.
+std::uint32_t adler_and_nonzero(const std::uint8_t* p, std::size_t n, std::uint32_t adler, std::uint32_t* bits) {
+  std::uint64_t a = adler & 0xFFFF, b = adler >> 16;
+  std::size_t i = 0;
+  while (n - i >= kBlock) {
+    const std::size_t end = i + std::min(kAdlerChunk, (n - i) / kBlock * kBlock);
+    const std::uint64_t bytes = end - i;
+    BlockSums sums;
+    for (; i < end; i += kBlock) bits[i / kBlock] = sums.add(p + i);
+    b = (b + bytes * a + kBlock * sums.prefix_sum() + sums.weighted_sum()) % kAdlerModulus;
+    a = (a + sums.plain_sum()) % kAdlerModulus;
+  }
+  std::uint32_t tail = 0;
+  for (std::size_t k = 0; i + k < n; ++k) {
+    a += p[i + k];
+    b += a;
+    tail |= std::uint32_t{p[i + k] != 0} << k;
+  }
+  bits[i / kBlock] = tail;
+  return static_cast<std::uint32_t>((b % kAdlerModulus) << 16 | (a % kAdlerModulus));
 }
 
 // Byte-wise sum modulo 256 of two packed RGB values.
@@ -118,11 +210,12 @@ struct UpCursor {
   std::size_t run_end() const { return run->end; }
 };
 
-// Finds the next pixel whose residual R, G or B is not zero, for increasing positions.
+// Finds the next pixel whose residual R, G or B is not zero, for increasing positions, from the
+// bitmap of non-zero bytes of the row (bit 0: the filter byte, bit 1 + k: residual byte k).
 template <int BPP>
 class NonzeroScanner {
  public:
-  NonzeroScanner(const std::uint8_t* res, std::size_t width) : res_(res), width_(width) {}
+  NonzeroScanner(const std::uint32_t* bits, std::size_t width) : bits_(bits), width_(width) {}
 
   // The first pixel at or after `x` with a non-zero residual, or the width.
   std::size_t next(std::size_t x) {
@@ -133,19 +226,25 @@ class NonzeroScanner {
   }
 
  private:
+  // Alpha bytes sit at residual k = 3 mod 4, that is bit 0 mod 4 of each word.
+  static constexpr std::uint32_t kAlphaBits = BPP == 4 ? 0x11111111u : 0;
+
   std::size_t search(std::size_t x) const {
-    std::size_t i = x * BPP;
-    const std::size_t n = width_ * BPP;
-    for (; i + kVec <= n; i += kStep<BPP>) {
-      std::uint64_t nonzero = ~(zero_bytes(res_ + i) | kAlpha<BPP>) & kStepBits<BPP>;
-      if (nonzero) return i / BPP + static_cast<std::size_t>(__builtin_ctzll(nonzero)) / BPP;
+    const std::size_t end_bit = 1 + width_ * BPP;
+    std::size_t bit = 1 + x * BPP;
+    if (bit >= end_bit) return width_;
+    std::size_t word = bit / 32;
+    std::uint32_t w = bits_[word] & ~kAlphaBits & (~0u << (bit % 32));
+    const std::size_t last_word = (end_bit - 1) / 32;
+    while (w == 0) {
+      if (++word > last_word) return width_;
+      w = bits_[word] & ~kAlphaBits;
     }
-    for (; i < n; i += BPP)
-      if (rgb(res_ + i)) return i / BPP;
-    return width_;
+    const std::size_t found = word * 32 + static_cast<std::size_t>(__builtin_ctz(w));
+    return found >= end_bit ? width_ : (found - 1) / BPP;
   }
 
-  const std::uint8_t* res_;
+  const std::uint32_t* bits_;
   std::size_t width_;
   std::size_t from_ = 1, found_ = 0;  // an empty cache
 };
@@ -172,8 +271,9 @@ std::size_t none_row(const std::uint8_t* res, std::size_t width, Run* out) {
 // Paeth the left pixel wherever the row above is constant (above == above-left); so pixels need
 // computing only where the residual is not zero or, for Up and Paeth, where a run above starts.
 template <int BPP, int kFilter>
-std::size_t predicted_row(const std::uint8_t* res, std::size_t width, const Run* up_runs, Run* out) {
-  NonzeroScanner<BPP> scan(res, width);
+std::size_t predicted_row(const std::uint8_t* res, const std::uint32_t* bits, std::size_t width, const Run* up_runs,
+                          Run* out) {
+  NonzeroScanner<BPP> scan(bits, width);
   UpCursor up{up_runs};
   if (kFilter == 2 && scan.next(0) == width) return 0;  // the row above, repeated
   RunBuilder b{out, out, 0xFFFFFFFFu};
@@ -218,24 +318,27 @@ std::size_t average_row(const std::uint8_t* res, std::size_t width, const Run* u
 }
 
 template <int BPP>
-std::size_t decode_row_bpp(std::uint8_t filter, const std::uint8_t* res, std::size_t width, const Run* up, Run* out) {
+std::size_t decode_row_bpp(std::uint8_t filter, const std::uint8_t* res, const std::uint32_t* bits, std::size_t width,
+                           const Run* up, Run* out) {
   switch (filter) {
     case 1:
-      return predicted_row<BPP, 1>(res, width, up, out);
+      return predicted_row<BPP, 1>(res, bits, width, up, out);
     case 2:
-      return predicted_row<BPP, 2>(res, width, up, out);
+      return predicted_row<BPP, 2>(res, bits, width, up, out);
     case 3:
       return average_row<BPP>(res, width, up, out);
     case 4:
-      return predicted_row<BPP, 4>(res, width, up, out);
+      return predicted_row<BPP, 4>(res, bits, width, up, out);
     default:
       return none_row<BPP>(res, width, out);
   }
 }
 
-std::size_t decode_row(std::uint8_t filter, const std::uint8_t* res, std::size_t width, int bpp, const Run* up,
-                       Run* out) {
-  return bpp == 4 ? decode_row_bpp<4>(filter, res, width, up, out) : decode_row_bpp<3>(filter, res, width, up, out);
+std::size_t decode_row(const std::uint8_t* row, std::size_t width, int bpp, const Run* up, Run* out,
+                       std::uint32_t* adler, std::uint32_t* bits) {
+  *adler = adler_and_nonzero(row, 1 + width * static_cast<std::size_t>(bpp), *adler, bits);
+  return bpp == 4 ? decode_row_bpp<4>(row[0], row + 1, bits, width, up, out)
+                  : decode_row_bpp<3>(row[0], row + 1, bits, width, up, out);
 }
 
 }  // namespace
