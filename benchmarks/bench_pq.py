@@ -428,7 +428,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="where datasets live (default: bench_data/)")
     parser.add_argument("--coco", type=int, default=500, help="COCO-like images (default 500)")
     parser.add_argument("--cityscapes", type=int, default=60, help="Cityscapes-like images (default 60)")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per tool after one warm-up (default 3)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per tool after one warm-up (default 5)")
     parser.add_argument("--skip-single", action="store_true", help="skip single-process panopticapi")
     parser.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)
     parser.add_argument("--child-dataset", help=argparse.SUPPRESS)
