@@ -160,18 +160,4 @@ std::uint32_t crc32_of(const std::uint8_t* data, std::size_t size, std::uint32_t
 #endif
 }
 
-std::uint32_t adler32_of(const std::uint8_t* data, std::size_t size, std::uint32_t adler) {
-#ifdef FASTPQ_HAVE_LIBDEFLATE
-  return libdeflate_adler32(adler, data, size);
-#else
-  while (size > 0) {
-    uInt piece = static_cast<uInt>(std::min<std::size_t>(size, UINT_MAX));
-    adler = static_cast<std::uint32_t>(::adler32(adler, data, piece));
-    data += piece;
-    size -= piece;
-  }
-  return adler;
-#endif
-}
-
 }  // namespace fastpq

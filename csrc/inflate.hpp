@@ -41,7 +41,5 @@ class Inflater {
 
 // CRC-32 as PNG chunks use it.
 std::uint32_t crc32_of(const std::uint8_t* data, std::size_t size, std::uint32_t crc = 0);
-// Adler-32 as zlib streams use it; start from 1.
-std::uint32_t adler32_of(const std::uint8_t* data, std::size_t size, std::uint32_t adler);
 
 }  // namespace fastpq
