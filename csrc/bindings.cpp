@@ -77,26 +77,39 @@ py::dict image_rows(const std::vector<ImageMatches>& images) {
   return d;
 }
 
-// Lists in, lists out: the file path never needs numpy, which would double the memory of a
-// small process.
-py::dict evaluate(PanopticDataset d, int workers, std::uint64_t max_pixels, const std::string& inflate,
-                  bool keep_images, std::optional<std::vector<std::int64_t>> initial_tp,
-                  std::optional<std::vector<std::int64_t>> initial_fp, std::optional<std::vector<std::int64_t>> initial_fn,
-                  std::optional<std::vector<double>> initial_iou) {
+// Segment tables and totals cross as lists: the file path never needs numpy, which would double
+// the memory of a small process.
+using Ids = std::vector<std::int64_t>;
+using Categories = std::vector<std::int32_t>;
+using OptionalCounts = std::optional<std::vector<std::int64_t>>;
+using OptionalSums = std::optional<std::vector<double>>;
+
+SegmentTables make_tables(Ids gt_offsets, Ids gt_ids, Categories gt_categories, std::vector<std::uint8_t> gt_iscrowd,
+                          std::vector<double> gt_areas, Ids pred_offsets, Ids pred_ids, Categories pred_categories,
+                          std::int32_t n_categories) {
+  return {std::move(gt_offsets),   std::move(gt_ids),   std::move(gt_categories),   std::move(gt_iscrowd),
+          std::move(gt_areas),     std::move(pred_offsets), std::move(pred_ids), std::move(pred_categories),
+          n_categories};
+}
+
+EngineOptions make_options(int workers, std::uint64_t max_pixels, const std::string& inflate) {
   EngineOptions options;
   options.workers = workers;
   options.max_pixels = max_pixels;
   options.inflate = parse_inflate_backend(inflate);
-  CategoryTotals initial(static_cast<std::size_t>(d.n_categories));
-  if (initial_tp) initial.tp = std::move(*initial_tp);
-  if (initial_fp) initial.fp = std::move(*initial_fp);
-  if (initial_fn) initial.fn = std::move(*initial_fn);
-  if (initial_iou) initial.iou = std::move(*initial_iou);
-  PanopticEvaluation r;
-  {
-    py::gil_scoped_release release;
-    r = evaluate_panoptic(d, options, keep_images, std::move(initial));
-  }
+  return options;
+}
+
+CategoryTotals make_initial(std::size_t k, OptionalCounts tp, OptionalCounts fp, OptionalCounts fn, OptionalSums iou) {
+  CategoryTotals initial(k);
+  if (tp) initial.tp = std::move(*tp);
+  if (fp) initial.fp = std::move(*fp);
+  if (fn) initial.fn = std::move(*fn);
+  if (iou) initial.iou = std::move(*iou);
+  return initial;
+}
+
+py::dict evaluation_to_python(const PanopticEvaluation& r, bool keep_images) {
   py::dict out;
   out["tp"] = r.totals.tp;
   out["fp"] = r.totals.fp;
@@ -164,26 +177,62 @@ PYBIND11_MODULE(_core, m) {
   });
   m.def(
       "evaluate_panoptic",
-      [](std::vector<std::string> gt_files, std::vector<std::string> pred_files, std::vector<std::int64_t> gt_offsets,
-         std::vector<std::int64_t> gt_ids, std::vector<std::int32_t> gt_categories, std::vector<std::uint8_t> gt_iscrowd,
-         std::vector<double> gt_areas, std::vector<std::int64_t> pred_offsets, std::vector<std::int64_t> pred_ids,
-         std::vector<std::int32_t> pred_categories, std::int32_t n_categories, int workers, std::uint64_t max_pixels,
-         const std::string& inflate, bool keep_images, std::optional<std::vector<std::int64_t>> initial_tp,
-         std::optional<std::vector<std::int64_t>> initial_fp, std::optional<std::vector<std::int64_t>> initial_fn,
-         std::optional<std::vector<double>> initial_iou) {
-        PanopticDataset d{std::move(gt_files),     std::move(pred_files),   std::move(gt_offsets),
-                          std::move(gt_ids),       std::move(gt_categories), std::move(gt_iscrowd),
-                          std::move(gt_areas),     std::move(pred_offsets), std::move(pred_ids),
-                          std::move(pred_categories), n_categories};
-        return evaluate(std::move(d), workers, max_pixels, inflate, keep_images, std::move(initial_tp),
-                        std::move(initial_fp), std::move(initial_fn), std::move(initial_iou));
+      [](std::vector<std::string> gt_files, std::vector<std::string> pred_files, Ids gt_offsets, Ids gt_ids,
+         Categories gt_categories, std::vector<std::uint8_t> gt_iscrowd, std::vector<double> gt_areas,
+         Ids pred_offsets, Ids pred_ids, Categories pred_categories, std::int32_t n_categories, int workers,
+         std::uint64_t max_pixels, const std::string& inflate, bool keep_images, OptionalCounts initial_tp,
+         OptionalCounts initial_fp, OptionalCounts initial_fn, OptionalSums initial_iou) {
+        PanopticDataset d{std::move(gt_files), std::move(pred_files),
+                          make_tables(std::move(gt_offsets), std::move(gt_ids), std::move(gt_categories),
+                                      std::move(gt_iscrowd), std::move(gt_areas), std::move(pred_offsets),
+                                      std::move(pred_ids), std::move(pred_categories), n_categories)};
+        EngineOptions options = make_options(workers, max_pixels, inflate);
+        CategoryTotals initial = make_initial(static_cast<std::size_t>(n_categories), std::move(initial_tp),
+                                              std::move(initial_fp), std::move(initial_fn), std::move(initial_iou));
+        PanopticEvaluation r;
+        {
+          py::gil_scoped_release release;
+          r = evaluate_panoptic(d, options, keep_images, std::move(initial));
+        }
+        return evaluation_to_python(r, keep_images);
       },
-      py::arg("gt_files"), py::arg("pred_files"), py::arg("gt_offsets"),
-        py::arg("gt_ids"), py::arg("gt_categories"), py::arg("gt_iscrowd"), py::arg("gt_areas"),
-        py::arg("pred_offsets"), py::arg("pred_ids"), py::arg("pred_categories"), py::arg("n_categories"),
-        py::arg("workers") = 0, py::arg("max_pixels") = kDefaultMaxPixels, py::arg("inflate") = "",
-        py::arg("keep_images") = false, py::arg("initial_tp") = py::none(), py::arg("initial_fp") = py::none(),
-        py::arg("initial_fn") = py::none(), py::arg("initial_iou") = py::none());
+      py::arg("gt_files"), py::arg("pred_files"), py::arg("gt_offsets"), py::arg("gt_ids"), py::arg("gt_categories"),
+      py::arg("gt_iscrowd"), py::arg("gt_areas"), py::arg("pred_offsets"), py::arg("pred_ids"),
+      py::arg("pred_categories"), py::arg("n_categories"), py::arg("workers") = 0,
+      py::arg("max_pixels") = kDefaultMaxPixels, py::arg("inflate") = "", py::arg("keep_images") = false,
+      py::arg("initial_tp") = py::none(), py::arg("initial_fp") = py::none(), py::arg("initial_fn") = py::none(),
+      py::arg("initial_iou") = py::none());
+  m.def(
+      "evaluate_id_maps",
+      [](const py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>& gt,
+         const py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>& pred, Ids gt_offsets, Ids gt_ids,
+         Categories gt_categories, std::vector<std::uint8_t> gt_iscrowd, std::vector<double> gt_areas,
+         Ids pred_offsets, Ids pred_ids, Categories pred_categories, std::int32_t n_categories, int workers,
+         bool keep_images, OptionalCounts initial_tp, OptionalCounts initial_fp, OptionalCounts initial_fn,
+         OptionalSums initial_iou) {
+        if (gt.ndim() != 3 || pred.ndim() != 3) throw UsageError("id maps must be arrays of shape (N, H, W)");
+        for (int k = 0; k < 3; ++k)
+          if (gt.shape(k) != pred.shape(k)) throw UsageError("ground-truth and prediction id maps differ in shape");
+        IdMapBatch batch{gt.data(), pred.data(), static_cast<std::size_t>(gt.shape(0)),
+                         static_cast<std::size_t>(gt.shape(1)), static_cast<std::size_t>(gt.shape(2))};
+        SegmentTables tables = make_tables(std::move(gt_offsets), std::move(gt_ids), std::move(gt_categories),
+                                           std::move(gt_iscrowd), std::move(gt_areas), std::move(pred_offsets),
+                                           std::move(pred_ids), std::move(pred_categories), n_categories);
+        EngineOptions options = make_options(workers, kDefaultMaxPixels, "");
+        CategoryTotals initial = make_initial(static_cast<std::size_t>(n_categories), std::move(initial_tp),
+                                              std::move(initial_fp), std::move(initial_fn), std::move(initial_iou));
+        PanopticEvaluation r;
+        {
+          py::gil_scoped_release release;
+          r = evaluate_panoptic(batch, tables, options, keep_images, std::move(initial));
+        }
+        return evaluation_to_python(r, keep_images);
+      },
+      py::arg("gt"), py::arg("pred"), py::arg("gt_offsets"), py::arg("gt_ids"), py::arg("gt_categories"),
+      py::arg("gt_iscrowd"), py::arg("gt_areas"), py::arg("pred_offsets"), py::arg("pred_ids"),
+      py::arg("pred_categories"), py::arg("n_categories"), py::arg("workers") = 0, py::arg("keep_images") = false,
+      py::arg("initial_tp") = py::none(), py::arg("initial_fp") = py::none(), py::arg("initial_fn") = py::none(),
+      py::arg("initial_iou") = py::none());
   m.def("read_png_ids", &read_png_ids, py::arg("path"), py::arg("max_pixels") = kDefaultMaxPixels,
         py::arg("inflate") = "");
   m.def("decode_png_ids", &decode_png_ids, py::arg("data"), py::arg("name") = "<memory>",

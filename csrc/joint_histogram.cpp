@@ -1,6 +1,9 @@
 #include "joint_histogram.hpp"
 
 #include <algorithm>
+#include <string>
+
+#include "errors.hpp"
 
 namespace fastpq {
 
@@ -74,13 +77,57 @@ void merge_runs(const RowRuns& gt_runs, const RowRuns& pred_runs, std::vector<Hi
   }
 }
 
-void build_joint_histogram(PanopticPngReader& gt, PanopticPngReader& pred, JointHistogram& hist) {
+namespace {
+
+// Rows of an id map in memory, offered the way PanopticPngReader offers a PNG's.
+class IdMapRows {
+ public:
+  IdMapRows(const std::uint32_t* ids, std::size_t width) : ids_(ids), width_(width) {}
+
+  bool next_row() {
+    const std::uint32_t* row = ids_ + y_ * width_;
+    ++y_;
+    if (y_ > 1 && std::equal(row, row + width_, row - width_)) return false;
+    RowRuns& target = runs_[current_ ^ 1];
+    Run* out = target.prepare(width_ + 1);
+    std::size_t count = 0;
+    std::uint32_t id = row[0];
+    for (std::size_t x = 1; x < width_; ++x) {
+      if (row[x] != id) {
+        check(id);
+        out[count++] = {static_cast<std::uint32_t>(x), id};
+        id = row[x];
+      }
+    }
+    check(id);
+    out[count++] = {static_cast<std::uint32_t>(width_), id};
+    target.set_size(count);
+    current_ ^= 1;
+    return true;
+  }
+  const RowRuns& row_runs() const { return runs_[current_]; }
+
+ private:
+  static void check(std::uint32_t id) {
+    if (id > 0xFFFFFFu)
+      throw FormatError("id map holds id " + std::to_string(id) + ", above the largest panoptic id 2^24 - 1");
+  }
+  const std::uint32_t* ids_;
+  std::size_t width_;
+  std::size_t y_ = 0;
+  RowRuns runs_[2];
+  int current_ = 0;
+};
+
+// Reads two row sources in step; consecutive rows whose ids repeat in both are counted once,
+// times `repeat`.
+template <typename Rows>
+void accumulate_rows(std::size_t height, Rows& gt, Rows& pred, JointHistogram& hist) {
   hist.clear();
   thread_local std::vector<HistEntry> pieces;
   pieces.clear();
-  // Consecutive rows whose ids repeat in both images are counted once, times `repeat`.
   std::uint64_t repeat = 0;
-  for (std::uint32_t y = 0; y < gt.height(); ++y) {
+  for (std::size_t y = 0; y < height; ++y) {
     bool gt_changed = gt.next_row();
     bool pred_changed = pred.next_row();
     if (y == 0 || gt_changed || pred_changed) {
@@ -93,6 +140,22 @@ void build_joint_histogram(PanopticPngReader& gt, PanopticPngReader& pred, Joint
   }
   hist.add_pieces(pieces, repeat);
   pieces.clear();
+}
+
+}  // namespace
+
+void build_joint_histogram(PanopticPngReader& gt, PanopticPngReader& pred, JointHistogram& hist) {
+  accumulate_rows(gt.height(), gt, pred, hist);
+}
+
+void build_joint_histogram(const std::uint32_t* gt, const std::uint32_t* pred, std::size_t height,
+                           std::size_t width, JointHistogram& hist) {
+  if (width == 0 || height == 0) {
+    hist.clear();
+    return;
+  }
+  IdMapRows gt_rows(gt, width), pred_rows(pred, width);
+  accumulate_rows(height, gt_rows, pred_rows, hist);
 }
 
 }  // namespace fastpq

@@ -47,5 +47,8 @@ void merge_runs(const RowRuns& gt_runs, const RowRuns& pred_runs, std::vector<Hi
 // Reads both images row by row and accumulates their joint histogram into `hist` (cleared first).
 // The two readers must be open on images of the same size.
 void build_joint_histogram(PanopticPngReader& gt, PanopticPngReader& pred, JointHistogram& hist);
+// The same for two row-major id maps of height x width. Ids must be below 2^24 (FormatError).
+void build_joint_histogram(const std::uint32_t* gt, const std::uint32_t* pred, std::size_t height,
+                           std::size_t width, JointHistogram& hist);
 
 }  // namespace fastpq

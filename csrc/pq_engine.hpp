@@ -13,8 +13,7 @@
 namespace fastpq {
 
 // The segment tables of all images, concatenated; image i owns [offsets[i], offsets[i+1]).
-struct PanopticDataset {
-  std::vector<std::string> gt_files, pred_files;
+struct SegmentTables {
   std::vector<std::int64_t> gt_offsets, gt_ids;
   std::vector<std::int32_t> gt_categories;
   std::vector<std::uint8_t> gt_iscrowd;
@@ -23,9 +22,24 @@ struct PanopticDataset {
   std::vector<std::int32_t> pred_categories;
   std::int32_t n_categories = 0;
 
-  std::size_t size() const { return gt_files.size(); }
+  std::size_t size() const { return gt_offsets.empty() ? 0 : gt_offsets.size() - 1; }
   // Throws UsageError when the arrays do not fit together.
   void validate() const;
+  GtSegments gt(std::size_t image) const;
+  PredSegments pred(std::size_t image) const;
+};
+
+// A dataset on disk: one ground-truth and one prediction PNG per image.
+struct PanopticDataset {
+  std::vector<std::string> gt_files, pred_files;
+  SegmentTables tables;
+};
+
+// A batch in memory: `count` pairs of row-major id maps of height x width.
+struct IdMapBatch {
+  const std::uint32_t* gt = nullptr;
+  const std::uint32_t* pred = nullptr;
+  std::size_t count = 0, height = 0, width = 0;
 };
 
 struct EngineOptions {
@@ -64,6 +78,9 @@ struct PanopticEvaluation {
 // dataset be scored in pieces with the sums of a single pass).
 PanopticEvaluation evaluate_panoptic(const PanopticDataset& dataset, const EngineOptions& options,
                                      bool keep_images, CategoryTotals initial);
+// The same for id maps in memory, with the same matching and the same order of additions.
+PanopticEvaluation evaluate_panoptic(const IdMapBatch& batch, const SegmentTables& tables,
+                                     const EngineOptions& options, bool keep_images, CategoryTotals initial);
 
 // The number of threads `workers` resolves to.
 int resolve_workers(int workers);

@@ -27,5 +27,14 @@ def build_info() -> Dict[str, Any]:
 __all__ = [
     "AnnotationError", "AnnotationKeyError", "AnnotationTypeError", "ClassResult", "DEFAULT_MAX_PIXELS", "EmptyCategoryGroupError", "FastPQError", "GroupResult",
     "ImageSizeMismatchError", "MissingFolderError", "MissingPredictionError", "PanopticResult", "PngError", "PngNotFoundError",
-    "SegmentMismatchError", "build_info", "evaluate", "init_as_panopticapi", "pq_compute", "__version__",
+    "PanopticQuality", "SegmentMismatchError", "build_info", "evaluate", "init_as_panopticapi", "pq_compute", "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The in-memory evaluator needs numpy; the file path does not import it.
+    if name == "PanopticQuality":
+        from .inmemory import PanopticQuality
+
+        return PanopticQuality
+    raise AttributeError(f"module 'fastpq' has no attribute {name!r}")

@@ -179,19 +179,7 @@ def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_fo
             raise AnnotationKeyError("a prediction annotation has no 'image_id'")
         pred_by_image[_hashable(el["image_id"], "a prediction annotation's image_id")] = el
 
-    cat_index = categories.index
-    gt_files: List[str] = []
-    pred_files: List[str] = []
-    image_ids: List[Any] = []
-    pred_annotations: List[Mapping[str, Any]] = []
-    gt_offsets = [0]
-    pred_offsets = [0]
-    gt_ids: List[int] = []
-    gt_cats: List[int] = []
-    gt_crowd: List[int] = []
-    gt_areas: List[float] = []
-    pred_ids: List[int] = []
-    pred_cats: List[int] = []
+    builder = TableBuilder(categories)
     for gt_ann in gt_annotations:
         if not isinstance(gt_ann, dict) or "image_id" not in gt_ann:
             raise AnnotationKeyError("a ground-truth annotation has no 'image_id'")
@@ -199,22 +187,53 @@ def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_fo
         pred_ann = pred_by_image.get(image_id)
         if pred_ann is None:
             raise MissingPredictionError(f"no prediction for the image with id: {image_id}", image_id=image_id)
-        gt_files.append(os.path.join(gt_folder, _file_name(gt_ann, image_id, "ground-truth")))
-        pred_files.append(os.path.join(pred_folder, _file_name(pred_ann, image_id, "prediction")))
-        image_ids.append(image_id)
-        pred_annotations.append(pred_ann)
+        builder.add(image_id, os.path.join(gt_folder, _file_name(gt_ann, image_id, "ground-truth")),
+                    os.path.join(pred_folder, _file_name(pred_ann, image_id, "prediction")), gt_ann, pred_ann)
+    return builder.build()
+
+
+class TableBuilder:
+    """Accumulates images' segment tables, image by image, with panopticapi's dict semantics."""
+
+    def __init__(self, categories: Categories) -> None:
+        self.cat_index = categories.index
+        self.gt_files: List[str] = []
+        self.pred_files: List[str] = []
+        self.image_ids: List[Any] = []
+        self.pred_annotations: List[Mapping[str, Any]] = []
+        self.gt_offsets = [0]
+        self.pred_offsets = [0]
+        self.gt_ids: List[int] = []
+        self.gt_cats: List[int] = []
+        self.gt_crowd: List[int] = []
+        self.gt_areas: List[float] = []
+        self.pred_ids: List[int] = []
+        self.pred_cats: List[int] = []
+
+    def add(self, image_id: Any, gt_file: str, pred_file: str, gt_ann: Mapping[str, Any],
+            pred_ann: Mapping[str, Any]) -> None:
+        """Adds one image; `gt_file` / `pred_file` name its maps in messages."""
+        self.gt_files.append(gt_file)
+        self.pred_files.append(pred_file)
+        self.image_ids.append(image_id)
+        self.pred_annotations.append(pred_ann)
+        columns = (self.gt_ids, self.gt_cats, self.gt_crowd, self.gt_areas, self.pred_ids, self.pred_cats)
         try:
-            _append_segments_fast(gt_ann, pred_ann, cat_index, gt_ids, gt_cats, gt_crowd, gt_areas, pred_ids,
-                                  pred_cats)
+            _append_segments_fast(gt_ann, pred_ann, self.cat_index, *columns)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
-            del gt_ids[gt_offsets[-1]:], gt_cats[gt_offsets[-1]:], gt_crowd[gt_offsets[-1]:]
-            del gt_areas[gt_offsets[-1]:], pred_ids[pred_offsets[-1]:], pred_cats[pred_offsets[-1]:]
-            _append_segments_checked(gt_ann, pred_ann, image_id, cat_index, gt_ids, gt_cats, gt_crowd, gt_areas,
-                                     pred_ids, pred_cats)
-        gt_offsets.append(len(gt_ids))
-        pred_offsets.append(len(pred_ids))
-    return SegmentTables(gt_files, pred_files, image_ids, gt_offsets, gt_ids, gt_cats, gt_crowd, gt_areas,
-                         pred_offsets, pred_ids, pred_cats, pred_annotations)
+            for column, start in zip(columns, [self.gt_offsets[-1]] * 4 + [self.pred_offsets[-1]] * 2):
+                del column[start:]
+            _append_segments_checked(gt_ann, pred_ann, image_id, self.cat_index, *columns)
+        self.gt_offsets.append(len(self.gt_ids))
+        self.pred_offsets.append(len(self.pred_ids))
+
+    def build(self) -> SegmentTables:
+        return SegmentTables(self.gt_files, self.pred_files, self.image_ids, self.gt_offsets, self.gt_ids,
+                             self.gt_cats, self.gt_crowd, self.gt_areas, self.pred_offsets, self.pred_ids,
+                             self.pred_cats, self.pred_annotations)
+
+    def __len__(self) -> int:
+        return len(self.image_ids)
 
 
 def _append_segments_fast(gt_ann: Mapping[str, Any], pred_ann: Mapping[str, Any], cat_index: Mapping[Any, int],

@@ -1,0 +1,140 @@
+"""fastpq.PanopticQuality: maps in memory give exactly the file path's numbers."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import threading
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+import pytest
+
+import fastpq
+from fastpq import _core
+from fastpq.synthetic import id_to_rgb
+
+from conftest import assert_results_close, assert_results_equal, run_reference_single_process
+
+Image = Tuple[Any, np.ndarray, np.ndarray, list, list]
+
+
+def load_images(paths) -> Tuple[Dict[str, Any], List[Image]]:
+    """GT JSON and, in GT order, (image id, gt ids, pred ids, gt segments, pred segments)."""
+    gt = json.loads(Path(paths.gt_json).read_text())
+    pred = json.loads(Path(paths.pred_json).read_text())
+    pred_of = {a["image_id"]: a for a in pred["annotations"]}
+    images = []
+    for a in gt["annotations"]:
+        p = pred_of[a["image_id"]]
+        images.append((a["image_id"], _core.read_png_ids(str(Path(paths.gt_folder) / a["file_name"])),
+                       _core.read_png_ids(str(Path(paths.pred_folder) / p["file_name"])), a["segments_info"],
+                       p["segments_info"]))
+    return gt, images
+
+
+def scored(categories, images, **options) -> fastpq.PanopticQuality:
+    evaluator = fastpq.PanopticQuality(categories, **options)
+    for image_id, g, p, gs, ps in images:
+        evaluator.update(g, p, gs, ps, image_id=image_id)
+    return evaluator
+
+
+@pytest.mark.parametrize("dataset", ["coco_like", "cityscapes_like"])
+def test_equals_the_file_path_and_panopticapi_exactly(dataset, request):
+    paths = request.getfixturevalue(dataset)
+    gt, images = load_images(paths)
+    result = scored(gt["categories"], images).compute()
+    assert_results_equal(result.to_dict(), fastpq.evaluate(paths.gt_json, paths.pred_json).to_dict())
+    assert_results_equal(result.to_dict(), run_reference_single_process(paths.gt_json, paths.pred_json))
+
+
+def test_batches_rgb_maps_and_workers_give_the_same_sums(coco_like):
+    gt, images = load_images(coco_like)
+    expected = scored(gt["categories"], images).compute()
+    batched = fastpq.PanopticQuality(gt["categories"], workers=2)
+    for start in range(0, len(images), 5):
+        part = images[start:start + 5]
+        batched.update(np.stack([id_to_rgb(i[1]) for i in part]), np.stack([id_to_rgb(i[2]) for i in part]),
+                       [i[3] for i in part], [i[4] for i in part], image_id=[i[0] for i in part])
+    assert batched.compute().to_dict() == expected.to_dict()
+    assert batched.images == len(images)
+
+
+def test_merge_pickle_and_add(coco_like):
+    gt, images = load_images(coco_like)
+    whole = scored(gt["categories"], images).compute().to_dict()
+    first = scored(gt["categories"], images[:5])
+    second = scored(gt["categories"], images[5:])
+    restored = pickle.loads(pickle.dumps(first))
+    assert_results_close((restored + second).compute().to_dict(), whole)
+    assert_results_close(first.merge(second).compute().to_dict(), whole)
+    assert first.images == len(images)
+
+
+def test_reset_forgets(coco_like):
+    gt, images = load_images(coco_like)
+    evaluator = scored(gt["categories"], images)
+    evaluator.reset()
+    assert evaluator.images == 0
+    assert all(c.tp == c.fp == c.fn == 0 for c in evaluator.compute().classes)
+
+
+def test_concurrent_updates_add_up(coco_like):
+    gt, images = load_images(coco_like)
+    whole = scored(gt["categories"], images).compute()
+    shared = fastpq.PanopticQuality(gt["categories"])
+    threads = [threading.Thread(target=lambda part=images[k::4]: [shared.update(*i[1:], image_id=i[0]) for i in part])
+               for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [(c.tp, c.fp, c.fn) for c in shared.compute().classes] == [(c.tp, c.fp, c.fn) for c in whole.classes]
+    assert_results_close(shared.compute().to_dict(), whole.to_dict())
+
+
+def test_per_image_rows_sum_to_the_totals(coco_like):
+    gt, images = load_images(coco_like)
+    result = scored(gt["categories"], images, per_image=True).compute()
+    for c in result.classes:
+        rows = [r for r in result.per_image if r["category_id"] == c.category_id]
+        assert (sum(r["tp"] for r in rows), sum(r["fp"] for r in rows), sum(r["fn"] for r in rows)) == (c.tp, c.fp, c.fn)
+    assert {r["image_id"] for r in result.per_image} <= {i[0] for i in images}
+
+
+def test_missing_areas_are_counted_from_the_map():
+    categories = [{"id": 1, "isthing": 1, "name": "a"}, {"id": 2, "isthing": 0, "name": "b"}]
+    gt = np.zeros((4, 6), np.int64)
+    gt[:, :3], gt[:, 3:] = 7, 9
+    pred = gt.copy()
+    pred[0, 2] = 9
+    with_area = fastpq.PanopticQuality(categories)
+    with_area.update(gt, pred, [{"id": 7, "category_id": 1, "iscrowd": 0, "area": 12},
+                                {"id": 9, "category_id": 2, "iscrowd": 0, "area": 12}],
+                     [{"id": 7, "category_id": 1}, {"id": 9, "category_id": 2}])
+    without = fastpq.PanopticQuality(categories)
+    without.update(gt, pred, [{"id": 7, "category_id": 1, "iscrowd": 0}, {"id": 9, "category_id": 2, "iscrowd": 0}],
+                   [{"id": 7, "category_id": 1}, {"id": 9, "category_id": 2}])
+    assert without.compute().to_dict() == with_area.compute().to_dict()
+    # By hand: thing 7 has 12 GT pixels, 11 predicted, all inside: IoU 11/12; stuff 9: 13 predicted, 12 GT: 12/13.
+    classes = {c.category_id: c for c in without.compute().classes}
+    assert classes[1].iou == pytest.approx(11 / 12, abs=1e-15) and classes[2].iou == pytest.approx(12 / 13, abs=1e-15)
+
+
+def test_errors_name_the_image():
+    categories = [{"id": 1, "isthing": 1}]
+    evaluator = fastpq.PanopticQuality(categories)
+    ids = np.full((3, 3), 5, np.int32)
+    with pytest.raises(fastpq.SegmentMismatchError, match="In the image with ID 42 segment with ID 5 is presented in PNG"):
+        evaluator.update(ids, ids, [{"id": 5, "category_id": 1, "iscrowd": 0}], [], image_id=42)
+    with pytest.raises(fastpq.ImageSizeMismatchError):
+        evaluator.update(ids, ids[:2], [], [])
+    with pytest.raises(fastpq.AnnotationError, match="outside"):
+        evaluator.update(ids, np.full((3, 3), 1 << 24, np.int64), [], [])
+    with pytest.raises(fastpq.AnnotationError, match="one segments_info list per image"):
+        evaluator.update(np.stack([ids, ids]), np.stack([ids, ids]), [[]], [[], []])
+    with pytest.raises(fastpq.AnnotationError):
+        evaluator.update(ids.astype(np.float32), ids, [], [])
+    assert evaluator.images == 0  # nothing half-counted
