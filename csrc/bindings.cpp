@@ -8,6 +8,7 @@
 
 #include "errors.hpp"
 #include "inflate.hpp"
+#include "joint_histogram.hpp"
 #include "pq_engine.hpp"
 #include "png_reader.hpp"
 #include "png_rows.hpp"
@@ -233,6 +234,32 @@ PYBIND11_MODULE(_core, m) {
       py::arg("pred_categories"), py::arg("n_categories"), py::arg("workers") = 0, py::arg("keep_images") = false,
       py::arg("initial_tp") = py::none(), py::arg("initial_fp") = py::none(), py::arg("initial_fn") = py::none(),
       py::arg("initial_iou") = py::none());
+  m.def(
+      "joint_histogram",
+      [](const py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>& gt,
+         const py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>& pred) {
+        if (gt.ndim() != 2 || pred.ndim() != 2 || gt.shape(0) != pred.shape(0) || gt.shape(1) != pred.shape(1))
+          throw UsageError("joint_histogram takes two id maps of the same shape (H, W)");
+        JointHistogram hist;
+        std::vector<HistEntry> entries;
+        {
+          py::gil_scoped_release release;
+          build_joint_histogram(gt.data(), pred.data(), static_cast<std::size_t>(gt.shape(0)),
+                                static_cast<std::size_t>(gt.shape(1)), hist);
+          hist.sorted_entries(entries);
+        }
+        py::array_t<std::uint32_t> gt_ids(static_cast<py::ssize_t>(entries.size()));
+        py::array_t<std::uint32_t> pred_ids(static_cast<py::ssize_t>(entries.size()));
+        py::array_t<std::uint64_t> counts(static_cast<py::ssize_t>(entries.size()));
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+          gt_ids.mutable_data()[i] = entries[i].gt;
+          pred_ids.mutable_data()[i] = entries[i].pred;
+          counts.mutable_data()[i] = entries[i].count;
+        }
+        return py::make_tuple(gt_ids, pred_ids, counts);
+      },
+      py::arg("gt"), py::arg("pred"),
+      "Pixel counts per (gt id, pred id) pair of two id maps, sorted by (gt id, pred id).");
   m.def("read_png_ids", &read_png_ids, py::arg("path"), py::arg("max_pixels") = kDefaultMaxPixels,
         py::arg("inflate") = "");
   m.def("decode_png_ids", &decode_png_ids, py::arg("data"), py::arg("name") = "<memory>",

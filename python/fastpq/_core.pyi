@@ -77,3 +77,28 @@ def read_png_ids(path: Union[str, bytes], max_pixels: int = 134217728, inflate: 
 def decode_png_ids(data: bytes, name: str = "<memory>", max_pixels: int = 134217728,
                    inflate: str = "") -> npt.NDArray[np.uint32]:
     """Decodes panoptic PNG bytes (``name`` is used in error messages) like read_png_ids."""
+
+
+def joint_histogram(
+    gt: npt.NDArray[np.uint32], pred: npt.NDArray[np.uint32]
+) -> "tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint64]]": ...
+
+def evaluate_id_maps(
+    gt: npt.NDArray[np.uint32],
+    pred: npt.NDArray[np.uint32],
+    gt_offsets: Sequence[int],
+    gt_ids: Sequence[int],
+    gt_categories: Sequence[int],
+    gt_iscrowd: Sequence[int],
+    gt_areas: Sequence[float],
+    pred_offsets: Sequence[int],
+    pred_ids: Sequence[int],
+    pred_categories: Sequence[int],
+    n_categories: int,
+    workers: int = 0,
+    keep_images: bool = False,
+    initial_tp: Optional[Sequence[int]] = None,
+    initial_fp: Optional[Sequence[int]] = None,
+    initial_fn: Optional[Sequence[int]] = None,
+    initial_iou: Optional[Sequence[float]] = None,
+) -> EvaluationOutput: ...
