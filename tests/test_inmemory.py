@@ -138,3 +138,33 @@ def test_errors_name_the_image():
     with pytest.raises(fastpq.AnnotationError):
         evaluator.update(ids.astype(np.float32), ids, [], [])
     assert evaluator.images == 0  # nothing half-counted
+
+
+def test_pair_maps_derive_their_segments():
+    """(category, instance) maps: thing pairs are segments, stuff is one segment per category,
+    unknown categories are void."""
+    categories = [{"id": 1, "isthing": 1}, {"id": 2, "isthing": 0}]
+    gt = np.zeros((4, 6, 2), np.int64)
+    gt[:, :3], gt[:, 3:], gt[0, :] = [1, 0], [2, 5], [9, 9]  # row 0: category 9 is unknown, so void
+    pred = gt.copy()
+    pred[:, 3:, 1] = 7  # another stuff instance id: still the same stuff segment
+    pred[1, 2] = [2, 0]
+    evaluator = fastpq.PanopticQuality(categories)
+    evaluator.update(gt, pred)
+    classes = {c.category_id: c for c in evaluator.compute().classes}
+    # By hand: thing GT 9 px (rows 1-3, cols 0-2), predicted 8 of them and nothing else: 8/9.
+    # Stuff GT 9 px, predicted those 9 plus one: 9/10.
+    assert (classes[1].tp, classes[1].fp, classes[1].fn) == (1, 0, 0)
+    assert classes[1].iou == pytest.approx(8 / 9, abs=1e-15) and classes[2].iou == pytest.approx(9 / 10, abs=1e-15)
+    # The same scene as id maps with segments gives the same result.
+    ids_gt = np.where(gt[..., 0] == 1, 1, np.where(gt[..., 0] == 2, 2, 0))
+    ids_pred = np.where(pred[..., 0] == 1, 1, np.where(pred[..., 0] == 2, 2, 0))
+    by_ids = fastpq.PanopticQuality(categories)
+    by_ids.update(ids_gt, ids_pred, [{"id": 1, "category_id": 1, "iscrowd": 0}, {"id": 2, "category_id": 2, "iscrowd": 0}],
+                  [{"id": 1, "category_id": 1}, {"id": 2, "category_id": 2}])
+    assert by_ids.compute().to_dict() == evaluator.compute().to_dict()
+    batch = fastpq.PanopticQuality(categories)
+    batch.update(np.stack([gt, gt]), np.stack([pred, pred]))
+    assert [c.tp for c in batch.compute().classes] == [2, 2]
+    with pytest.raises(fastpq.AnnotationError, match="pair maps carry their own segments"):
+        evaluator.update(gt, pred, [], [])

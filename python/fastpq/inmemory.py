@@ -83,8 +83,8 @@ class PanopticQuality:
         """Number of images scored so far."""
         return self._images
 
-    def update(self, gt: Any, pred: Any, gt_segments: Union[Segments, Sequence[Segments]],
-               pred_segments: Union[Segments, Sequence[Segments]],
+    def update(self, gt: Any, pred: Any, gt_segments: Union[Segments, Sequence[Segments], None] = None,
+               pred_segments: Union[Segments, Sequence[Segments], None] = None,
                image_id: Union[Any, Sequence[Any], None] = None) -> None:
         """Scores one image (maps (H, W) or (H, W, 3)) or a batch ((N, H, W) or (N, H, W, 3)).
 
@@ -92,7 +92,17 @@ class PanopticQuality:
         batch: ``id`` and ``category_id``, for the ground truth also ``iscrowd`` and ``area``
         (counted from the map when absent). ``image_id`` names the image(s) in errors and per-image
         rows; by default the running image number.
+
+        (category, instance) pair maps, (H, W, 2) or (N, H, W, 2) of a non-uint8 integer type as
+        torchmetrics takes them, need no segments: each pair of a thing category is a segment,
+        each stuff category one segment whatever its instance ids, pixels of categories not in
+        the list are void, and nothing is crowd.
         """
+        if _is_pair_map(gt) or _is_pair_map(pred):
+            if gt_segments is not None or pred_segments is not None:
+                raise AnnotationError("pair maps carry their own segments: give no gt_segments / pred_segments")
+            gt, gt_segments = self._from_pairs(gt, "the ground-truth map", ground_truth=True)
+            pred, pred_segments = self._from_pairs(pred, "the prediction map", ground_truth=False)
         gt_maps, batch = to_id_maps(gt, "the ground-truth map")
         pred_maps, _ = to_id_maps(pred, "the prediction map")
         n = gt_maps.shape[0]
@@ -120,6 +130,40 @@ class PanopticQuality:
             if self.per_image:
                 self._rows.extend(_image_rows(out["images"], part, self._index))
             self._images += n
+
+    def _from_pairs(self, maps: Any, what: str, ground_truth: bool) -> "tuple[np.ndarray, Any]":
+        """Id maps and segments_info lists from (category, instance) pair maps."""
+        pairs = np.asarray(maps)
+        if not _is_pair_map(pairs):
+            raise AnnotationError(f"{what} must be a (category, instance) pair map like the other one")
+        single = pairs.ndim == 3
+        pairs = pairs.reshape((-1,) + pairs.shape[-3:]).astype(np.int64)
+        ids = np.zeros(pairs.shape[:3], np.uint32)
+        infos = []
+        for i in range(pairs.shape[0]):
+            ids[i], segments = self._segments_of_pairs(pairs[i], ground_truth)
+            infos.append(segments)
+        return (ids[0], infos[0]) if single else (ids, infos)
+
+    def _segments_of_pairs(self, pairs: np.ndarray, ground_truth: bool) -> "tuple[np.ndarray, list]":
+        category, instance = pairs[..., 0], pairs[..., 1]
+        known = np.isin(category, np.asarray(self._index.ids, dtype=np.int64))
+        thing_ids = np.asarray([c for c in self._index.ids if self._index.isthing(c)], dtype=np.int64)
+        instance = np.where(np.isin(category, thing_ids), instance, 0)  # stuff: one segment per category
+        keys = np.where(known, category * (1 << 32) + (instance & 0xFFFFFFFF), -1)
+        uniques, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+        first = 1 if uniques.size and uniques[0] == -1 else 0
+        if uniques.size - first > MAX_ID:
+            raise AnnotationError("more segments in one image than a panoptic map can hold (2^24 - 1)")
+        segment_ids = np.arange(uniques.size, dtype=np.uint32) + (1 - first)
+        id_map = segment_ids[inverse.reshape(keys.shape)]
+        segments = []
+        for k in range(first, uniques.size):
+            segment = {"id": int(segment_ids[k]), "category_id": int(uniques[k] >> 32)}
+            if ground_truth:
+                segment.update(iscrowd=0, area=int(counts[k]))
+            segments.append(segment)
+        return id_map, segments
 
     def compute(self) -> PanopticResult:
         """The result so far: the same object as :func:`fastpq.evaluate` returns."""
@@ -156,6 +200,12 @@ class PanopticQuality:
         self._tp, self._fp, self._fn, self._iou = state["tp"], state["fp"], state["fn"], state["iou"]
         self._rows = list(state["rows"])
         self._images = state["images"]
+
+
+def _is_pair_map(maps: Any) -> bool:
+    array = np.asarray(maps)
+    return array.ndim in (3, 4) and array.shape[-1] == 2 and array.dtype != np.uint8 and (
+        np.issubdtype(array.dtype, np.integer))
 
 
 def _per_image(segments: Any, n: int, batch: bool, what: str) -> List[Segments]:
