@@ -93,6 +93,21 @@ SegmentTables make_tables(Ids gt_offsets, Ids gt_ids, Categories gt_categories, 
           n_categories};
 }
 
+// The id map view of a C-contiguous integer array (the element types the engine reads directly).
+IdMapView id_map_view(const py::array& a) {
+  if (!(a.flags() & py::array::c_style)) throw UsageError("id maps must be C-contiguous");
+  const py::dtype dt = a.dtype();
+  const char kind = dt.kind();
+  const auto size = dt.itemsize();
+  if (kind == 'u' && size == 1) return {a.data(), IdType::kU8};
+  if (kind == 'u' && size == 2) return {a.data(), IdType::kU16};
+  if (kind == 'u' && size == 4) return {a.data(), IdType::kU32};
+  if (kind == 'i' && size == 4) return {a.data(), IdType::kI32};
+  if (kind == 'i' && size == 8) return {a.data(), IdType::kI64};
+  if (kind == 'u' && size == 8) return {a.data(), IdType::kU64};
+  throw UsageError("id maps must be uint8, uint16, uint32, int32, int64 or uint64 arrays");
+}
+
 EngineOptions make_options(int workers, std::uint64_t max_pixels, const std::string& inflate) {
   EngineOptions options;
   options.workers = workers;
@@ -205,17 +220,21 @@ PYBIND11_MODULE(_core, m) {
       py::arg("initial_iou") = py::none());
   m.def(
       "evaluate_id_maps",
-      [](const py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>& gt,
-         const py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>& pred, Ids gt_offsets, Ids gt_ids,
-         Categories gt_categories, std::vector<std::uint8_t> gt_iscrowd, std::vector<double> gt_areas,
-         Ids pred_offsets, Ids pred_ids, Categories pred_categories, std::int32_t n_categories, int workers,
-         bool keep_images, OptionalCounts initial_tp, OptionalCounts initial_fp, OptionalCounts initial_fn,
-         OptionalSums initial_iou) {
+      [](const py::array& gt, const py::array& pred, Ids gt_offsets, Ids gt_ids, Categories gt_categories,
+         std::vector<std::uint8_t> gt_iscrowd, std::vector<double> gt_areas, Ids pred_offsets, Ids pred_ids,
+         Categories pred_categories, std::int32_t n_categories, int workers, bool keep_images,
+         OptionalCounts initial_tp, OptionalCounts initial_fp, OptionalCounts initial_fn, OptionalSums initial_iou) {
         if (gt.ndim() != 3 || pred.ndim() != 3) throw UsageError("id maps must be arrays of shape (N, H, W)");
         for (int k = 0; k < 3; ++k)
           if (gt.shape(k) != pred.shape(k)) throw UsageError("ground-truth and prediction id maps differ in shape");
-        IdMapBatch batch{gt.data(), pred.data(), static_cast<std::size_t>(gt.shape(0)),
-                         static_cast<std::size_t>(gt.shape(1)), static_cast<std::size_t>(gt.shape(2))};
+        IdMapBatch batch;
+        batch.gt = id_map_view(gt);
+        batch.pred = id_map_view(pred);
+        batch.count = static_cast<std::size_t>(gt.shape(0));
+        batch.height = static_cast<std::size_t>(gt.shape(1));
+        batch.width = static_cast<std::size_t>(gt.shape(2));
+        batch.gt_item_bytes = batch.height * batch.width * static_cast<std::size_t>(gt.itemsize());
+        batch.pred_item_bytes = batch.height * batch.width * static_cast<std::size_t>(pred.itemsize());
         SegmentTables tables = make_tables(std::move(gt_offsets), std::move(gt_ids), std::move(gt_categories),
                                            std::move(gt_iscrowd), std::move(gt_areas), std::move(pred_offsets),
                                            std::move(pred_ids), std::move(pred_categories), n_categories);
@@ -233,7 +252,8 @@ PYBIND11_MODULE(_core, m) {
       py::arg("gt_iscrowd"), py::arg("gt_areas"), py::arg("pred_offsets"), py::arg("pred_ids"),
       py::arg("pred_categories"), py::arg("n_categories"), py::arg("workers") = 0, py::arg("keep_images") = false,
       py::arg("initial_tp") = py::none(), py::arg("initial_fp") = py::none(), py::arg("initial_fn") = py::none(),
-      py::arg("initial_iou") = py::none());
+      py::arg("initial_iou") = py::none(),
+      "Scores (N, H, W) id maps (C-contiguous; uint8, uint16, uint32, int32, int64 or uint64).");
   m.def(
       "joint_histogram",
       [](const py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>& gt,
@@ -244,8 +264,8 @@ PYBIND11_MODULE(_core, m) {
         std::vector<HistEntry> entries;
         {
           py::gil_scoped_release release;
-          build_joint_histogram(gt.data(), pred.data(), static_cast<std::size_t>(gt.shape(0)),
-                                static_cast<std::size_t>(gt.shape(1)), hist);
+          build_joint_histogram(IdMapView{gt.data(), IdType::kU32}, IdMapView{pred.data(), IdType::kU32},
+                                static_cast<std::size_t>(gt.shape(0)), static_cast<std::size_t>(gt.shape(1)), hist);
           hist.sorted_entries(entries);
         }
         py::array_t<std::uint32_t> gt_ids(static_cast<py::ssize_t>(entries.size()));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
 #include "errors.hpp"
 
@@ -79,28 +80,28 @@ void merge_runs(const RowRuns& gt_runs, const RowRuns& pred_runs, std::vector<Hi
 
 namespace {
 
-// Rows of an id map in memory, offered the way PanopticPngReader offers a PNG's.
+// Rows of an id map in memory of element type T, offered the way PanopticPngReader offers a
+// PNG's. Ids are checked run by run, so no separate pass over the map is needed.
+template <typename T>
 class IdMapRows {
  public:
-  IdMapRows(const std::uint32_t* ids, std::size_t width) : ids_(ids), width_(width) {}
+  IdMapRows(const void* ids, std::size_t width) : ids_(static_cast<const T*>(ids)), width_(width) {}
 
   bool next_row() {
-    const std::uint32_t* row = ids_ + y_ * width_;
+    const T* row = ids_ + y_ * width_;
     ++y_;
     if (y_ > 1 && std::equal(row, row + width_, row - width_)) return false;
     RowRuns& target = runs_[current_ ^ 1];
     Run* out = target.prepare(width_ + 1);
     std::size_t count = 0;
-    std::uint32_t id = row[0];
+    T id = row[0];
     for (std::size_t x = 1; x < width_; ++x) {
       if (row[x] != id) {
-        check(id);
-        out[count++] = {static_cast<std::uint32_t>(x), id};
+        out[count++] = {static_cast<std::uint32_t>(x), checked(id)};
         id = row[x];
       }
     }
-    check(id);
-    out[count++] = {static_cast<std::uint32_t>(width_), id};
+    out[count++] = {static_cast<std::uint32_t>(width_), checked(id)};
     target.set_size(count);
     current_ ^= 1;
     return true;
@@ -108,11 +109,14 @@ class IdMapRows {
   const RowRuns& row_runs() const { return runs_[current_]; }
 
  private:
-  static void check(std::uint32_t id) {
-    if (id > 0xFFFFFFu)
-      throw FormatError("id map holds id " + std::to_string(id) + ", above the largest panoptic id 2^24 - 1");
+  static std::uint32_t checked(T id) {
+    bool negative = false;
+    if constexpr (std::is_signed_v<T>) negative = id < 0;
+    if (negative || static_cast<std::uint64_t>(id) > 0xFFFFFFu)
+      throw FormatError("id map holds id " + std::to_string(id) + ", outside the panoptic range [0, 2^24)");
+    return static_cast<std::uint32_t>(id);
   }
-  const std::uint32_t* ids_;
+  const T* ids_;
   std::size_t width_;
   std::size_t y_ = 0;
   RowRuns runs_[2];
@@ -121,8 +125,8 @@ class IdMapRows {
 
 // Reads two row sources in step; consecutive rows whose ids repeat in both are counted once,
 // times `repeat`.
-template <typename Rows>
-void accumulate_rows(std::size_t height, Rows& gt, Rows& pred, JointHistogram& hist) {
+template <typename GtRows, typename PredRows>
+void accumulate_rows(std::size_t height, GtRows& gt, PredRows& pred, JointHistogram& hist) {
   hist.clear();
   thread_local std::vector<HistEntry> pieces;
   pieces.clear();
@@ -148,14 +152,32 @@ void build_joint_histogram(PanopticPngReader& gt, PanopticPngReader& pred, Joint
   accumulate_rows(gt.height(), gt, pred, hist);
 }
 
-void build_joint_histogram(const std::uint32_t* gt, const std::uint32_t* pred, std::size_t height,
-                           std::size_t width, JointHistogram& hist) {
+namespace {
+
+// Calls f with the rows of `view` as IdMapRows of its element type.
+template <typename F>
+void dispatch_rows(IdMapView view, std::size_t width, F f) {
+  switch (view.type) {
+    case IdType::kU8: { IdMapRows<std::uint8_t> rows(view.data, width); return f(rows); }
+    case IdType::kU16: { IdMapRows<std::uint16_t> rows(view.data, width); return f(rows); }
+    case IdType::kU32: { IdMapRows<std::uint32_t> rows(view.data, width); return f(rows); }
+    case IdType::kI32: { IdMapRows<std::int32_t> rows(view.data, width); return f(rows); }
+    case IdType::kI64: { IdMapRows<std::int64_t> rows(view.data, width); return f(rows); }
+    case IdType::kU64: { IdMapRows<std::uint64_t> rows(view.data, width); return f(rows); }
+  }
+}
+
+}  // namespace
+
+void build_joint_histogram(IdMapView gt, IdMapView pred, std::size_t height, std::size_t width,
+                           JointHistogram& hist) {
   if (width == 0 || height == 0) {
     hist.clear();
     return;
   }
-  IdMapRows gt_rows(gt, width), pred_rows(pred, width);
-  accumulate_rows(height, gt_rows, pred_rows, hist);
+  dispatch_rows(gt, width, [&](auto& gt_rows) {
+    dispatch_rows(pred, width, [&](auto& pred_rows) { accumulate_rows(height, gt_rows, pred_rows, hist); });
+  });
 }
 
 }  // namespace fastpq

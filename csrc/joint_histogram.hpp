@@ -47,8 +47,17 @@ void merge_runs(const RowRuns& gt_runs, const RowRuns& pred_runs, std::vector<Hi
 // Reads both images row by row and accumulates their joint histogram into `hist` (cleared first).
 // The two readers must be open on images of the same size.
 void build_joint_histogram(PanopticPngReader& gt, PanopticPngReader& pred, JointHistogram& hist);
-// The same for two row-major id maps of height x width. Ids must be below 2^24 (FormatError).
-void build_joint_histogram(const std::uint32_t* gt, const std::uint32_t* pred, std::size_t height,
-                           std::size_t width, JointHistogram& hist);
+// Element types an id map in memory may have.
+enum class IdType { kU8, kU16, kU32, kI32, kI64, kU64 };
+
+// A row-major id map of height x width; ids must lie in [0, 2^24) (FormatError otherwise).
+struct IdMapView {
+  const void* data;
+  IdType type;
+};
+
+// The same for two id maps in memory, of height x width each.
+void build_joint_histogram(IdMapView gt, IdMapView pred, std::size_t height, std::size_t width,
+                           JointHistogram& hist);
 
 }  // namespace fastpq

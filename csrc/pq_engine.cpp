@@ -201,11 +201,12 @@ PanopticEvaluation evaluate_panoptic(const PanopticDataset& d, const EngineOptio
 
 PanopticEvaluation evaluate_panoptic(const IdMapBatch& batch, const SegmentTables& tables, const EngineOptions& options,
                                      bool keep_images, CategoryTotals initial) {
-  const std::size_t pixels = batch.height * batch.width;
   return run_images(
       batch.count, tables, options, keep_images, std::move(initial),
       [&](std::size_t i, Workspace& ws) {
-        build_joint_histogram(batch.gt + i * pixels, batch.pred + i * pixels, batch.height, batch.width, ws.hist);
+        IdMapView gt{static_cast<const char*>(batch.gt.data) + i * batch.gt_item_bytes, batch.gt.type};
+        IdMapView pred{static_cast<const char*>(batch.pred.data) + i * batch.pred_item_bytes, batch.pred.type};
+        build_joint_histogram(gt, pred, batch.height, batch.width, ws.hist);
       },
       [](std::size_t i) { return "id map pair " + std::to_string(i); });
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "inflate.hpp"
+#include "joint_histogram.hpp"
 #include "pq_match.hpp"
 
 namespace fastpq {
@@ -35,10 +36,11 @@ struct PanopticDataset {
   SegmentTables tables;
 };
 
-// A batch in memory: `count` pairs of row-major id maps of height x width.
+// A batch in memory: `count` pairs of row-major id maps of height x width, each batch contiguous.
 struct IdMapBatch {
-  const std::uint32_t* gt = nullptr;
-  const std::uint32_t* pred = nullptr;
+  IdMapView gt{nullptr, IdType::kU32};
+  IdMapView pred{nullptr, IdType::kU32};
+  std::size_t gt_item_bytes = 0, pred_item_bytes = 0;  // bytes of one map
   std::size_t count = 0, height = 0, width = 0;
 };
 

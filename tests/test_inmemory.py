@@ -131,8 +131,12 @@ def test_errors_name_the_image():
         evaluator.update(ids, ids, [{"id": 5, "category_id": 1, "iscrowd": 0}], [], image_id=42)
     with pytest.raises(fastpq.ImageSizeMismatchError):
         evaluator.update(ids, ids[:2], [], [])
-    with pytest.raises(fastpq.AnnotationError, match="outside"):
-        evaluator.update(ids, np.full((3, 3), 1 << 24, np.int64), [], [])
+    with pytest.raises(fastpq.AnnotationError, match="In the image with ID 7: id map holds id 16777216, outside"):
+        evaluator.update(ids, np.full((3, 3), 1 << 24, np.int64), [], [], image_id=7)
+    with pytest.raises(fastpq.AnnotationError, match="id map holds id -1, outside"):
+        evaluator.update(np.full((3, 3), -1, np.int64), ids, [], [])
+    with pytest.raises(fastpq.AnnotationError, match="id map holds id 4294967301, outside"):
+        evaluator.update(ids, np.full((3, 3), (1 << 32) + 5, np.uint64), [], [])
     with pytest.raises(fastpq.AnnotationError, match="one segments_info list per image"):
         evaluator.update(np.stack([ids, ids]), np.stack([ids, ids]), [[]], [[], []])
     with pytest.raises(fastpq.AnnotationError):

@@ -19,17 +19,21 @@ from .panoptic import _failure_to_error, _image_rows
 from .results import PanopticResult
 
 Segments = Sequence[Mapping[str, Any]]
-MAX_ID = (1 << 24) - 1
+MAX_ID = (1 << 24) - 1  # the largest id a panoptic PNG can hold
+
+
+# Element types the engine reads directly, without a converted copy.
+_DIRECT_TYPES = {np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.int32, np.int64, np.uint64)}
 
 
 def to_id_maps(maps: Any, what: str) -> "tuple[np.ndarray, bool]":
     """Turns id maps (H, W) / (N, H, W) or uint8 RGB(A) maps (H, W, 3) / (N, H, W, 3) into a
-    contiguous (N, H, W) uint32 array of ids ``R + 256*G + 65536*B``, and says whether the input
-    was a batch (had the N axis).
+    C-contiguous (N, H, W) integer array, and says whether the input was a batch (had the N axis).
 
-    Anything with the array protocol is accepted, CPU torch tensors included. Integer ids must
-    lie in [0, 2^24), the range a panoptic PNG can hold. A uint8 array whose last axis is 3 or 4
-    long is read as RGB(A).
+    Anything with the array protocol is accepted, CPU torch tensors included. Id maps of the
+    common integer types are passed on without a copy; the engine checks that ids lie in
+    [0, 2^24), the range a panoptic PNG can hold. A uint8 array whose last axis is 3 or 4 long is
+    read as RGB(A): ``R + 256*G + 65536*B``.
     """
     array = np.asarray(maps)
     if array.dtype == np.uint8 and array.ndim in (3, 4) and array.shape[-1] in (3, 4):
@@ -40,9 +44,8 @@ def to_id_maps(maps: Any, what: str) -> "tuple[np.ndarray, bool]":
     if array.ndim not in (2, 3):
         raise AnnotationError(f"{what} must have shape (H, W) or (N, H, W), or (..., 3) for RGB; got {array.shape}")
     batch = array.ndim == 3
-    if array.size and (int(array.min()) < 0 or int(array.max()) > MAX_ID):
-        raise AnnotationError(f"{what} holds ids outside [0, 2^24)")
-    return np.ascontiguousarray(array.reshape((-1,) + array.shape[-2:]), dtype=np.uint32), batch
+    dtype = array.dtype if array.dtype in _DIRECT_TYPES else np.dtype(np.int64)
+    return np.ascontiguousarray(array, dtype=dtype).reshape((-1,) + array.shape[-2:]), batch
 
 
 class PanopticQuality:
@@ -124,8 +127,12 @@ class PanopticQuality:
                 part.gt_areas, part.pred_offsets, part.pred_ids, part.pred_categories, len(self._index),
                 workers=self.workers, keep_images=self.per_image, initial_tp=self._tp, initial_fp=self._fp,
                 initial_fn=self._fn, initial_iou=self._iou)
-            if out["failure"] is not None:
-                raise _failure_to_error(out["failure"], part)
+            failure = out["failure"]
+            if failure is not None:
+                if failure["kind"] == "file":  # for maps in memory: an id outside the panoptic range
+                    image = part.image_ids[failure["image_index"]]
+                    raise AnnotationError(f"In the image with ID {image}: {failure['message']}", image_id=image)
+                raise _failure_to_error(failure, part)
             self._tp, self._fp, self._fn, self._iou = out["tp"], out["fp"], out["fn"], out["iou"]
             if self.per_image:
                 self._rows.extend(_image_rows(out["images"], part, self._index))
