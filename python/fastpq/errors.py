@@ -21,6 +21,11 @@ class FastPQError(Exception):
         self.file = file
         self.segment_id = segment_id
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # Rebuilt from the message and the fields, so that errors cross process boundaries
+        # (Dask, multiprocessing) whatever pickling support the other side installed.
+        return (type(self), self.args, self.__dict__)
+
 
 class AnnotationError(FastPQError, ValueError):
     """A JSON file whose structure or values cannot be evaluated."""
