@@ -170,5 +170,22 @@ def test_pair_maps_derive_their_segments():
     batch = fastpq.PanopticQuality(categories)
     batch.update(np.stack([gt, gt]), np.stack([pred, pred]))
     assert [c.tp for c in batch.compute().classes] == [2, 2]
-    with pytest.raises(fastpq.AnnotationError, match="pair maps carry their own segments"):
-        evaluator.update(gt, pred, [], [])
+    # Instance ids are compared whole: 1 and 1 + 2^32 are two things.
+    wide = np.zeros((2, 4, 2), np.int64)
+    wide[0], wide[1] = [1, 1], [1, 1 + (1 << 32)]
+    two = fastpq.PanopticQuality(categories)
+    two.update(wide, wide)
+    assert [c.tp for c in two.compute().classes] == [2, 0]
+
+
+def test_id_maps_need_segments_and_narrow_id_batches_stay_id_maps():
+    categories = [{"id": 1, "isthing": 1}]
+    ids = np.ones((3, 4, 2), np.int64)  # three 4x2 id maps, not a pair map
+    evaluator = fastpq.PanopticQuality(categories)
+    segments = [[{"id": 1, "category_id": 1, "iscrowd": 0}]] * 3
+    evaluator.update(ids, ids, segments, [[{"id": 1, "category_id": 1}]] * 3)
+    assert evaluator.compute().classes[0].tp == 3
+    with pytest.raises(fastpq.AnnotationError, match="only pair maps come without segments"):
+        evaluator.update(ids, ids, segments, None)
+    with pytest.raises(fastpq.AnnotationError, match="pair maps of shape"):
+        evaluator.update(np.ones((4, 5), np.int64), np.ones((4, 5), np.int64))

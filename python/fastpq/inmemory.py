@@ -96,14 +96,13 @@ class PanopticQuality:
         (counted from the map when absent). ``image_id`` names the image(s) in errors and per-image
         rows; by default the running image number.
 
-        (category, instance) pair maps, (H, W, 2) or (N, H, W, 2) of a non-uint8 integer type as
-        torchmetrics takes them, need no segments: each pair of a thing category is a segment,
-        each stuff category one segment whatever its instance ids, pixels of categories not in
-        the list are void, and nothing is crowd.
+        Without segments, the maps are (category, instance) pair maps, (H, W, 2) for one image or
+        (N, H, W, 2) for a batch, the layout torchmetrics takes: each pair of a thing category is a
+        segment, each stuff category one segment whatever its instance ids, pixels of categories
+        not in the list are void (in both maps), and nothing is crowd. The matching stays
+        panopticapi's; for torchmetrics' own rules use :mod:`fastpq.functional`.
         """
-        if _is_pair_map(gt) or _is_pair_map(pred):
-            if gt_segments is not None or pred_segments is not None:
-                raise AnnotationError("pair maps carry their own segments: give no gt_segments / pred_segments")
+        if gt_segments is None and pred_segments is None:
             gt, gt_segments = self._from_pairs(gt, "the ground-truth map", ground_truth=True)
             pred, pred_segments = self._from_pairs(pred, "the prediction map", ground_truth=False)
         gt_maps, batch = to_id_maps(gt, "the ground-truth map")
@@ -141,8 +140,10 @@ class PanopticQuality:
     def _from_pairs(self, maps: Any, what: str, ground_truth: bool) -> "tuple[np.ndarray, Any]":
         """Id maps and segments_info lists from (category, instance) pair maps."""
         pairs = np.asarray(maps)
-        if not _is_pair_map(pairs):
-            raise AnnotationError(f"{what} must be a (category, instance) pair map like the other one")
+        if not (pairs.ndim in (3, 4) and pairs.shape[-1] == 2 and np.issubdtype(pairs.dtype, np.integer)):
+            raise AnnotationError(f"{what}: without gt_segments and pred_segments the maps must be integer "
+                                  f"(category, instance) pair maps of shape (H, W, 2) or (N, H, W, 2), not "
+                                  f"{pairs.dtype} {pairs.shape}")
         single = pairs.ndim == 3
         pairs = pairs.reshape((-1,) + pairs.shape[-3:]).astype(np.int64)
         ids = np.zeros(pairs.shape[:3], np.uint32)
@@ -157,19 +158,20 @@ class PanopticQuality:
         known = np.isin(category, np.asarray(self._index.ids, dtype=np.int64))
         thing_ids = np.asarray([c for c in self._index.ids if self._index.isthing(c)], dtype=np.int64)
         instance = np.where(np.isin(category, thing_ids), instance, 0)  # stuff: one segment per category
-        keys = np.where(known, category * (1 << 32) + (instance & 0xFFFFFFFF), -1)
-        uniques, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-        first = 1 if uniques.size and uniques[0] == -1 else 0
-        if uniques.size - first > MAX_ID:
-            raise AnnotationError("more segments in one image than a panoptic map can hold (2^24 - 1)")
-        segment_ids = np.arange(uniques.size, dtype=np.uint32) + (1 - first)
-        id_map = segment_ids[inverse.reshape(keys.shape)]
+        id_map = np.zeros(category.shape, np.uint32)
         segments = []
-        for k in range(first, uniques.size):
-            segment = {"id": int(segment_ids[k]), "category_id": int(uniques[k] >> 32)}
-            if ground_truth:
-                segment.update(iscrowd=0, area=int(counts[k]))
-            segments.append(segment)
+        if known.any():
+            # Unique (category, instance) rows, compared whole: no packing that could collide.
+            kept = np.stack([category[known], instance[known]], axis=1)
+            uniques, inverse, counts = np.unique(kept, axis=0, return_inverse=True, return_counts=True)
+            if len(uniques) > MAX_ID:
+                raise AnnotationError("more segments in one image than a panoptic map can hold (2^24 - 1)")
+            id_map[known] = inverse.reshape(-1).astype(np.uint32) + 1
+            for k, (cat, _) in enumerate(uniques.tolist()):
+                segment = {"id": k + 1, "category_id": cat}
+                if ground_truth:
+                    segment.update(iscrowd=0, area=int(counts[k]))
+                segments.append(segment)
         return id_map, segments
 
     def compute(self) -> PanopticResult:
@@ -209,16 +211,11 @@ class PanopticQuality:
         self._images = state["images"]
 
 
-def _is_pair_map(maps: Any) -> bool:
-    array = np.asarray(maps)
-    return array.ndim in (3, 4) and array.shape[-1] == 2 and array.dtype != np.uint8 and (
-        np.issubdtype(array.dtype, np.integer))
-
-
 def _per_image(segments: Any, n: int, batch: bool, what: str) -> List[Segments]:
     """One segments_info list per image."""
     if segments is None:
-        raise AnnotationError(f"{what} is needed: the segments_info of each image (id, category_id, ...)")
+        raise AnnotationError(f"{what} is needed with id maps (only pair maps come without segments): the "
+                              "segments_info of each image (id, category_id, ...)")
     if not batch:
         return [segments]
     lists = list(segments)
