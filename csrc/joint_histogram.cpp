@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "errors.hpp"
+#include "png_rows.hpp"
 
 namespace fastpq {
 
@@ -94,14 +95,19 @@ class IdMapRows {
     RowRuns& target = runs_[current_ ^ 1];
     Run* out = target.prepare(width_ + 1);
     std::size_t count = 0;
-    T id = row[0];
-    for (std::size_t x = 1; x < width_; ++x) {
-      if (row[x] != id) {
-        out[count++] = {static_cast<std::uint32_t>(x), checked(id)};
-        id = row[x];
+    if constexpr (std::is_same_v<T, std::uint32_t>) {
+      count = row_kernels().id_row_runs(row, width_, out);
+      for (std::size_t r = 0; r < count; ++r) checked(out[r].id);
+    } else {
+      T id = row[0];
+      for (std::size_t x = 1; x < width_; ++x) {
+        if (row[x] != id) {
+          out[count++] = {static_cast<std::uint32_t>(x), checked(id)};
+          id = row[x];
+        }
       }
+      out[count++] = {static_cast<std::uint32_t>(width_), checked(id)};
     }
-    out[count++] = {static_cast<std::uint32_t>(width_), checked(id)};
     target.set_size(count);
     current_ ^= 1;
     return true;

@@ -26,6 +26,9 @@ struct RowKernels {
   // space for (1 + width * bpp) / 32 + 1 words; `row` must have 16 readable bytes past its end.
   std::size_t (*decode_row)(const std::uint8_t* row, std::size_t width, int bpp, const Run* up, Run* out,
                             std::uint32_t* adler, std::uint32_t* bits);
+  // Writes the runs of a row of `width` uint32 ids (not range-checked) to `out` (room for
+  // width + 1); returns their number.
+  std::size_t (*id_row_runs)(const std::uint32_t* row, std::size_t width, Run* out);
   const char* name;
 };
 

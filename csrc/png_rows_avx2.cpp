@@ -3,6 +3,6 @@
 
 namespace fastpq {
 namespace rows_avx2 {
-const RowKernels kernels = {decode_row, "avx2"};
+const RowKernels kernels = {decode_row, id_row_runs, "avx2"};
 }  // namespace rows_avx2
 }  // namespace fastpq

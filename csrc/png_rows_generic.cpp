@@ -14,9 +14,9 @@ namespace {
 
 namespace rows_generic {
 #if defined(__SSE2__)
-const RowKernels kernels = {decode_row, "sse2"};
+const RowKernels kernels = {decode_row, id_row_runs, "sse2"};
 #else
-const RowKernels kernels = {decode_row, "portable"};
+const RowKernels kernels = {decode_row, id_row_runs, "portable"};
 #endif
 }  // namespace rows_generic
 

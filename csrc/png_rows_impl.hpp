@@ -334,6 +334,43 @@ std::size_t decode_row_bpp(std::uint8_t filter, const std::uint8_t* res, const s
   }
 }
 
+std::size_t id_row_runs(const std::uint32_t* row, std::size_t width, Run* out) {
+  Run* o = out;
+  std::uint32_t current = row[0];
+  std::size_t x = 1;
+  // Lanes that differ from their left neighbour start runs, taken in order.
+  auto boundaries = [&](unsigned differ) {
+    while (differ) {
+      const std::size_t at = x + static_cast<std::size_t>(__builtin_ctz(differ));
+      *o++ = {static_cast<std::uint32_t>(at), current};
+      current = row[at];
+      differ &= differ - 1;
+    }
+  };
+#if defined(__AVX2__)
+  for (; x + 8 <= width; x += 8) {
+    const __m256i here = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + x));
+    const __m256i left = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + x - 1));
+    boundaries(~static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(here, left)))) &
+               0xFFu);
+  }
+#elif defined(__SSE2__)
+  for (; x + 4 <= width; x += 4) {
+    const __m128i here = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + x));
+    const __m128i left = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + x - 1));
+    boundaries(~static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(here, left)))) & 0xFu);
+  }
+#endif
+  for (; x < width; ++x) {
+    if (row[x] != current) {
+      *o++ = {static_cast<std::uint32_t>(x), current};
+      current = row[x];
+    }
+  }
+  *o++ = {static_cast<std::uint32_t>(width), current};
+  return static_cast<std::size_t>(o - out);
+}
+
 std::size_t decode_row(const std::uint8_t* row, std::size_t width, int bpp, const Run* up, Run* out,
                        std::uint32_t* adler, std::uint32_t* bits) {
   *adler = adler_and_nonzero(row, 1 + width * static_cast<std::size_t>(bpp), *adler, bits);

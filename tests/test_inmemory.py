@@ -189,3 +189,28 @@ def test_id_maps_need_segments_and_narrow_id_batches_stay_id_maps():
         evaluator.update(ids, ids, segments, None)
     with pytest.raises(fastpq.AnnotationError, match="pair maps of shape"):
         evaluator.update(np.ones((4, 5), np.int64), np.ones((4, 5), np.int64))
+
+
+def _histogram_oracle(gt: np.ndarray, pred: np.ndarray):
+    keys, counts = np.unique(gt.astype(np.uint64) * (1 << 24) + pred.astype(np.uint64), return_counts=True)
+    return (keys >> 24).astype(np.uint32), (keys & 0xFFFFFF).astype(np.uint32), counts.astype(np.uint64)
+
+
+@pytest.mark.parametrize("width", list(range(1, 41)) + [333])
+def test_joint_histogram_equals_np_unique(width):
+    rng = np.random.default_rng(width)
+    for values in (3, 50):  # long runs and many boundaries; noise
+        gt = rng.integers(0, values, (7, width)).astype(np.uint32)
+        gt = np.repeat(gt, 3, axis=1)[:, :width] if values == 3 else gt  # runs across SIMD lanes
+        pred = rng.integers(0, values, (7, width)).astype(np.uint32)
+        pred[3] = pred[2]  # a repeated row
+        gt[3] = gt[2]
+        for got, expected in zip(_core.joint_histogram(gt, pred), _histogram_oracle(gt, pred)):
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_joint_histogram_refuses_ids_beyond_24_bits():
+    ids = np.zeros((2, 9), np.uint32)
+    ids[1, 8] = 1 << 24
+    with pytest.raises(_core.FormatError, match="id map holds id 16777216"):
+        _core.joint_histogram(ids, np.zeros_like(ids))
