@@ -24,14 +24,13 @@ Dask is imported only when :func:`pq_compute` runs: ``import fastpq`` does not n
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._dataset import Categories, SegmentTables, build_tables, default_folder, load_json, require_folder
 from .errors import FastPQError
-from .panoptic import DEFAULT_MAX_PIXELS, PathLike, evaluate_tables
+from .panoptic import DEFAULT_MAX_PIXELS, PathLike, evaluate_tables, report_like_panopticapi
 from .results import PanopticResult
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -67,23 +66,11 @@ def pq_compute(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Opti
     ``fastpq.pq_compute``'s (n, TP / FP / FN identical; scores within rounding, 1e-12).
     Raises the same :class:`fastpq.FastPQError` as ``fastpq.pq_compute`` (re-raised from the worker).
     """
-    start = time.time()
-    gt_json_file, pred_json_file = os.fspath(gt_json_file), os.fspath(pred_json_file)
-    gt_folder = default_folder(gt_json_file) if gt_folder is None else os.fspath(gt_folder)
-    pred_folder = default_folder(pred_json_file) if pred_folder is None else os.fspath(pred_folder)
-    print("Evaluation panoptic segmentation metrics:")
-    print("Ground truth:")
-    print("\tSegmentation folder: {}".format(gt_folder))
-    print("\tJSON file: {}".format(gt_json_file))
-    print("Prediction:")
-    print("\tSegmentation folder: {}".format(pred_folder))
-    print("\tJSON file: {}".format(pred_json_file))
-    result = evaluate(gt_json_file, pred_json_file, gt_folder, pred_folder, client=client, partitions=partitions,
-                      workers=workers, max_pixels=max_pixels)
-    results = result.to_dict()
-    print(result.table())
-    print("Time elapsed: {:0.2f} seconds".format(time.time() - start))
-    return results
+    return report_like_panopticapi(
+        gt_json_file, pred_json_file, gt_folder, pred_folder,
+        lambda gt, pred, gt_dir, pred_dir: evaluate(gt, pred, gt_dir, pred_dir, client=client, partitions=partitions,
+                                                    workers=workers, max_pixels=max_pixels))
+
 
 
 def evaluate(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optional[PathLike] = None,

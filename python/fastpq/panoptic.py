@@ -135,6 +135,13 @@ def pq_compute(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Opti
     with every value equal to panopticapi's. panopticapi's KeyError texts are kept; where it fails
     obscurely (images of different sizes, an empty category group) a clear FastPQError is raised.
     """
+    return report_like_panopticapi(gt_json_file, pred_json_file, gt_folder, pred_folder, evaluate)
+
+
+def report_like_panopticapi(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optional[PathLike],
+                            pred_folder: Optional[PathLike],
+                            score: Callable[[str, str, str, str], PanopticResult]) -> Dict[str, Any]:
+    """Runs `score` on the resolved paths with panopticapi's printout around it; returns its dict."""
     start = time.time()
     gt_json_file, pred_json_file = os.fspath(gt_json_file), os.fspath(pred_json_file)
     gt_folder = default_folder(gt_json_file) if gt_folder is None else os.fspath(gt_folder)
@@ -146,7 +153,7 @@ def pq_compute(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Opti
     print("Prediction:")
     print("\tSegmentation folder: {}".format(pred_folder))
     print("\tJSON file: {}".format(pred_json_file))
-    result = evaluate(gt_json_file, pred_json_file, gt_folder, pred_folder)
+    result = score(gt_json_file, pred_json_file, gt_folder, pred_folder)
     results = result.to_dict()
     print(result.table())
     print("Time elapsed: {:0.2f} seconds".format(time.time() - start))
