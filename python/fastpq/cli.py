@@ -6,11 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import tempfile
 import time
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from .errors import FastPQError
 from .panoptic import DEFAULT_MAX_PIXELS, evaluate

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, TYPE_CHECKING
 
 from .errors import EmptyCategoryGroupError
+
+if TYPE_CHECKING:
+    from ._dataset import Categories
 
 GROUPS = (("All", None), ("Things", True), ("Stuff", False))
 
@@ -59,7 +62,7 @@ class PanopticResult:
     per_image: Optional[List[Dict[str, Any]]] = field(default=None, repr=False)
 
     @classmethod
-    def from_totals(cls, categories: "Categories", tp: Sequence[int], fp: Sequence[int],  # noqa: F821
+    def from_totals(cls, categories: "Categories", tp: Sequence[int], fp: Sequence[int],
                     fn: Sequence[int], iou: Sequence[float],
                     per_image: Optional[List[Dict[str, Any]]] = None) -> "PanopticResult":
         classes = []
