@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from fractions import Fraction
@@ -18,21 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import amodal_reference  # noqa: E402
 
 
-def _load_generator():
-    """The repository's fastpq/synthetic_amodal.py (numpy only), whether or not the installed
-    fastpq package has it."""
-    path = Path(__file__).resolve().parents[1] / "python" / "fastpq" / "synthetic_amodal.py"
-    if not path.exists():  # pragma: no cover - an installed copy only
-        from fastpq import synthetic_amodal
-        return synthetic_amodal
-    spec = importlib.util.spec_from_file_location("fastpq_synthetic_amodal_standalone", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sa = _load_generator()
+from fastpq import synthetic_amodal as sa  # noqa: E402
 
 # pycocotools 2.0.11 under numpy 2 warns on every mask.decode
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
