@@ -9,6 +9,8 @@
 #include "errors.hpp"
 #include "inflate.hpp"
 #include "joint_histogram.hpp"
+#include "amodal_engine.hpp"
+#include "masks.hpp"
 #include "pq_engine.hpp"
 #include "png_reader.hpp"
 #include "png_rows.hpp"
@@ -285,4 +287,171 @@ PYBIND11_MODULE(_core, m) {
   m.def("decode_png_ids", &decode_png_ids, py::arg("data"), py::arg("name") = "<memory>",
         py::arg("max_pixels") = kDefaultMaxPixels, py::arg("inflate") = "");
   m.attr("DEFAULT_MAX_PIXELS") = kDefaultMaxPixels;
+
+  // ---- masks ----
+  // COCO RLE masks (csrc/masks.hpp), bit-identical to pycocotools' mask API. An RLE argument is a
+  // compressed string (str or bytes) or uncompressed counts (a sequence of ints); counts come back
+  // as lists of ints.
+  {
+    static py::exception<MaskError> mask_error(m, "MaskError", PyExc_ValueError);
+    py::register_exception_translator([](std::exception_ptr p) {
+      try {
+        if (p) std::rethrow_exception(p);
+      } catch (const MaskError& e) {
+        PyErr_SetString(mask_error.ptr(), e.what());
+      }
+    });
+    static const auto dimension = [](std::int64_t v, const char* what) {
+      if (v < 0 || v > 0xffffffffLL)
+        throw MaskError(std::string("mask ") + what + " " + std::to_string(v) + " is out of range");
+      return static_cast<std::uint32_t>(v);
+    };
+    static const auto counts_of = [](py::handle obj) {
+      std::vector<std::uint32_t> counts;
+      for (std::int64_t c : obj.cast<std::vector<std::int64_t>>()) {
+        if (c < 0 || c > 0xffffffffLL) throw MaskError("RLE run length " + std::to_string(c) + " is out of range");
+        counts.push_back(static_cast<std::uint32_t>(c));
+      }
+      return counts;
+    };
+    static const auto rle_of = [](py::handle obj, std::int64_t h, std::int64_t w) {
+      std::uint32_t uh = dimension(h, "height"), uw = dimension(w, "width");
+      if (py::isinstance<py::str>(obj) || py::isinstance<py::bytes>(obj))
+        return rle_from_string(obj.cast<std::string>(), uh, uw);
+      return rle_from_counts(uh, uw, counts_of(obj));
+    };
+    // (h, w, rle) or a COCO dict {"size": [h, w], "counts": rle}.
+    static const auto sized_rles = [](const py::sequence& objs) {
+      std::vector<Rle> rles;
+      rles.reserve(objs.size());
+      for (py::handle obj : objs) {
+        if (py::isinstance<py::dict>(obj)) {
+          py::sequence size = obj["size"];
+          if (size.size() != 2) throw MaskError("an RLE's size is [height, width]");
+          rles.push_back(rle_of(obj["counts"], size[0].cast<std::int64_t>(), size[1].cast<std::int64_t>()));
+        } else {
+          py::sequence t = py::reinterpret_borrow<py::sequence>(obj);
+          if (t.size() != 3) throw MaskError("an RLE is given as (height, width, counts)");
+          rles.push_back(rle_of(t[2], t[0].cast<std::int64_t>(), t[1].cast<std::int64_t>()));
+        }
+      }
+      return rles;
+    };
+    m.def(
+        "rle_from_string", [](py::object s, std::int64_t h, std::int64_t w) { return rle_of(s, h, w).counts; },
+        py::arg("s"), py::arg("h"), py::arg("w"), "Counts of a compressed COCO RLE string (str or bytes), checked.");
+    m.def(
+        "rle_to_string", [](py::object counts) { return rle_to_string(counts_of(counts)); }, py::arg("counts"),
+        "The compressed COCO RLE string of counts.");
+    m.def(
+        "rle_from_polygons",
+        [](const std::vector<std::vector<double>>& polygons, std::int64_t h, std::int64_t w) {
+          std::uint32_t uh = dimension(h, "height"), uw = dimension(w, "width");
+          py::gil_scoped_release release;
+          return rle_from_polygons(polygons, uh, uw).counts;
+        },
+        py::arg("polygons"), py::arg("h"), py::arg("w"),
+        "Counts of the union of polygons [x0, y0, x1, y1, ...], as pycocotools' annToRLE.");
+    m.def(
+        "rle_from_bbox",
+        [](const std::array<double, 4>& bbox, std::int64_t h, std::int64_t w) {
+          return rle_from_bbox(bbox, dimension(h, "height"), dimension(w, "width")).counts;
+        },
+        py::arg("bbox"), py::arg("h"), py::arg("w"), "Counts of a box [x, y, width, height], as pycocotools' frBbox.");
+    m.def(
+        "rle_merge",
+        [](const py::sequence& rles, std::int64_t h, std::int64_t w, bool intersect) {
+          std::vector<Rle> parts;
+          for (py::handle r : rles) parts.push_back(rle_of(r, h, w));
+          return rle_merge(parts, intersect).counts;
+        },
+        py::arg("rles"), py::arg("h"), py::arg("w"), py::arg("intersect") = false,
+        "Counts of the union (or intersection) of RLEs of one size, as pycocotools' merge.");
+    m.def(
+        "rle_area", [](py::object rle, std::int64_t h, std::int64_t w) { return rle_area(rle_of(rle, h, w)); },
+        py::arg("rle"), py::arg("h"), py::arg("w"), "Foreground pixels of an RLE.");
+    m.def(
+        "rle_bbox", [](py::object rle, std::int64_t h, std::int64_t w) { return rle_to_bbox(rle_of(rle, h, w)); },
+        py::arg("rle"), py::arg("h"), py::arg("w"), "[x, y, width, height] as pycocotools' toBbox.");
+    m.def(
+        "rle_iou",
+        [](const py::sequence& dt, const py::sequence& gt, const std::vector<bool>& iscrowd) {
+          std::vector<Rle> d = sized_rles(dt), g = sized_rles(gt);
+          if (iscrowd.size() != g.size())
+            throw MaskError("iscrowd has " + std::to_string(iscrowd.size()) + " entries for " +
+                            std::to_string(g.size()) + " ground-truth masks");
+          py::array_t<double> out({static_cast<py::ssize_t>(d.size()), static_cast<py::ssize_t>(g.size())});
+          double* data = out.mutable_data();
+          {
+            py::gil_scoped_release release;
+            rle_iou(d, g, iscrowd, data);
+          }
+          return out;
+        },
+        py::arg("dt"), py::arg("gt"), py::arg("iscrowd"),
+        "IoU matrix (len(dt), len(gt)) as pycocotools' iou; each RLE is (h, w, rle) or {'size', 'counts'}.");
+    m.def(
+        "rle_encode",
+        [](const py::array_t<std::uint8_t, py::array::forcecast>& mask) {
+          if (mask.ndim() != 2) throw MaskError("rle_encode takes a 2-D (h, w) mask");
+          return rle_encode(mask.data(), dimension(mask.shape(0), "height"), dimension(mask.shape(1), "width"),
+                            mask.strides(0), mask.strides(1))
+              .counts;
+        },
+        py::arg("mask"), "Counts of a binary (h, w) mask of 0s and 1s.");
+    m.def(
+        "rle_decode",
+        [](py::object rle, std::int64_t h, std::int64_t w) {
+          Rle r = rle_of(rle, h, w);
+          py::array_t<std::uint8_t> out({static_cast<py::ssize_t>(r.h), static_cast<py::ssize_t>(r.w)});
+          rle_decode(r, out.mutable_data());
+          return out;
+        },
+        py::arg("rle"), py::arg("h"), py::arg("w"), "The (h, w) uint8 mask of an RLE.");
+  }
+  // ---- end masks ----
+
+  // ---- amodal ----
+  m.def(
+      "amodal_evaluate",
+      [](const py::list& images, std::vector<double> thresholds, int workers) {
+        // Each image: (height, width, region masks, region is_stuff, region occlusion,
+        // proposal masks, proposal scores); a mask is a compressed RLE string or polygons.
+        auto mask_of = [](const py::handle& h) {
+          MaskSource m;
+          if (py::isinstance<py::str>(h)) m.rle = h.cast<std::string>();
+          else m.polygons = h.cast<std::vector<std::vector<double>>>();
+          return m;
+        };
+        std::vector<AmodalImageInput> inputs;
+        inputs.reserve(images.size());
+        for (const py::handle& item : images) {
+          py::tuple t = item.cast<py::tuple>();
+          AmodalImageInput in;
+          in.height = t[0].cast<std::uint32_t>();
+          in.width = t[1].cast<std::uint32_t>();
+          for (const py::handle& h : t[2].cast<py::list>()) in.regions.push_back(mask_of(h));
+          auto is_stuff = t[3].cast<std::vector<bool>>();
+          auto occlusion = t[4].cast<std::vector<double>>();
+          if (is_stuff.size() != occlusion.size()) throw UsageError("region attributes differ in number");
+          for (std::size_t r = 0; r < is_stuff.size(); ++r) in.region_info.push_back({is_stuff[r], occlusion[r]});
+          for (const py::handle& h : t[5].cast<py::list>()) in.proposals.push_back(mask_of(h));
+          in.scores = t[6].cast<std::vector<double>>();
+          inputs.push_back(std::move(in));
+        }
+        AmodalEvaluation r;
+        {
+          py::gil_scoped_release release;
+          r = evaluate_amodal(inputs, thresholds, workers);
+        }
+        py::dict out;
+        out["matched"] = r.counts.matched;
+        out["regions"] = r.counts.regions;
+        out["failure"] = r.failed_image < 0 ? py::object(py::none())
+                                            : py::object(py::make_tuple(r.failed_image, r.failure));
+        return out;
+      },
+      py::arg("images"), py::arg("thresholds"), py::arg("workers") = 0,
+      "COCOA matching counts over images: matched[setting][threshold][k] and regions[setting].");
+  // ---- end amodal ----
 }

@@ -1,0 +1,246 @@
+"""Amodal segment quality: the COCO Amodal (COCOA) evaluation's average recall of proposals.
+
+AR at 1 / 10 / 100 / 1000 proposals per image, averaged over IoU 0.50:0.05:0.95, for all
+regions / things only / stuff only and occlusion all / none / partial / heavy, equal to stock
+pycocotools COCOeval set up the COCOA way (one category, ignored regions outside the setting).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+from . import _core
+from ._dataset import load_json
+from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+KINDS = ("all", "things", "stuff")
+OCCLUSIONS = ("all", "none", "partial", "heavy")
+MAX_DETS = (1, 10, 100, 1000)
+
+def iou_thresholds() -> List[float]:
+    """COCOeval's iouThrs, value for value."""
+    import numpy as np
+
+    return np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True).tolist()
+
+
+Mask = Union[str, List[List[float]]]  # a compressed RLE string, or polygons
+
+
+@dataclass
+class AmodalImage:
+    """One image's regions and proposals, masks as compressed RLE strings or polygons."""
+
+    image_id: Any
+    height: int
+    width: int
+    region_masks: List[Mask] = field(default_factory=list)
+    region_is_stuff: List[bool] = field(default_factory=list)
+    region_occlusion: List[float] = field(default_factory=list)
+    proposal_masks: List[Mask] = field(default_factory=list)
+    proposal_scores: List[float] = field(default_factory=list)
+
+
+@dataclass
+class AmodalResult:
+    """AR per kind (all / things / stuff), occlusion (all / none / partial / heavy) and number
+    of proposals (1, 10, 100, 1000); -1 where a setting has no region."""
+
+    ar: Dict[str, Dict[str, Dict[int, float]]]
+    regions: Dict[str, Dict[str, int]]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {kind: {occ: dict(values) for occ, values in by_occ.items()} for kind, by_occ in self.ar.items()}
+
+    def table(self) -> str:
+        """AR@1 / 10 / 100 / 1000 (all occlusion) and AR none / partial / heavy (at 1000), per kind."""
+        header = "{:8s}| {:>7s} {:>7s} {:>7s} {:>7s} | {:>7s} {:>7s} {:>7s}".format(
+            "", "AR@1", "AR@10", "AR@100", "AR@1000", "none", "partial", "heavy")
+        lines = [header, "-" * len(header)]
+        for kind in KINDS:
+            a = self.ar[kind]
+            lines.append("{:8s}| {:7.3f} {:7.3f} {:7.3f} {:7.3f} | {:7.3f} {:7.3f} {:7.3f}".format(
+                kind, a["all"][1], a["all"][10], a["all"][100], a["all"][1000], a["none"][1000],
+                a["partial"][1000], a["heavy"][1000]))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def load_amodal_ground_truth(gt: Union[PathLike, Mapping[str, Any]], use_visible: bool = False) -> List[AmodalImage]:
+    """The images of a COCOA ground-truth file, each with its regions in JSON order.
+
+    Accepts the COCOA layout (one annotation per image holding ``regions``; of several
+    annotations of an image the first is used) and the per-instance layout (COCO instance
+    annotations carrying ``segmentation``, ``visible_mask``, ``occlude_rate`` and ``isStuff``
+    or ``isthing``).
+    """
+    data = load_json(os.fspath(gt), "ground-truth") if not isinstance(gt, Mapping) else gt
+    images: Dict[Any, AmodalImage] = {}
+    for im in _list(data, "images", "the ground-truth JSON"):
+        try:
+            images[im["id"]] = AmodalImage(im["id"], int(im["height"]), int(im["width"]))
+        except (KeyError, TypeError, ValueError):
+            raise AnnotationKeyError(f"an image of the ground truth lacks an integer id, height or width: {im!r}")
+    seen = set()
+    for ann in _list(data, "annotations", "the ground-truth JSON"):
+        image_id = ann.get("image_id") if isinstance(ann, dict) else None
+        if image_id not in images:
+            raise AnnotationError(f"a ground-truth annotation names image {image_id!r}, which 'images' lacks")
+        image = images[image_id]
+        if "regions" in ann:
+            if image_id in seen:
+                continue  # several annotators: the first annotation is the one evaluated
+            seen.add(image_id)
+            for region in ann["regions"]:
+                _add_region(image, region, use_visible)
+        else:
+            _add_region(image, ann, use_visible)
+    return list(images.values())
+
+
+def _add_region(image: AmodalImage, region: Mapping[str, Any], use_visible: bool) -> None:
+    where = f"In the image with ID {image.image_id} a region"
+    try:
+        amodal = region["segmentation"]
+        occlusion = float(region.get("occlude_rate", 0.0))
+    except (KeyError, TypeError, ValueError):
+        raise AnnotationKeyError(f"{where} lacks 'segmentation' or has a non-numeric 'occlude_rate'")
+    if math.isnan(occlusion):
+        raise AnnotationError(f"{where} has occlude_rate NaN")
+    if "isStuff" in region:
+        is_stuff = bool(region["isStuff"])
+    elif "isthing" in region:
+        is_stuff = not region["isthing"]
+    else:
+        is_stuff = False
+    mask = region.get("visible_mask") if use_visible else None
+    image.region_masks.append(_mask(mask if mask is not None else amodal, image, where))
+    image.region_is_stuff.append(is_stuff)
+    image.region_occlusion.append(occlusion)
+
+
+def _mask(segmentation: Any, image: AmodalImage, where: str) -> Mask:
+    """A compressed RLE string or a list of polygons, as pycocotools' annToRLE reads them."""
+    if isinstance(segmentation, Mapping):
+        counts = segmentation.get("counts")
+        size = segmentation.get("size")
+        if size is not None and list(size) != [image.height, image.width]:
+            raise AnnotationError(f"{where} has an RLE of size {list(size)} in an image of "
+                                  f"{image.height}x{image.width}")
+        if isinstance(counts, str):
+            return counts
+        if isinstance(counts, bytes):
+            return counts.decode("ascii")
+        if isinstance(counts, list):
+            return _core.rle_to_string([int(c) for c in counts])
+        raise AnnotationTypeError(f"{where} has an RLE whose 'counts' is neither a string nor a list")
+    if isinstance(segmentation, list):
+        if segmentation and all(isinstance(v, (int, float)) for v in segmentation):
+            return [[float(v) for v in segmentation]]  # one flat polygon
+        if all(isinstance(p, list) for p in segmentation):
+            return [[float(v) for v in p] for p in segmentation]
+    raise AnnotationTypeError(f"{where} has a segmentation that is neither polygons nor an RLE")
+
+
+def add_proposals(images: Sequence[AmodalImage], proposals: Iterable[Mapping[str, Any]]) -> None:
+    """Gives each image its proposals, in input order; proposals for other images are ignored."""
+    by_id = {image.image_id: image for image in images}
+    for p in proposals:
+        if not isinstance(p, Mapping):
+            raise AnnotationTypeError("a proposal is not an object")
+        image = by_id.get(p.get("image_id"))
+        if image is None:
+            continue
+        where = f"In the image with ID {image.image_id} a proposal"
+        try:
+            score = float(p["score"])
+        except (KeyError, TypeError, ValueError):
+            raise AnnotationKeyError(f"{where} lacks a numeric 'score'")
+        if math.isnan(score):
+            raise AnnotationError(f"{where} has score NaN")
+        if "segmentation" not in p:
+            raise AnnotationKeyError(f"{where} lacks 'segmentation'")
+        image.proposal_masks.append(_mask(p["segmentation"], image, where))
+        image.proposal_scores.append(score)
+
+
+def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLike]], *, use_visible: bool = False,
+              workers: int = 0) -> AmodalResult:
+    """The COCOA evaluation of proposals against a COCOA ground truth.
+
+    Args:
+        gt_json: the COCOA ground-truth file.
+        proposals_json: one proposals file (a JSON list of ``{image_id, segmentation, score}``) or
+            several, concatenated in the order given.
+        use_visible: match against the regions' visible masks instead of their amodal masks.
+        workers: threads; 0 uses every core.
+    """
+    images = load_amodal_ground_truth(gt_json, use_visible)
+    files = [proposals_json] if isinstance(proposals_json, (str, os.PathLike)) else list(proposals_json)
+    for path in files:
+        data = load_json_any(os.fspath(path), "proposals")
+        if not isinstance(data, list):
+            raise AnnotationTypeError(f"proposals file '{os.fspath(path)}' does not hold a list")
+        add_proposals(images, data)
+    return evaluate_images(images, workers=workers)
+
+
+def load_json_any(path: str, what: str) -> Any:
+    """A JSON file that may hold any value (proposals files hold a list)."""
+    try:
+        return load_json(path, what)
+    except AnnotationTypeError:
+        import json
+
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+
+
+def evaluate_images(images: Sequence[AmodalImage], workers: int = 0) -> AmodalResult:
+    """Runs the C++ matching over prepared images and averages recall over the IoU thresholds."""
+    thresholds = iou_thresholds()
+    out = _core.amodal_evaluate(
+        [(im.height, im.width, im.region_masks, im.region_is_stuff, im.region_occlusion, im.proposal_masks,
+          im.proposal_scores) for im in images], thresholds, workers=workers)
+    if out["failure"] is not None:
+        index, message = out["failure"]
+        raise AnnotationError(f"In the image with ID {images[index].image_id}: {message}",
+                              image_id=images[index].image_id)
+    matched, regions = out["matched"], out["regions"]
+    ar: Dict[str, Dict[str, Dict[int, float]]] = {}
+    counts: Dict[str, Dict[str, int]] = {}
+    for kind_index, kind in enumerate(KINDS):
+        ar[kind], counts[kind] = {}, {}
+        for occ_index, occ in enumerate(OCCLUSIONS):
+            s = kind_index * len(OCCLUSIONS) + occ_index
+            n = regions[s]
+            counts[kind][occ] = n
+            ar[kind][occ] = {}
+            for k_index, k in enumerate(MAX_DETS):
+                if n == 0:
+                    ar[kind][occ][k] = -1.0
+                    continue
+                recalls = [matched[(s * len(thresholds) + t) * len(MAX_DETS) + k_index] / n
+                           for t in range(len(thresholds))]
+                ar[kind][occ][k] = _mean(recalls)
+    return AmodalResult(ar, counts)
+
+
+def _mean(values: Sequence[float]) -> float:
+    import numpy as np  # numpy's mean, as COCOeval's summarize takes it
+
+    return float(np.mean(np.asarray(values, dtype=np.float64)))
+
+
+def _list(data: Mapping[str, Any], key: str, where: str) -> List[Any]:
+    value = data.get(key) if isinstance(data, Mapping) else None
+    if not isinstance(value, list):
+        raise AnnotationKeyError(f"{where} has no '{key}' list")
+    return value

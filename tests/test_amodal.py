@@ -1,0 +1,72 @@
+"""fastpq.amodal_ar against stock pycocotools COCOeval set up the COCOA way."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+import fastpq
+from fastpq.amodal import amodal_ar
+from fastpq.synthetic_amodal import generate_amodal_dataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import amodal_reference  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return generate_amodal_dataset(tmp_path_factory.mktemp("amodal"), n_images=12, max_proposals=400, seed=5)
+
+
+def assert_ar_close(got, expected, tol=1e-12):
+    for kind, by_occ in expected.items():
+        for occ, by_k in by_occ.items():
+            for k, value in by_k.items():
+                assert got[kind][occ][k] == pytest.approx(value, abs=tol), (kind, occ, k)
+
+
+@pytest.mark.parametrize("use_visible", [False, True])
+def test_equals_pycocotools_cocoa_setup(dataset, use_visible):
+    gt, proposals = dataset
+    expected = amodal_reference.reference_amodal_ar(gt, proposals, use_visible=use_visible)
+    assert_ar_close(amodal_ar(gt, proposals, use_visible=use_visible).to_dict(), expected)
+
+
+def test_workers_do_not_change_the_result(dataset):
+    gt, proposals = dataset
+    assert amodal_ar(gt, proposals, workers=1).to_dict() == amodal_ar(gt, proposals, workers=2).to_dict()
+
+
+def test_several_proposal_files_are_concatenated(dataset, tmp_path):
+    gt, proposals = dataset
+    data = json.loads(Path(proposals).read_text())
+    half = len(data) // 2
+    (tmp_path / "a.json").write_text(json.dumps(data[:half]))
+    (tmp_path / "b.json").write_text(json.dumps(data[half:]))
+    assert amodal_ar(gt, [tmp_path / "a.json", tmp_path / "b.json"]).to_dict() == amodal_ar(gt, proposals).to_dict()
+
+
+def test_setting_without_regions_is_minus_one(tmp_path):
+    gt, proposals = generate_amodal_dataset(tmp_path, n_images=4, max_proposals=50, seed=2, with_stuff=False)
+    result = amodal_ar(gt, proposals).to_dict()
+    assert all(v == -1.0 for occ in result["stuff"].values() for v in occ.values())
+    assert_ar_close(result, amodal_reference.reference_amodal_ar(gt, proposals))
+
+
+def test_bad_input_names_the_image(dataset, tmp_path):
+    gt, proposals = dataset
+    data = json.loads(Path(proposals).read_text())
+    data[0]["score"] = float("nan")
+    (tmp_path / "nan.json").write_text(json.dumps(data).replace("NaN", "NaN"))
+    with pytest.raises(fastpq.AnnotationError, match="score NaN"):
+        amodal_ar(gt, tmp_path / "nan.json")
+    data = json.loads(Path(proposals).read_text())
+    data[0]["segmentation"] = {"size": [1, 1], "counts": "0"}
+    (tmp_path / "size.json").write_text(json.dumps(data))
+    with pytest.raises(fastpq.AnnotationError, match=f"In the image with ID {data[0]['image_id']}"):
+        amodal_ar(gt, tmp_path / "size.json")
