@@ -22,16 +22,21 @@ except ImportError:  # pragma: no cover - depends on the environment
 INT64_MAX = 2**63 - 1
 
 
-def load_json(path: str, what: str) -> Dict[str, Any]:
-    """Parses a JSON file, turning I/O and syntax errors into one clear error."""
+def read_json(path: str, what: str) -> Any:
+    """Parses a JSON file of any value, turning I/O and syntax errors into one clear error."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
-        data = _parse_json(raw)
+        return _parse_json(raw)
     except OSError as e:
         raise AnnotationError(f"cannot read {what} JSON file '{path}': {e.strerror or e}", file=path) from None
     except (ValueError, UnicodeDecodeError) as e:
         raise AnnotationError(f"{what} JSON file '{path}' is not valid JSON: {e}", file=path) from None
+
+
+def load_json(path: str, what: str) -> Dict[str, Any]:
+    """Parses a JSON file that must hold an object."""
+    data = read_json(path, what)
     if not isinstance(data, dict):
         raise AnnotationTypeError(f"{what} JSON file '{path}' does not hold an object", file=path)
     return data

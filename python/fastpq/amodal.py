@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Sequence, Union
 
 from . import _core
-from ._dataset import load_json
+from ._dataset import load_json, read_json
 from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -81,7 +81,7 @@ def load_amodal_ground_truth(gt: Union[PathLike, Mapping[str, Any]], use_visible
     annotations carrying ``segmentation``, ``visible_mask``, ``occlude_rate`` and ``isStuff``
     or ``isthing``).
     """
-    data = load_json(os.fspath(gt), "ground-truth") if not isinstance(gt, Mapping) else gt
+    data = load_json(os.fspath(gt), "ground-truth") if not isinstance(gt, dict) else gt
     images: Dict[Any, AmodalImage] = {}
     for im in _list(data, "images", "the ground-truth JSON"):
         try:
@@ -128,7 +128,7 @@ def _add_region(image: AmodalImage, region: Mapping[str, Any], use_visible: bool
 
 def _mask(segmentation: Any, image: AmodalImage, where: str) -> Mask:
     """A compressed RLE string or a list of polygons, as pycocotools' annToRLE reads them."""
-    if isinstance(segmentation, Mapping):
+    if isinstance(segmentation, dict):
         counts = segmentation.get("counts")
         size = segmentation.get("size")
         if size is not None and list(size) != [image.height, image.width]:
@@ -153,7 +153,7 @@ def add_proposals(images: Sequence[AmodalImage], proposals: Iterable[Mapping[str
     """Gives each image its proposals, in input order; proposals for other images are ignored."""
     by_id = {image.image_id: image for image in images}
     for p in proposals:
-        if not isinstance(p, Mapping):
+        if not isinstance(p, dict):
             raise AnnotationTypeError("a proposal is not an object")
         image = by_id.get(p.get("image_id"))
         if image is None:
@@ -185,22 +185,11 @@ def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLi
     images = load_amodal_ground_truth(gt_json, use_visible)
     files = [proposals_json] if isinstance(proposals_json, (str, os.PathLike)) else list(proposals_json)
     for path in files:
-        data = load_json_any(os.fspath(path), "proposals")
+        data = read_json(os.fspath(path), "proposals")
         if not isinstance(data, list):
             raise AnnotationTypeError(f"proposals file '{os.fspath(path)}' does not hold a list")
         add_proposals(images, data)
     return evaluate_images(images, workers=workers)
-
-
-def load_json_any(path: str, what: str) -> Any:
-    """A JSON file that may hold any value (proposals files hold a list)."""
-    try:
-        return load_json(path, what)
-    except AnnotationTypeError:
-        import json
-
-        with open(path, "rb") as f:
-            return json.loads(f.read())
 
 
 def evaluate_images(images: Sequence[AmodalImage], workers: int = 0) -> AmodalResult:
@@ -240,7 +229,7 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def _list(data: Mapping[str, Any], key: str, where: str) -> List[Any]:
-    value = data.get(key) if isinstance(data, Mapping) else None
+    value = data.get(key) if isinstance(data, dict) else None
     if not isinstance(value, list):
         raise AnnotationKeyError(f"{where} has no '{key}' list")
     return value
