@@ -70,3 +70,19 @@ def test_bad_input_names_the_image(dataset, tmp_path):
     (tmp_path / "size.json").write_text(json.dumps(data))
     with pytest.raises(fastpq.AnnotationError, match=f"In the image with ID {data[0]['image_id']}"):
         amodal_ar(gt, tmp_path / "size.json")
+
+
+def test_cli_prints_the_table_and_writes_json(dataset, tmp_path, capsys):
+    from fastpq.cli import main
+
+    gt, proposals = dataset
+    out = tmp_path / "ar.json"
+    assert main(["amodal", "--gt", str(gt), "--proposals", str(proposals), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "AR@1000" in printed and printed.count("\n") >= 5
+    written = json.loads(out.read_text())
+    expected = amodal_reference.reference_amodal_ar(gt, proposals)
+    assert_ar_close({kind: {occ: {int(k): v for k, v in by_k.items()} for occ, by_k in by_occ.items()}
+                     for kind, by_occ in written.items()}, expected)
+    assert main(["amodal", "--gt", str(tmp_path / "missing.json"), "--proposals", str(proposals)]) == 1
+    assert capsys.readouterr().err.startswith("fastpq: error: cannot read ground-truth JSON file")

@@ -104,6 +104,18 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_amodal(args: argparse.Namespace) -> int:
+    from .amodal import amodal_ar
+
+    result = amodal_ar(args.gt, args.proposals, use_visible=args.visible, workers=args.workers)
+    if not args.quiet:
+        print(result.table())
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(result.to_dict(), f, indent=1)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fastpq", description="Fast, exact panoptic quality (PQ, SQ, RQ) for COCO panoptic files.")
@@ -113,6 +125,18 @@ def build_parser() -> argparse.ArgumentParser:
                                          "truth; the numbers equal panopticapi's pq_compute.")
     _add_pq_arguments(pq)
     pq.set_defaults(run=_run_pq)
+    amodal = commands.add_parser(
+        "amodal", help="average recall of proposals on COCO Amodal (COCOA) annotations",
+        description="The COCOA evaluation: AR at 1, 10, 100 and 1000 proposals per image over IoU 0.50:0.05:0.95, "
+                    "for all regions, things and stuff, by occlusion (none / partial / heavy).")
+    amodal.add_argument("--gt", required=True, help="COCOA ground-truth JSON")
+    amodal.add_argument("--proposals", required=True, nargs="+",
+                        help="proposal JSON files (lists of {image_id, segmentation, score}), concatenated in order")
+    amodal.add_argument("--visible", action="store_true", help="match against visible masks instead of amodal ones")
+    amodal.add_argument("--workers", type=int, default=0, help="threads (default: all cores)")
+    amodal.add_argument("--json", dest="json_out", default=None, help="also write the AR values to this file")
+    amodal.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    amodal.set_defaults(run=_run_amodal)
     demo = commands.add_parser("demo", help="generate a small COCO-like example and score it",
                                description="Generate a small COCO-like dataset with perturbed predictions and "
                                            "score it.")
