@@ -25,38 +25,52 @@ bool amodal_region_counts(const AmodalRegion& region, std::size_t setting) {
 void match_amodal_image(const double* ious, std::size_t proposals, const std::vector<AmodalRegion>& regions,
                         const double* thresholds, AmodalCounts& out) {
   const std::size_t g = regions.size();
-  std::vector<std::size_t> order;           // regions, the counted ones first, each group in JSON order
+  // A region below the lowest threshold never matches: each proposal keeps only its candidates,
+  // in JSON order, so the scans below are as long as the overlaps, not as the region list.
+  const double lowest = std::min(*std::min_element(thresholds, thresholds + kAmodalThresholds), 1 - 1e-10);
+  std::vector<std::size_t> candidates, first(proposals + 1, 0);
+  for (std::size_t d = 0; d < proposals; ++d) {
+    for (std::size_t r = 0; r < g; ++r)
+      if (ious[d * g + r] >= lowest) candidates.push_back(r);
+    first[d + 1] = candidates.size();
+  }
   std::vector<char> ignored(g);
-  std::vector<std::size_t> matched_by(g);   // rank of the proposal that took the region
+  std::vector<std::size_t> matched_by(g);  // rank of the proposal that took the region
   constexpr std::size_t kFree = std::numeric_limits<std::size_t>::max();
   for (std::size_t s = 0; s < kAmodalSettings; ++s) {
-    order.clear();
+    std::int64_t counted = 0;
     for (std::size_t r = 0; r < g; ++r) {
       ignored[r] = !amodal_region_counts(regions[r], s);
-      if (!ignored[r]) order.push_back(r);
+      counted += !ignored[r];
     }
-    out.regions[s] += static_cast<std::int64_t>(order.size());
-    if (order.empty()) continue;  // nothing to find; matches to ignored regions count for nothing
-    for (std::size_t r = 0; r < g; ++r)
-      if (ignored[r]) order.push_back(r);
+    out.regions[s] += counted;
+    if (counted == 0) continue;  // nothing to find; matches to ignored regions count for nothing
     for (std::size_t t = 0; t < kAmodalThresholds; ++t) {
       std::fill(matched_by.begin(), matched_by.end(), kFree);
       for (std::size_t d = 0; d < proposals; ++d) {
-        // COCOeval: the best IoU >= the threshold among free regions, later regions winning
-        // ties, stopping at the first ignored region once a counted one is held.
+        // COCOeval scans the counted regions, then the ignored ones, each in JSON order, for the
+        // best free IoU >= the threshold (later regions winning ties), and stops at the first
+        // ignored region once it holds a counted one.
         double best = std::min(thresholds[t], 1 - 1e-10);
         std::ptrdiff_t m = -1;
         const double* row = ious + d * g;
-        for (std::size_t r : order) {
-          if (matched_by[r] != kFree) continue;
-          if (m >= 0 && !ignored[m] && ignored[r]) break;
-          if (row[r] < best) continue;
+        for (std::size_t i = first[d]; i < first[d + 1]; ++i) {
+          const std::size_t r = candidates[i];
+          if (ignored[r] || matched_by[r] != kFree || row[r] < best) continue;
           best = row[r];
           m = static_cast<std::ptrdiff_t>(r);
         }
+        if (m < 0) {
+          for (std::size_t i = first[d]; i < first[d + 1]; ++i) {
+            const std::size_t r = candidates[i];
+            if (!ignored[r] || matched_by[r] != kFree || row[r] < best) continue;
+            best = row[r];
+            m = static_cast<std::ptrdiff_t>(r);
+          }
+        }
         if (m >= 0) matched_by[m] = d;
       }
-      for (std::size_t r : order) {
+      for (std::size_t r = 0; r < g; ++r) {
         if (ignored[r] || matched_by[r] == kFree) continue;
         for (std::size_t k = 0; k < kAmodalMaxDets; ++k)
           if (matched_by[r] < kAmodalDetLimits[k]) ++out.at(s, t, k);
