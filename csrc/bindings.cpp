@@ -307,8 +307,15 @@ PYBIND11_MODULE(_core, m) {
       return static_cast<std::uint32_t>(v);
     };
     static const auto counts_of = [](py::handle obj) {
+      std::vector<std::int64_t> values;
+      try {
+        values = obj.cast<std::vector<std::int64_t>>();
+      } catch (const py::cast_error&) {
+        throw py::type_error("an RLE is a compressed string (str or bytes) or a sequence of int counts");
+      }
       std::vector<std::uint32_t> counts;
-      for (std::int64_t c : obj.cast<std::vector<std::int64_t>>()) {
+      counts.reserve(values.size());
+      for (std::int64_t c : values) {
         if (c < 0 || c > 0xffffffffLL) throw MaskError("RLE run length " + std::to_string(c) + " is out of range");
         counts.push_back(static_cast<std::uint32_t>(c));
       }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -94,8 +95,9 @@ std::vector<std::uint32_t> merge_two(const Rle& a, const Rle& b, bool intersect)
 // Polygons (rleFrPoly). The boundary is upsampled by 5 and walked edge by edge, one point per step
 // along the longer axis; wherever two consecutive points lie in different upsampled columns, and the
 // boundary between those columns is the centre line of a pixel column, the pixel row where the
-// boundary crosses that line toggles the mask. Rather than generating every point (millions for
-// large coordinates), the points are computed where the column changes, and only within the image.
+// boundary crosses that line toggles the mask. Rather than generating every point (billions for
+// large coordinates), only the pairs of points that can toggle a pixel column of the image are
+// computed, with the same arithmetic.
 
 constexpr double kScale = 5.0;
 
@@ -105,11 +107,16 @@ int to_int(double v) {
   return static_cast<int>(v);
 }
 
-// a * b rounded to double on its own, so that it is never fused with a following addition.
-double product(double a, double b) {
+// a * b rounded to double on its own, so that it is never fused with a following addition. x86-64
+// without FMA instructions cannot fuse; elsewhere a volatile keeps the compiler from doing it.
+#if defined(__x86_64__) && !defined(__FMA__)
+inline double product(double a, double b) { return a * b; }
+#else
+inline double product(double a, double b) {
   volatile double p = a * b;
   return p;
 }
+#endif
 
 struct Point {
   int u, v;  // upsampled column, row
@@ -169,31 +176,10 @@ class PolygonRaster {
   // The pairs inside one edge that can toggle a pixel of the image.
   void edge(const Edge& e) {
     if (e.n == 0) return;
-    auto u = [&](std::int64_t t) { return e.at(static_cast<int>(t)).u; };
-    int u_first = u(0), u_last = u(e.n);
-    if (u_first == u_last) return;
-    bool increasing = u_last > u_first;  // u is monotonic in t
-    // A pair (t - 1, t) toggles column x only if x's boundary 5x + 2 lies in [min u, max u - 1].
-    const std::int64_t lowest = 3, highest = 5 * static_cast<std::int64_t>(w_) - 3;
-    // First t whose pair can reach the image, by bisection.
-    std::int64_t lo = 1, hi = static_cast<std::int64_t>(e.n) + 1;
-    while (lo < hi) {
-      std::int64_t mid = lo + (hi - lo) / 2;
-      bool reached = increasing ? u(mid) >= lowest : u(mid) <= highest;
-      if (reached)
-        hi = mid;
-      else
-        lo = mid + 1;
-    }
-    for (std::int64_t t = lo; t <= e.n;) {
-      Point a = e.at(static_cast<int>(t - 1)), b = e.at(static_cast<int>(t));
-      if (increasing ? a.u > highest : a.u < lowest) break;
-      if (e.flip)
-        pair(b, a);
-      else
-        pair(a, b);
-      t = next_change(u, t, b.u, e.n);
-    }
+    if (e.steep)
+      steep_edge(e);
+    else
+      flat_edge(e);
   }
 
   std::vector<std::uint32_t> counts() {
@@ -222,32 +208,82 @@ class PolygonRaster {
   }
 
  private:
-  // The first t' > t where u changes from `value`, or n + 1: galloping, then bisection.
-  template <class U>
-  static std::int64_t next_change(const U& u, std::int64_t t, int value, std::int64_t n) {
-    std::int64_t same = t, step = 1, differs;
-    for (;;) {
-      std::int64_t probe = t + step;
-      if (probe >= n) {
-        if (u(n) == value) return n + 1;
-        differs = n;
-        break;
-      }
-      if (u(probe) != value) {
-        differs = probe;
-        break;
-      }
-      same = probe;
-      step *= 2;
+  void emit(const Edge& e, Point before, Point after) {  // points t - 1 and t
+    if (e.flip)
+      pair(after, before);
+    else
+      pair(before, after);
+  }
+
+  // u = x0 + t: the pair (t - 1, t) lies on column boundary x0 + t - 1, which is the centre line of
+  // pixel column c where x0 + t - 1 = 5c + 2. Only those pairs are visited.
+  void flat_edge(const Edge& e) {
+    auto floor_div = [](std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); };
+    std::int64_t x0 = e.x0, n = e.n;
+    std::int64_t c_first = std::max<std::int64_t>(0, -floor_div(-(x0 - 2), 5));  // ceil((x0 - 2) / 5)
+    std::int64_t c_last = std::min<std::int64_t>(static_cast<std::int64_t>(w_) - 1, floor_div(n + x0 - 3, 5));
+    for (std::int64_t c = c_first; c <= c_last; ++c) {
+      int t = static_cast<int>(5 * c + 3 - x0);
+      emit(e, e.at(t - 1), e.at(t));
     }
-    while (differs - same > 1) {
-      std::int64_t mid = same + (differs - same) / 2;
-      if (u(mid) == value)
-        same = mid;
+  }
+
+  // v = y0 + t, u rounded from the slope and monotonic in t: the pairs where u changes are found by
+  // galloping (most steps change u on steep diagonal edges, few on near-vertical ones), starting
+  // where u first reaches the image.
+  void steep_edge(const Edge& e) {
+    const std::int64_t n = e.n;
+    auto u = [&](std::int64_t t) { return e.at(static_cast<int>(t)).u; };
+    const int u_begin = u(0), u_end = u(n);
+    if (u_begin == u_end) return;
+    const bool increasing = u_end > u_begin;
+    // A pair toggles column c only if c's centre line 5c + 2 lies in [min u, max u - 1].
+    const std::int64_t lowest = 3, highest = 5 * static_cast<std::int64_t>(w_) - 3;
+    std::int64_t lo = 1, hi = n + 1;  // the first t whose pair can reach the image
+    while (lo < hi) {
+      std::int64_t mid = lo + (hi - lo) / 2;
+      if (increasing ? u(mid) >= lowest : u(mid) <= highest)
+        hi = mid;
       else
-        differs = mid;
+        lo = mid + 1;
     }
-    return differs;
+    if (lo > n) return;
+    int before = u(lo - 1), after = u(lo);
+    for (std::int64_t t = lo;;) {
+      if (increasing ? before > highest : before < lowest) break;
+      if (before != after)
+        emit(e, Point{before, static_cast<int>(e.y0 + t - 1)}, Point{after, static_cast<int>(e.y0 + t)});
+      // the first t' > t where u differs from u(t) == after: galloping, then bisection
+      std::int64_t same = t, differs = -1, step = 1;
+      int found = after;
+      while (differs < 0) {
+        std::int64_t probe = std::min(t + step, n);
+        int up = u(probe);
+        if (up != after) {
+          differs = probe;
+          found = up;
+        } else if (probe == n) {
+          break;
+        } else {
+          same = probe;
+          step *= 2;
+        }
+      }
+      if (differs < 0) break;  // u keeps its value to the end of the edge
+      while (differs - same > 1) {
+        std::int64_t mid = same + (differs - same) / 2;
+        int um = u(mid);
+        if (um == after) {
+          same = mid;
+        } else {
+          differs = mid;
+          found = um;
+        }
+      }
+      t = differs;
+      before = after;
+      after = found;
+    }
   }
 
   std::uint32_t h_, w_;
