@@ -44,7 +44,7 @@ void evaluate_image(const AmodalImageInput& image, const std::vector<double>& th
 }  // namespace
 
 AmodalEvaluation evaluate_amodal(const std::vector<AmodalImageInput>& images, const std::vector<double>& thresholds,
-                                 int workers) {
+                                 int workers, bool keep_images) {
   if (thresholds.size() != kAmodalThresholds) throw UsageError("the COCOA evaluation takes 10 IoU thresholds");
   for (const AmodalImageInput& image : images)
     if (image.regions.size() != image.region_info.size() || image.proposals.size() != image.scores.size())
@@ -75,6 +75,7 @@ AmodalEvaluation evaluate_amodal(const std::vector<AmodalImageInput>& images, co
     }
     result.counts.add(per_image[i]);
   }
+  if (keep_images) result.images = std::move(per_image);
   return result;
 }
 

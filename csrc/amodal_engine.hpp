@@ -26,12 +26,13 @@ struct AmodalImageInput {
 
 struct AmodalEvaluation {
   AmodalCounts counts;
+  std::vector<AmodalCounts> images;  // per image, kept only when asked for
   std::ptrdiff_t failed_image = -1;  // the first image that could not be evaluated
   std::string failure;
 };
 
 // Proposals are ranked by descending score, ties in input order, and the first 1000 kept.
 AmodalEvaluation evaluate_amodal(const std::vector<AmodalImageInput>& images, const std::vector<double>& thresholds,
-                                 int workers);
+                                 int workers, bool keep_images = false);
 
 }  // namespace fastpq

@@ -421,7 +421,7 @@ PYBIND11_MODULE(_core, m) {
   // ---- amodal ----
   m.def(
       "amodal_evaluate",
-      [](const py::list& images, std::vector<double> thresholds, int workers) {
+      [](const py::list& images, std::vector<double> thresholds, int workers, bool keep_images) {
         // Each image: (height, width, region masks, region is_stuff, region occlusion,
         // proposal masks, proposal scores); a mask is a compressed RLE string or polygons.
         auto mask_of = [](const py::handle& h) {
@@ -449,16 +449,19 @@ PYBIND11_MODULE(_core, m) {
         AmodalEvaluation r;
         {
           py::gil_scoped_release release;
-          r = evaluate_amodal(inputs, thresholds, workers);
+          r = evaluate_amodal(inputs, thresholds, workers, keep_images);
         }
         py::dict out;
         out["matched"] = r.counts.matched;
         out["regions"] = r.counts.regions;
+        py::list per_image;
+        for (const AmodalCounts& c : r.images) per_image.append(py::make_tuple(c.matched, c.regions));
+        out["images"] = per_image;
         out["failure"] = r.failed_image < 0 ? py::object(py::none())
                                             : py::object(py::make_tuple(r.failed_image, r.failure));
         return out;
       },
-      py::arg("images"), py::arg("thresholds"), py::arg("workers") = 0,
+      py::arg("images"), py::arg("thresholds"), py::arg("workers") = 0, py::arg("keep_images") = false,
       "COCOA matching counts over images: matched[setting][threshold][k] and regions[setting].");
   // ---- end amodal ----
 }

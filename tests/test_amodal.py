@@ -86,3 +86,33 @@ def test_cli_prints_the_table_and_writes_json(dataset, tmp_path, capsys):
                      for kind, by_occ in written.items()}, expected)
     assert main(["amodal", "--gt", str(tmp_path / "missing.json"), "--proposals", str(proposals)]) == 1
     assert capsys.readouterr().err.startswith("fastpq: error: cannot read ground-truth JSON file")
+
+
+def test_cocoa_printout_amodal_proposals_and_per_image_rows(dataset):
+    gt, proposals = dataset
+    result = fastpq.amodal_ar(gt, proposals, per_image=True)
+    assert result.cocoa_printout() == amodal_reference.format_printout(amodal_reference.reference_amodal_ar(gt, proposals))
+    with_amodal = amodal_ar(gt, proposals, use_amodal_proposals=True).to_dict()
+    assert_ar_close(with_amodal, amodal_reference.reference_amodal_ar(gt, proposals, use_amodal_dt=True))
+    rows = [r for r in result.per_image if r["kind"] == "all" and r["occlusion"] == "all"]
+    assert len(rows) == len(json.loads(Path(gt).read_text())["images"])
+    # Per-image recall weighted by regions gives back the pooled AR.
+    total = sum(r["regions"] for r in rows if r["regions"] > 0)
+    pooled = sum(r["recall@100"] * r["regions"] for r in rows if r["regions"] > 0) / total
+    assert pooled == pytest.approx(result.ar["all"]["all"][100], abs=1e-12)
+
+
+def test_per_instance_layout_gives_the_same_numbers(dataset, tmp_path):
+    """COCOA-cls / D2S style: one COCO annotation per region, carrying the same fields."""
+    gt, proposals = dataset
+    data = json.loads(Path(gt).read_text())
+    first = {}
+    for ann in data["annotations"]:
+        first.setdefault(ann["image_id"], ann)
+    instances = []
+    for image in data["images"]:
+        for region in first.get(image["id"], {"regions": []})["regions"]:
+            instances.append({"id": len(instances) + 1, "image_id": image["id"], **region})
+    per_instance = tmp_path / "instances.json"
+    per_instance.write_text(json.dumps({"images": data["images"], "annotations": instances}))
+    assert amodal_ar(per_instance, proposals).to_dict() == amodal_ar(gt, proposals).to_dict()

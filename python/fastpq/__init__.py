@@ -27,7 +27,7 @@ def build_info() -> Dict[str, Any]:
 __all__ = [
     "AnnotationError", "AnnotationKeyError", "AnnotationTypeError", "ClassResult", "DEFAULT_MAX_PIXELS", "EmptyCategoryGroupError", "FastPQError", "GroupResult",
     "ImageSizeMismatchError", "MissingFolderError", "MissingPredictionError", "PanopticResult", "PngError", "PngNotFoundError",
-    "PanopticQuality", "SegmentMismatchError", "build_info", "evaluate", "init_as_panopticapi", "pq_compute", "__version__",
+    "PanopticQuality", "SegmentMismatchError", "amodal_ar", "build_info", "evaluate", "init_as_panopticapi", "pq_compute", "__version__",
 ]
 
 
@@ -37,4 +37,8 @@ def __getattr__(name: str) -> Any:
         from .inmemory import PanopticQuality
 
         return PanopticQuality
+    if name == "amodal_ar":
+        from .amodal import amodal_ar
+
+        return amodal_ar
     raise AttributeError(f"module 'fastpq' has no attribute {name!r}")

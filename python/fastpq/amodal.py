@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Sequence, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from . import _core
 from ._dataset import load_json, read_json
@@ -53,6 +53,8 @@ class AmodalResult:
 
     ar: Dict[str, Dict[str, Dict[int, float]]]
     regions: Dict[str, Dict[str, int]]
+    use_visible: bool = False
+    per_image: Optional[List[Dict[str, Any]]] = None
 
     def to_dict(self) -> Dict[str, Any]:
         return {kind: {occ: dict(values) for occ, values in by_occ.items()} for kind, by_occ in self.ar.items()}
@@ -68,6 +70,18 @@ class AmodalResult:
                 kind, a["all"][1], a["all"][10], a["all"][100], a["all"][1000], a["none"][1000],
                 a["partial"][1000], a["heavy"][1000]))
         return "\n".join(lines)
+
+    def cocoa_printout(self) -> str:
+        """The text amodalAPI's batchEval.py prints: per block (both, things only, stuff only) AR1,
+        AR10, AR100, AR1000 and AR_none / AR_partial / AR_heavy at 1000 proposals."""
+        names = {"all": "both stuff and things", "things": "things only", "stuff": "stuff only"}
+        lines: List[str] = []
+        for kind in KINDS:
+            a = self.ar[kind]
+            lines += ["", "== {} mask, {}".format("visible" if self.use_visible else "Amodal", names[kind])]
+            lines += ["AR{}: {:10.4f}".format(k, a["all"][k]) for k in MAX_DETS]
+            lines += ["AR_{}: {:10.4f}".format(occ, a[occ][1000]) for occ in OCCLUSIONS[1:]]
+        return "\n".join(lines) + "\n"
 
     def __str__(self) -> str:
         return self.table()
@@ -149,7 +163,8 @@ def _mask(segmentation: Any, image: AmodalImage, where: str) -> Mask:
     raise AnnotationTypeError(f"{where} has a segmentation that is neither polygons nor an RLE")
 
 
-def add_proposals(images: Sequence[AmodalImage], proposals: Iterable[Mapping[str, Any]]) -> None:
+def add_proposals(images: Sequence[AmodalImage], proposals: Iterable[Mapping[str, Any]],
+                  use_amodal_proposals: bool = False) -> None:
     """Gives each image its proposals, in input order; proposals for other images are ignored."""
     by_id = {image.image_id: image for image in images}
     for p in proposals:
@@ -165,14 +180,17 @@ def add_proposals(images: Sequence[AmodalImage], proposals: Iterable[Mapping[str
             raise AnnotationKeyError(f"{where} lacks a numeric 'score'")
         if math.isnan(score):
             raise AnnotationError(f"{where} has score NaN")
-        if "segmentation" not in p:
-            raise AnnotationKeyError(f"{where} lacks 'segmentation'")
-        image.proposal_masks.append(_mask(p["segmentation"], image, where))
+        mask = p.get("amodal_mask", p.get("amodalMask")) if use_amodal_proposals else None
+        if mask is None:
+            if "segmentation" not in p:
+                raise AnnotationKeyError(f"{where} lacks 'segmentation'")
+            mask = p["segmentation"]
+        image.proposal_masks.append(_mask(mask, image, where))
         image.proposal_scores.append(score)
 
 
 def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLike]], *, use_visible: bool = False,
-              workers: int = 0) -> AmodalResult:
+              use_amodal_proposals: bool = False, per_image: bool = False, workers: int = 0) -> AmodalResult:
     """The COCOA evaluation of proposals against a COCOA ground truth.
 
     Args:
@@ -180,6 +198,10 @@ def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLi
         proposals_json: one proposals file (a JSON list of ``{image_id, segmentation, score}``) or
             several, concatenated in the order given.
         use_visible: match against the regions' visible masks instead of their amodal masks.
+        use_amodal_proposals: take a proposal's ``amodal_mask`` (or ``amodalMask``, as amodalAPI's
+            results files name it) instead of its ``segmentation`` where it has one.
+        per_image: also return per-image rows (``result.per_image``): regions and recall at each k
+            per setting, recall averaged over the thresholds.
         workers: threads; 0 uses every core.
     """
     images = load_amodal_ground_truth(gt_json, use_visible)
@@ -188,21 +210,38 @@ def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLi
         data = read_json(os.fspath(path), "proposals")
         if not isinstance(data, list):
             raise AnnotationTypeError(f"proposals file '{os.fspath(path)}' does not hold a list")
-        add_proposals(images, data)
-    return evaluate_images(images, workers=workers)
+        add_proposals(images, data, use_amodal_proposals)
+    return evaluate_images(images, workers=workers, use_visible=use_visible, per_image=per_image)
 
 
-def evaluate_images(images: Sequence[AmodalImage], workers: int = 0) -> AmodalResult:
+def evaluate_images(images: Sequence[AmodalImage], workers: int = 0, use_visible: bool = False,
+                    per_image: bool = False) -> AmodalResult:
     """Runs the C++ matching over prepared images and averages recall over the IoU thresholds."""
     thresholds = iou_thresholds()
     out = _core.amodal_evaluate(
         [(im.height, im.width, im.region_masks, im.region_is_stuff, im.region_occlusion, im.proposal_masks,
-          im.proposal_scores) for im in images], thresholds, workers=workers)
+          im.proposal_scores) for im in images], thresholds, workers=workers, keep_images=per_image)
     if out["failure"] is not None:
         index, message = out["failure"]
         raise AnnotationError(f"In the image with ID {images[index].image_id}: {message}",
                               image_id=images[index].image_id)
-    matched, regions = out["matched"], out["regions"]
+    ar, counts = _average_recall(out["matched"], out["regions"], len(thresholds))
+    rows = None
+    if per_image:
+        rows = []
+        for image, (matched, regions) in zip(images, out["images"]):
+            image_ar, image_regions = _average_recall(matched, regions, len(thresholds))
+            for kind in KINDS:
+                for occ in OCCLUSIONS:
+                    rows.append({"image_id": image.image_id, "kind": kind, "occlusion": occ,
+                                 "regions": image_regions[kind][occ],
+                                 **{f"recall@{k}": image_ar[kind][occ][k] for k in MAX_DETS}})
+    return AmodalResult(ar, counts, use_visible, rows)
+
+
+def _average_recall(matched: Sequence[int], regions: Sequence[int],
+                    n_thresholds: int) -> "tuple[Dict[str, Dict[str, Dict[int, float]]], Dict[str, Dict[str, int]]]":
+    """Recall averaged over the thresholds per kind, occlusion and k (-1 without regions)."""
     ar: Dict[str, Dict[str, Dict[int, float]]] = {}
     counts: Dict[str, Dict[str, int]] = {}
     for kind_index, kind in enumerate(KINDS):
@@ -216,10 +255,9 @@ def evaluate_images(images: Sequence[AmodalImage], workers: int = 0) -> AmodalRe
                 if n == 0:
                     ar[kind][occ][k] = -1.0
                     continue
-                recalls = [matched[(s * len(thresholds) + t) * len(MAX_DETS) + k_index] / n
-                           for t in range(len(thresholds))]
+                recalls = [matched[(s * n_thresholds + t) * len(MAX_DETS) + k_index] / n for t in range(n_thresholds)]
                 ar[kind][occ][k] = _mean(recalls)
-    return AmodalResult(ar, counts)
+    return ar, counts
 
 
 def _mean(values: Sequence[float]) -> float:

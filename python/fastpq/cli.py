@@ -107,9 +107,10 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _run_amodal(args: argparse.Namespace) -> int:
     from .amodal import amodal_ar
 
-    result = amodal_ar(args.gt, args.proposals, use_visible=args.visible, workers=args.workers)
+    result = amodal_ar(args.gt, args.proposals, use_visible=args.visible,
+                       use_amodal_proposals=args.amodal_proposals, workers=args.workers)
     if not args.quiet:
-        print(result.table())
+        print(result.cocoa_printout() if args.cocoa_format else result.table())
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(result.to_dict(), f, indent=1)
@@ -133,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     amodal.add_argument("--proposals", required=True, nargs="+",
                         help="proposal JSON files (lists of {image_id, segmentation, score}), concatenated in order")
     amodal.add_argument("--visible", action="store_true", help="match against visible masks instead of amodal ones")
+    amodal.add_argument("--amodal-proposals", action="store_true",
+                        help="use each proposal's amodal_mask (or amodalMask) where it has one")
+    amodal.add_argument("--cocoa-format", action="store_true",
+                        help="print the text amodalAPI's batchEval.py prints instead of the table")
     amodal.add_argument("--workers", type=int, default=0, help="threads (default: all cores)")
     amodal.add_argument("--json", dest="json_out", default=None, help="also write the AR values to this file")
     amodal.add_argument("--quiet", action="store_true", help="print nothing but errors")
