@@ -117,6 +117,19 @@ def _run_amodal(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_amodal_stats(args: argparse.Namespace) -> int:
+    from .amodal_stats import amodal_stats
+
+    stats = amodal_stats(args.gt)
+    width = max(len(k) for k in stats)
+    for key, value in stats.items():
+        print(f"{key:{width}s}  {value:.4f}" if isinstance(value, float) else f"{key:{width}s}  {value}")
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(stats, f, indent=1)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fastpq", description="Fast, exact panoptic quality (PQ, SQ, RQ) for COCO panoptic files.")
@@ -142,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     amodal.add_argument("--json", dest="json_out", default=None, help="also write the AR values to this file")
     amodal.add_argument("--quiet", action="store_true", help="print nothing but errors")
     amodal.set_defaults(run=_run_amodal)
+    stats = commands.add_parser(
+        "amodal-stats", help="dataset statistics of a COCO Amodal ground truth",
+        description="Regions per annotation, points per polygon, pixel coverage, occlusion, and the simplicity and "
+                    "convexity of amodal and visible masks (see fastpq.amodal_stats for the estimators).")
+    stats.add_argument("gt", help="COCOA ground-truth JSON")
+    stats.add_argument("--json", dest="json_out", default=None, help="also write the statistics to this file")
+    stats.set_defaults(run=_run_amodal_stats)
     demo = commands.add_parser("demo", help="generate a small COCO-like example and score it",
                                description="Generate a small COCO-like dataset with perturbed predictions and "
                                            "score it.")
