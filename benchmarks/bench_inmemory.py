@@ -39,13 +39,13 @@ import argparse
 import concurrent.futures
 import multiprocessing
 import os
-import platform
 import statistics
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import _machine  # benchmarks/_machine.py, next to this script
 
 import numpy as np
 
@@ -242,19 +242,10 @@ def check_fastpq_against_numpy(result: fastpq.PanopticResult, numpy_stats: Dict[
 
 
 def machine_description() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    """The machine, and the versions of what is compared."""
     import torch
     import torchmetrics
-    return (f"{os.cpu_count()} logical cores ({usable} usable), {model}; {platform.system()} {platform.release()}; "
-            f"Python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
+    return (f"{_machine.machine_description()}, numpy {np.__version__}, torch {torch.__version__}, "
             f"torchmetrics {torchmetrics.__version__}, fastpq {fastpq.__version__} ({fastpq.build_info()})")
 
 

@@ -38,7 +38,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -48,6 +47,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from _machine import machine_description  # benchmarks/_machine.py, next to this script
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT / "bench_data"
@@ -344,21 +345,6 @@ def check_agreement(dataset: Dataset, measurements: Dict[str, Measurement]) -> N
 
 # ---------------------------------------------------------------------------
 # Report
-
-
-def machine_description() -> str:
-    """Cores, CPU model, OS and Python."""
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"{os.cpu_count()} logical cores ({usable} usable), {model}; "
-            f"{platform.system()} {platform.release()}; Python {platform.python_version()}")
 
 
 def print_table(dataset: Dataset, measurements: Dict[str, Measurement], repeat: int) -> None:

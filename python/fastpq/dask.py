@@ -28,9 +28,9 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from ._dataset import Categories, SegmentTables, build_tables, default_folder, load_json, require_folder
+from ._dataset import Categories, SegmentTables
 from .errors import FastPQError
-from .panoptic import DEFAULT_MAX_PIXELS, PathLike, evaluate_tables, report_like_panopticapi
+from .panoptic import DEFAULT_MAX_PIXELS, PathLike, evaluate_tables, prepare, report_like_panopticapi
 from .results import PanopticResult
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -81,20 +81,10 @@ def evaluate(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Option
 
     Returns the :class:`fastpq.PanopticResult` (without per-image rows).
     """
-    gt_json_file, pred_json_file = os.fspath(gt_json_file), os.fspath(pred_json_file)
     if partitions is not None and (isinstance(partitions, bool) or not isinstance(partitions, int)
                                    or partitions < 1):
         raise ValueError(f"partitions must be a positive integer, not {partitions!r}")
-    # The same steps, in the same order, as fastpq.evaluate: the same input gives the same error.
-    gt_json = load_json(gt_json_file, "ground-truth")
-    pred_json = load_json(pred_json_file, "prediction")
-    gt_folder = default_folder(gt_json_file) if gt_folder is None else os.fspath(gt_folder)
-    pred_folder = default_folder(pred_json_file) if pred_folder is None else os.fspath(pred_folder)
-    require_folder(gt_folder, "ground truth")
-    require_folder(pred_folder, "predicted")
-    categories = Categories.from_json(gt_json)
-    tables = build_tables(gt_json, pred_json, gt_folder, pred_folder, categories)
-    del gt_json, pred_json
+    tables, categories = prepare(gt_json_file, pred_json_file, gt_folder, pred_folder)
 
     k = len(categories)
     if len(tables) == 0:

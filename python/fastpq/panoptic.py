@@ -37,6 +37,15 @@ def evaluate(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Option
     Returns a :class:`PanopticResult`; groups with no present category have NaN scores and n = 0.
     Raises a :class:`FastPQError` subclass, naming the image, file or segment, on bad input.
     """
+    tables, categories = prepare(gt_json_file, pred_json_file, gt_folder, pred_folder)
+    return evaluate_tables(tables, categories, workers=workers, max_pixels=max_pixels, per_image=per_image,
+                           progress=progress, inflate=inflate)
+
+
+def prepare(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optional[PathLike],
+            pred_folder: Optional[PathLike]) -> "tuple[SegmentTables, Categories]":
+    """Reads both JSON files and pairs their images: every check that needs no PNG, in one order,
+    so that any front end gives the same error for the same input."""
     gt_json_file, pred_json_file = os.fspath(gt_json_file), os.fspath(pred_json_file)
     gt_json = load_json(gt_json_file, "ground-truth")
     pred_json = load_json(pred_json_file, "prediction")
@@ -45,9 +54,7 @@ def evaluate(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Option
     require_folder(gt_folder, "ground truth")
     require_folder(pred_folder, "predicted")
     categories = Categories.from_json(gt_json)
-    tables = build_tables(gt_json, pred_json, gt_folder, pred_folder, categories)
-    return evaluate_tables(tables, categories, workers=workers, max_pixels=max_pixels, per_image=per_image,
-                           progress=progress, inflate=inflate)
+    return build_tables(gt_json, pred_json, gt_folder, pred_folder, categories), categories
 
 
 def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: int = 0,
