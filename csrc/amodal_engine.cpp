@@ -2,15 +2,10 @@
 
 #include <algorithm>
 #include <numeric>
-#include <thread>
 
-#include "masks.hpp"
 #include "errors.hpp"
-#include "pq_engine.hpp"
-
-#ifdef FASTPQ_HAVE_OPENMP
-#include <omp.h>
-#endif
+#include "masks.hpp"
+#include "parallel.hpp"
 
 namespace fastpq {
 namespace {
@@ -59,13 +54,7 @@ AmodalEvaluation evaluate_amodal(const std::vector<AmodalImageInput>& images, co
       errors[i] = e.what();
     }
   };
-  const int threads = static_cast<int>(std::min<std::int64_t>(resolve_workers(workers), std::max<std::int64_t>(n, 1)));
-#ifdef FASTPQ_HAVE_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-  for (std::int64_t i = 0; i < n; ++i) run_one(i);
-#else
-  for (std::int64_t i = 0; i < n; ++i) run_one(i);
-#endif
+  parallel_for(n, workers, run_one);
   AmodalEvaluation result;
   for (std::size_t i = 0; i < images.size(); ++i) {
     if (!errors[i].empty()) {

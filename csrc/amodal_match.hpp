@@ -17,9 +17,7 @@ constexpr std::size_t kAmodalThresholds = 10;
 constexpr std::size_t kAmodalMaxDets = 4;  // 1, 10, 100, 1000 proposals
 constexpr std::array<std::size_t, kAmodalMaxDets> kAmodalDetLimits = {1, 10, 100, 1000};
 
-// Setting index: kind * kAmodalOcclusions + occlusion.
-inline std::size_t amodal_setting(std::size_t kind, std::size_t occlusion) { return kind * kAmodalOcclusions + occlusion; }
-
+// Settings are indexed kind * kAmodalOcclusions + occlusion.
 struct AmodalRegion {
   bool is_stuff;
   double occlude_rate;

@@ -170,11 +170,14 @@ py::array_t<std::uint32_t> decode_png_ids(const py::bytes& data, const std::stri
 PYBIND11_MODULE(_core, m) {
   m.doc() = "fastpq's C++ core: PNG decoding, joint histograms and panoptic matching";
   static py::exception<FormatError> format_error(m, "FormatError", PyExc_ValueError);
+  static py::exception<MaskError> mask_error(m, "MaskError", PyExc_ValueError);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const FormatError& e) {
       PyErr_SetString(format_error.ptr(), e.what());
+    } catch (const MaskError& e) {
+      PyErr_SetString(mask_error.ptr(), e.what());
     }
   });
 
@@ -293,14 +296,6 @@ PYBIND11_MODULE(_core, m) {
   // compressed string (str or bytes) or uncompressed counts (a sequence of ints); counts come back
   // as lists of ints.
   {
-    static py::exception<MaskError> mask_error(m, "MaskError", PyExc_ValueError);
-    py::register_exception_translator([](std::exception_ptr p) {
-      try {
-        if (p) std::rethrow_exception(p);
-      } catch (const MaskError& e) {
-        PyErr_SetString(mask_error.ptr(), e.what());
-      }
-    });
     static const auto dimension = [](std::int64_t v, const char* what) {
       if (v < 0 || v > 0xffffffffLL)
         throw MaskError(std::string("mask ") + what + " " + std::to_string(v) + " is out of range");

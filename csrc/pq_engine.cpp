@@ -5,15 +5,12 @@
 #include <memory>
 #include <mutex>
 #include <new>
-#include <thread>
 
 #include "errors.hpp"
 #include "joint_histogram.hpp"
+#include "parallel.hpp"
 #include "png_reader.hpp"
 
-#ifdef FASTPQ_HAVE_OPENMP
-#include <omp.h>
-#endif
 
 namespace fastpq {
 namespace {
@@ -120,19 +117,7 @@ PanopticEvaluation run_images(std::size_t count, const SegmentTables& tables, co
     record(i, std::move(f));
   };
 
-  const int threads =
-      static_cast<int>(std::min<std::int64_t>(resolve_workers(options.workers), std::max<std::int64_t>(n, 1)));
-#ifdef FASTPQ_HAVE_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-  for (std::int64_t i = 0; i < n; ++i) run_one(i);
-#else
-  std::atomic<std::int64_t> next{0};
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t)
-    pool.emplace_back([&] { for (std::int64_t i; (i = next++) < n;) run_one(i); });
-  for (std::int64_t i; (i = next++) < n;) run_one(i);
-  for (auto& t : pool) t.join();
-#endif
+  parallel_for(n, options.workers, run_one);
 
   if (result.failure.kind != ImageFailure::kNone) return result;
   for (const ImageMatches& image : images) result.totals.add(image);
@@ -181,12 +166,6 @@ void CategoryTotals::add(const ImageMatches& image) {
   for (std::int32_t c : image.false_negatives)
     if (c >= 0) fn[c] += 1;
   for (std::int32_t c : image.false_positives) fp[c] += 1;
-}
-
-int resolve_workers(int workers) {
-  if (workers > 0) return workers;
-  unsigned n = std::thread::hardware_concurrency();
-  return n ? static_cast<int>(n) : 1;
 }
 
 PanopticEvaluation evaluate_panoptic(const PanopticDataset& d, const EngineOptions& options, bool keep_images,

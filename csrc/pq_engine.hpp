@@ -9,6 +9,7 @@
 
 #include "inflate.hpp"
 #include "joint_histogram.hpp"
+#include "parallel.hpp"
 #include "pq_match.hpp"
 
 namespace fastpq {
@@ -84,7 +85,5 @@ PanopticEvaluation evaluate_panoptic(const PanopticDataset& dataset, const Engin
 PanopticEvaluation evaluate_panoptic(const IdMapBatch& batch, const SegmentTables& tables,
                                      const EngineOptions& options, bool keep_images, CategoryTotals initial);
 
-// The number of threads `workers` resolves to.
-int resolve_workers(int workers);
 
 }  // namespace fastpq

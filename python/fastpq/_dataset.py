@@ -237,9 +237,6 @@ class TableBuilder:
                              self.gt_cats, self.gt_crowd, self.gt_areas, self.pred_offsets, self.pred_ids,
                              self.pred_cats, self.pred_annotations)
 
-    def __len__(self) -> int:
-        return len(self.image_ids)
-
 
 def _append_segments_fast(gt_ann: Mapping[str, Any], pred_ann: Mapping[str, Any], cat_index: Mapping[Any, int],
                           gt_ids: List[int], gt_cats: List[int], gt_crowd: List[int], gt_areas: List[float],
