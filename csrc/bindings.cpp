@@ -9,6 +9,7 @@
 #include "errors.hpp"
 #include "inflate.hpp"
 #include "joint_histogram.hpp"
+#include "json_scan.hpp"
 #include "amodal_engine.hpp"
 #include "masks.hpp"
 #include "pq_engine.hpp"
@@ -290,6 +291,18 @@ PYBIND11_MODULE(_core, m) {
   m.def("decode_png_ids", &decode_png_ids, py::arg("data"), py::arg("name") = "<memory>",
         py::arg("max_pixels") = kDefaultMaxPixels, py::arg("inflate") = "");
   m.attr("DEFAULT_MAX_PIXELS") = kDefaultMaxPixels;
+  m.def(
+      "json_nesting_depth",
+      [](const py::bytes& text, std::size_t stop_above) {
+        char* data = nullptr;
+        Py_ssize_t size = 0;
+        PyBytes_AsStringAndSize(text.ptr(), &data, &size);
+        py::gil_scoped_release release;
+        return json_nesting_depth(data, static_cast<std::size_t>(size), stop_above);
+      },
+      py::arg("text"), py::arg("stop_above"),
+      "The deepest nesting of arrays / objects in JSON text (strings skipped), or a value above "
+      "stop_above as soon as it is passed.");
 
   // ---- masks ----
   // COCO RLE masks (csrc/masks.hpp), bit-identical to pycocotools' mask API. An RLE argument is a

@@ -12,7 +12,10 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, MissingFolderError, MissingPredictionError
+from . import _core
+from .errors import (AnnotationError, AnnotationKeyError, AnnotationTypeError, LimitExceededError, MissingFolderError,
+                     MissingPredictionError, StrictModeError)
+from .limits import DEFAULT_MAX_SEGMENTS_PER_IMAGE, check_count
 
 try:  # an optional, faster parser; the values it returns are the same
     import orjson as _orjson
@@ -22,27 +25,47 @@ except ImportError:  # pragma: no cover - depends on the environment
 INT64_MAX = 2**63 - 1
 
 
-def read_json(path: str, what: str) -> Any:
-    """Parses a JSON file of any value, turning I/O and syntax errors into one clear error."""
+def read_json(path: str, what: str, max_bytes: Optional[int] = None) -> Any:
+    """Parses a JSON file of any value, turning I/O and syntax errors into one clear error.
+
+    A file larger than `max_bytes` is refused before it is read (and reading stops there, should
+    the file grow meanwhile)."""
     try:
         with open(path, "rb") as f:
-            raw = f.read()
+            if max_bytes is None:
+                raw = f.read()
+            else:
+                size = os.fstat(f.fileno()).st_size
+                raw = f.read(max_bytes + 1) if size <= max_bytes else b""
+                if size > max_bytes or len(raw) > max_bytes:
+                    raise LimitExceededError(f"{what} JSON file '{path}' has {max(size, len(raw))} bytes, more "
+                                             f"than max_json_bytes={max_bytes}", file=path)
         return _parse_json(raw)
     except OSError as e:
         raise AnnotationError(f"cannot read {what} JSON file '{path}': {e.strerror or e}", file=path) from None
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        if isinstance(e, LimitExceededError):
+            raise
         raise AnnotationError(f"{what} JSON file '{path}' is not valid JSON: {e}", file=path) from None
 
 
-def load_json(path: str, what: str) -> Dict[str, Any]:
+def load_json(path: str, what: str, max_bytes: Optional[int] = None) -> Dict[str, Any]:
     """Parses a JSON file that must hold an object."""
-    data = read_json(path, what)
+    data = read_json(path, what, max_bytes)
     if not isinstance(data, dict):
         raise AnnotationTypeError(f"{what} JSON file '{path}' does not hold an object", file=path)
     return data
 
 
+#: JSON that nests arrays / objects deeper than this is refused before it is parsed: COCO files
+#: nest five deep, and text like a million '[' exhausts the C stack of recursive parsers (orjson
+#: crashes on it). panopticapi's ``json`` gives up near 1000 levels.
+MAX_JSON_DEPTH = 512
+
+
 def _parse_json(raw: bytes) -> Any:
+    if _core.json_nesting_depth(raw, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise ValueError(f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels")
     if _orjson is not None:
         try:
             return _orjson.loads(raw)
@@ -175,16 +198,22 @@ def _number(value: Any, key: str, image_id: Any, segment_id: int) -> float:
 
 
 def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_folder: str, pred_folder: str,
-                 categories: Categories) -> SegmentTables:
-    """Pairs GT and prediction annotations by image id and flattens their segments."""
+                 categories: Categories, *, strict: bool = False,
+                 max_segments_per_image: int = DEFAULT_MAX_SEGMENTS_PER_IMAGE) -> SegmentTables:
+    """Pairs GT and prediction annotations by image id and flattens their segments.
+
+    With `strict`, what panopticapi silently accepts is refused (see :func:`check_strict`)."""
     gt_annotations = _list_of(gt_json, "annotations", "the ground-truth JSON")
+    pred_annotations = _list_of(pred_json, "annotations", "the prediction JSON")
     pred_by_image: Dict[Any, Mapping[str, Any]] = {}
-    for el in _list_of(pred_json, "annotations", "the prediction JSON"):
+    for el in pred_annotations:
         if not isinstance(el, dict) or "image_id" not in el:
             raise AnnotationKeyError("a prediction annotation has no 'image_id'")
         pred_by_image[_hashable(el["image_id"], "a prediction annotation's image_id")] = el
+    if strict:
+        check_strict(gt_annotations, pred_annotations, categories)
 
-    builder = TableBuilder(categories)
+    builder = TableBuilder(categories, max_segments_per_image)
     for gt_ann in gt_annotations:
         if not isinstance(gt_ann, dict) or "image_id" not in gt_ann:
             raise AnnotationKeyError("a ground-truth annotation has no 'image_id'")
@@ -197,11 +226,81 @@ def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_fo
     return builder.build()
 
 
+#: Ids a panoptic PNG can hold besides void: R + 256 G + 65536 B, from 1 to 2^24 - 1.
+MAX_PNG_SEGMENT_ID = (1 << 24) - 1
+
+
+def check_strict(gt_annotations: Sequence[Any], pred_annotations: Sequence[Any], categories: Categories) -> None:
+    """Refuses, with a :class:`StrictModeError` naming the image (and segment), what panopticapi
+    accepts without a word but what no correct submission holds:
+
+    - a ground truth with no categories, or whose segments name a category it does not list;
+    - two ground-truth or two prediction annotations for one image id (panopticapi keeps the last
+      prediction) and predictions for images the ground truth lacks (panopticapi ignores them);
+    - a segment id listed twice in one image (panopticapi keeps the last), or outside 1..2^24-1,
+      the ids a PNG can hold;
+    - a ``file_name`` that is absolute or leads out of its folder (``..``).
+    """
+    if not len(categories):
+        raise StrictModeError("the ground-truth JSON lists no categories")
+    gt_ids: Dict[Any, None] = {}
+    for ann in gt_annotations:
+        if isinstance(ann, dict) and "image_id" in ann:
+            image_id = _hashable(ann["image_id"], "a ground-truth annotation's image_id")
+            if image_id in gt_ids:
+                raise StrictModeError(f"the ground truth has two annotations for the image with ID {image_id}",
+                                      image_id=image_id)
+            gt_ids[image_id] = None
+            _check_strict_annotation(ann, image_id, "ground-truth", categories)
+    seen: Dict[Any, None] = {}
+    for ann in pred_annotations:
+        image_id = ann["image_id"]
+        if image_id in seen:
+            raise StrictModeError(f"the prediction has two annotations for the image with ID {image_id}",
+                                  image_id=image_id)
+        seen[image_id] = None
+        if image_id not in gt_ids:
+            raise StrictModeError(f"the prediction has an annotation for the image with ID {image_id}, which the "
+                                  "ground truth does not have", image_id=image_id)
+        _check_strict_annotation(ann, image_id, "prediction", None)
+
+
+def _check_strict_annotation(ann: Mapping[str, Any], image_id: Any, where: str,
+                             categories: Optional[Categories]) -> None:
+    name = ann.get("file_name")
+    if isinstance(name, str) and (os.path.isabs(name) or "\\" in name or ".." in name.split("/")
+                                  or (len(name) > 1 and name[1] == ":")):
+        raise StrictModeError(f"In the image with ID {image_id} the {where} file_name {name!r} is not a plain "
+                              "relative path inside its folder", image_id=image_id, file=name)
+    segments = ann.get("segments_info")
+    if not isinstance(segments, list):
+        return  # the table builder names this error in both modes
+    ids: Dict[Any, None] = {}
+    for el in segments:
+        if not isinstance(el, dict) or "id" not in el:
+            continue
+        sid = _segment_id(el["id"], image_id, where)
+        if sid in ids:
+            raise StrictModeError(f"In the image with ID {image_id} the {where} segment ID {sid} is listed twice",
+                                  image_id=image_id, segment_id=sid)
+        ids[sid] = None
+        if not 1 <= sid <= MAX_PNG_SEGMENT_ID:
+            raise StrictModeError(f"In the image with ID {image_id} the {where} segment ID {sid} is outside "
+                                  f"1..{MAX_PNG_SEGMENT_ID}, the ids a panoptic PNG can hold",
+                                  image_id=image_id, segment_id=sid)
+        if categories is not None and _category_index(categories.index, el.get("category_id"), image_id, sid,
+                                                      where) < 0:
+            raise StrictModeError(f"In the image with ID {image_id} the {where} segment with ID {sid} has "
+                                  f"category_id {el.get('category_id')!r}, which the categories do not list",
+                                  image_id=image_id, segment_id=sid)
+
+
 class TableBuilder:
     """Accumulates images' segment tables, image by image, with panopticapi's dict semantics."""
 
-    def __init__(self, categories: Categories) -> None:
+    def __init__(self, categories: Categories, max_segments_per_image: int = DEFAULT_MAX_SEGMENTS_PER_IMAGE) -> None:
         self.cat_index = categories.index
+        self.max_segments = max_segments_per_image
         self.gt_files: List[str] = []
         self.pred_files: List[str] = []
         self.image_ids: List[Any] = []
@@ -218,6 +317,11 @@ class TableBuilder:
     def add(self, image_id: Any, gt_file: str, pred_file: str, gt_ann: Mapping[str, Any],
             pred_ann: Mapping[str, Any]) -> None:
         """Adds one image; `gt_file` / `pred_file` name its maps in messages."""
+        for ann, where in ((gt_ann, "ground-truth"), (pred_ann, "prediction")):
+            segments = ann.get("segments_info")
+            if isinstance(segments, list):
+                check_count(len(segments), self.max_segments, f"{where} segments_info", image_id,
+                            "max_segments_per_image")
         self.gt_files.append(gt_file)
         self.pred_files.append(pred_file)
         self.image_ids.append(image_id)

@@ -14,7 +14,8 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from . import _core
 from ._dataset import load_json, read_json
-from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError
+from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, StrictModeError
+from .limits import DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_PROPOSALS_PER_IMAGE, check_count, check_positive
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -164,33 +165,50 @@ def _mask(segmentation: Any, image: AmodalImage, where: str) -> Mask:
 
 
 def add_proposals(images: Sequence[AmodalImage], proposals: Iterable[Mapping[str, Any]],
-                  use_amodal_proposals: bool = False) -> None:
-    """Gives each image its proposals, in input order; proposals for other images are ignored."""
+                  use_amodal_proposals: bool = False, *, strict: bool = False,
+                  max_proposals_per_image: int = DEFAULT_MAX_PROPOSALS_PER_IMAGE) -> None:
+    """Gives each image its proposals, in input order; proposals for other images are ignored
+    (refused with `strict`, as are infinite and negative scores). NaN scores are always refused:
+    the order of proposals by score, on which recall depends, is undefined with them."""
+    check_positive("max_proposals_per_image", max_proposals_per_image)
     by_id = {image.image_id: image for image in images}
     for p in proposals:
         if not isinstance(p, dict):
             raise AnnotationTypeError("a proposal is not an object")
-        image = by_id.get(p.get("image_id"))
+        try:
+            image = by_id.get(p.get("image_id"))
+        except TypeError:
+            raise AnnotationTypeError(f"a proposal has image_id {p.get('image_id')!r}, which cannot be an id") from None
         if image is None:
+            if strict:
+                raise StrictModeError(f"a proposal names the image with ID {p.get('image_id')!r}, which the ground "
+                                      "truth does not have", image_id=p.get("image_id"))
             continue
         where = f"In the image with ID {image.image_id} a proposal"
         try:
             score = float(p["score"])
-        except (KeyError, TypeError, ValueError):
-            raise AnnotationKeyError(f"{where} lacks a numeric 'score'")
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise AnnotationKeyError(f"{where} lacks a numeric 'score'", image_id=image.image_id) from None
         if math.isnan(score):
-            raise AnnotationError(f"{where} has score NaN")
+            raise AnnotationError(f"{where} has score NaN", image_id=image.image_id)
+        if strict and (math.isinf(score) or score < 0):
+            raise StrictModeError(f"{where} has score {score}; strict mode takes finite scores >= 0",
+                                  image_id=image.image_id)
+        check_count(len(image.proposal_scores) + 1, max_proposals_per_image, "proposals list", image.image_id,
+                    "max_proposals_per_image")
         mask = p.get("amodal_mask", p.get("amodalMask")) if use_amodal_proposals else None
         if mask is None:
             if "segmentation" not in p:
-                raise AnnotationKeyError(f"{where} lacks 'segmentation'")
+                raise AnnotationKeyError(f"{where} lacks 'segmentation'", image_id=image.image_id)
             mask = p["segmentation"]
         image.proposal_masks.append(_mask(mask, image, where))
         image.proposal_scores.append(score)
 
 
 def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLike]], *, use_visible: bool = False,
-              use_amodal_proposals: bool = False, per_image: bool = False, workers: int = 0) -> AmodalResult:
+              use_amodal_proposals: bool = False, per_image: bool = False, workers: int = 0,
+              strict: bool = False, max_proposals_per_image: int = DEFAULT_MAX_PROPOSALS_PER_IMAGE,
+              max_json_bytes: int = DEFAULT_MAX_JSON_BYTES) -> AmodalResult:
     """The COCOA evaluation of proposals against a COCOA ground truth.
 
     Args:
@@ -203,14 +221,22 @@ def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLi
         per_image: also return per-image rows (``result.per_image``): regions and recall at each k
             per setting, recall averaged over the thresholds.
         workers: threads; 0 uses every core.
+        strict: refuse proposals for images the ground truth lacks and infinite or negative scores,
+            which pycocotools accepts.
+        max_proposals_per_image: an image with more proposals is refused (COCOA scores the best 1000).
+        max_json_bytes: larger JSON files are refused before they are read.
     """
-    images = load_amodal_ground_truth(gt_json, use_visible)
+    check_positive("max_json_bytes", max_json_bytes)
+    gt_json = os.fspath(gt_json) if not isinstance(gt_json, dict) else gt_json
+    images = load_amodal_ground_truth(
+        load_json(gt_json, "ground-truth", max_json_bytes) if isinstance(gt_json, str) else gt_json, use_visible)
     files = [proposals_json] if isinstance(proposals_json, (str, os.PathLike)) else list(proposals_json)
     for path in files:
-        data = read_json(os.fspath(path), "proposals")
+        data = read_json(os.fspath(path), "proposals", max_json_bytes)
         if not isinstance(data, list):
             raise AnnotationTypeError(f"proposals file '{os.fspath(path)}' does not hold a list")
-        add_proposals(images, data, use_amodal_proposals)
+        add_proposals(images, data, use_amodal_proposals, strict=strict,
+                      max_proposals_per_image=max_proposals_per_image)
     return evaluate_images(images, workers=workers, use_visible=use_visible, per_image=per_image)
 
 

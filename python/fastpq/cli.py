@@ -12,7 +12,9 @@ import time
 from typing import Any, Optional, Sequence
 
 from .errors import FastPQError
-from .panoptic import DEFAULT_MAX_PIXELS, evaluate
+from .limits import (DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_PROPOSALS_PER_IMAGE,
+                     DEFAULT_MAX_SEGMENTS_PER_IMAGE)
+from .panoptic import evaluate
 from .results import PanopticResult
 
 
@@ -49,12 +51,40 @@ def _add_pq_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pred-folder", "--pred_folder", dest="pred_folder", default=None,
                         help="prediction PNG folder (default: the prediction JSON path without .json)")
     parser.add_argument("--workers", type=int, default=0, help="threads decoding images (default: all cores)")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+    parser.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
                         help="refuse PNGs with more pixels than this (default: %(default)s)")
+    _add_limit_arguments(parser)
+    parser.add_argument("--max-segments-per-image", type=_positive_int, default=DEFAULT_MAX_SEGMENTS_PER_IMAGE,
+                        help="refuse images listing more segments than this (default: %(default)s)")
+    parser.add_argument("--time-budget", type=_positive_float, default=None, metavar="SECONDS",
+                        help="give up with an error after this many seconds (default: no budget)")
     parser.add_argument("--json", dest="json_out", default=None,
                         help="also write the results (panopticapi's dict plus per-class counts) to this file")
     parser.add_argument("--per-class", action="store_true", help="print a line per category")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options an evaluation server sets for untrusted submissions, common to pq and amodal."""
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse what the reference tools silently accept (duplicate image or segment ids, "
+                             "entries for unknown images, file names leaving their folder, ...)")
+    parser.add_argument("--max-json-bytes", type=_positive_int, default=DEFAULT_MAX_JSON_BYTES,
+                        help="refuse larger JSON files (default: %(default)s)")
 
 
 def results_json(result: PanopticResult) -> dict:
@@ -75,7 +105,9 @@ def results_json(result: PanopticResult) -> dict:
 def _run_pq(args: argparse.Namespace) -> int:
     progress = None if args.quiet else ProgressBar("scoring")
     result = evaluate(args.gt_json, args.pred_json, args.gt_folder, args.pred_folder, workers=args.workers,
-                      max_pixels=args.max_pixels, progress=progress if progress and progress.enabled else None)
+                      max_pixels=args.max_pixels, progress=progress if progress and progress.enabled else None,
+                      strict=args.strict, max_segments_per_image=args.max_segments_per_image,
+                      max_json_bytes=args.max_json_bytes, time_budget=args.time_budget)
     if not args.quiet:
         print(result.table())
         if args.per_class:
@@ -108,7 +140,8 @@ def _run_amodal(args: argparse.Namespace) -> int:
     from .amodal import amodal_ar
 
     result = amodal_ar(args.gt, args.proposals, use_visible=args.visible,
-                       use_amodal_proposals=args.amodal_proposals, workers=args.workers)
+                       use_amodal_proposals=args.amodal_proposals, workers=args.workers, strict=args.strict,
+                       max_proposals_per_image=args.max_proposals_per_image, max_json_bytes=args.max_json_bytes)
     if not args.quiet:
         print(result.cocoa_printout() if args.cocoa_format else result.table())
     if args.json_out:
@@ -152,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     amodal.add_argument("--cocoa-format", action="store_true",
                         help="print the text amodalAPI's batchEval.py prints instead of the table")
     amodal.add_argument("--workers", type=int, default=0, help="threads (default: all cores)")
+    _add_limit_arguments(amodal)
+    amodal.add_argument("--max-proposals-per-image", type=_positive_int, default=DEFAULT_MAX_PROPOSALS_PER_IMAGE,
+                        help="refuse images with more proposals than this (default: %(default)s)")
     amodal.add_argument("--json", dest="json_out", default=None, help="also write the AR values to this file")
     amodal.add_argument("--quiet", action="store_true", help="print nothing but errors")
     amodal.set_defaults(run=_run_amodal)

@@ -71,3 +71,16 @@ class SegmentMismatchError(FastPQError, KeyError):
 
 class EmptyCategoryGroupError(FastPQError, ZeroDivisionError):
     """No category of a group (All / Things / Stuff) has any segment, so its PQ is undefined."""
+
+
+class StrictModeError(AnnotationError):
+    """An input panopticapi accepts silently (and fastpq too by default) but ``strict=True`` refuses,
+    e.g. two predictions for one image or a prediction for an image the ground truth lacks."""
+
+
+class LimitExceededError(FastPQError, ValueError):
+    """An input larger than a configured limit (``max_json_bytes``, ``max_segments_per_image``, ...)."""
+
+
+class TimeBudgetExceededError(FastPQError, TimeoutError):
+    """The evaluation ran past its ``time_budget``; nothing partial is returned."""

@@ -11,18 +11,21 @@ from ._dataset import (Categories, SegmentTables, build_tables, category_of, def
                        missing_ids_in_panopticapi_order, require_folder)
 from .errors import (AnnotationError, FastPQError, ImageSizeMismatchError, PngError, PngNotFoundError,
                      SegmentMismatchError)
+from .limits import (DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SEGMENTS_PER_IMAGE, Deadline,
+                     check_positive)
 from .results import PanopticResult
 
 PathLike = Union[str, "os.PathLike[str]"]
 ProgressCallback = Callable[[int, int], None]
 
-DEFAULT_MAX_PIXELS: int = _core.DEFAULT_MAX_PIXELS
 
 
 def evaluate(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optional[PathLike] = None,
              pred_folder: Optional[PathLike] = None, *, workers: int = 0, max_pixels: int = DEFAULT_MAX_PIXELS,
              per_image: bool = False, progress: Optional[ProgressCallback] = None,
-             inflate: str = "") -> PanopticResult:
+             inflate: str = "", strict: bool = False,
+             max_segments_per_image: int = DEFAULT_MAX_SEGMENTS_PER_IMAGE,
+             max_json_bytes: int = DEFAULT_MAX_JSON_BYTES, time_budget: Optional[float] = None) -> PanopticResult:
     """Scores a COCO panoptic prediction against its ground truth, exactly as panopticapi does.
 
     Args:
@@ -33,34 +36,58 @@ def evaluate(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Option
         per_image: also keep per-image, per-category TP / FP / FN / IoU sums (``result.per_image``).
         progress: called as ``progress(done, total)`` while images are scored.
         inflate: "" (the build's default), "libdeflate" or "zlib".
+        strict: refuse what panopticapi silently accepts (two predictions for one image, predictions
+            for unknown images, repeated or out-of-range segment ids, file names leaving their folder;
+            see :func:`fastpq._dataset.check_strict`). The default keeps panopticapi's behaviour.
+        max_segments_per_image: images listing more segments (either side) are refused.
+        max_json_bytes: larger JSON files are refused before they are read.
+        time_budget: seconds; past it a :class:`TimeBudgetExceededError` is raised. It is checked
+            after each JSON file and between batches of images, so it may be overrun by the time
+            of one batch (a few images).
 
     Returns a :class:`PanopticResult`; groups with no present category have NaN scores and n = 0.
     Raises a :class:`FastPQError` subclass, naming the image, file or segment, on bad input.
     """
-    tables, categories = prepare(gt_json_file, pred_json_file, gt_folder, pred_folder)
+    deadline = Deadline(time_budget)
+    tables, categories = prepare(gt_json_file, pred_json_file, gt_folder, pred_folder, strict=strict,
+                                 max_segments_per_image=max_segments_per_image, max_json_bytes=max_json_bytes,
+                                 deadline=deadline)
     return evaluate_tables(tables, categories, workers=workers, max_pixels=max_pixels, per_image=per_image,
-                           progress=progress, inflate=inflate)
+                           progress=progress, inflate=inflate, deadline=deadline)
 
 
 def prepare(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optional[PathLike],
-            pred_folder: Optional[PathLike]) -> "tuple[SegmentTables, Categories]":
+            pred_folder: Optional[PathLike], *, strict: bool = False,
+            max_segments_per_image: int = DEFAULT_MAX_SEGMENTS_PER_IMAGE,
+            max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
+            deadline: Optional[Deadline] = None) -> "tuple[SegmentTables, Categories]":
     """Reads both JSON files and pairs their images: every check that needs no PNG, in one order,
     so that any front end gives the same error for the same input."""
+    check_positive("max_segments_per_image", max_segments_per_image)
+    check_positive("max_json_bytes", max_json_bytes)
+    deadline = deadline or Deadline(None)
     gt_json_file, pred_json_file = os.fspath(gt_json_file), os.fspath(pred_json_file)
-    gt_json = load_json(gt_json_file, "ground-truth")
-    pred_json = load_json(pred_json_file, "prediction")
+    gt_json = load_json(gt_json_file, "ground-truth", max_json_bytes)
+    deadline.check("after reading the ground-truth JSON")
+    pred_json = load_json(pred_json_file, "prediction", max_json_bytes)
+    deadline.check("after reading the prediction JSON")
     gt_folder = default_folder(gt_json_file) if gt_folder is None else os.fspath(gt_folder)
     pred_folder = default_folder(pred_json_file) if pred_folder is None else os.fspath(pred_folder)
     require_folder(gt_folder, "ground truth")
     require_folder(pred_folder, "predicted")
     categories = Categories.from_json(gt_json)
-    return build_tables(gt_json, pred_json, gt_folder, pred_folder, categories), categories
+    tables = build_tables(gt_json, pred_json, gt_folder, pred_folder, categories, strict=strict,
+                          max_segments_per_image=max_segments_per_image)
+    deadline.check("after pairing the images")
+    return tables, categories
 
 
 def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: int = 0,
                     max_pixels: int = DEFAULT_MAX_PIXELS, per_image: bool = False,
-                    progress: Optional[ProgressCallback] = None, inflate: str = "") -> PanopticResult:
-    """Runs the C++ engine over prepared segment tables, in chunks when progress is reported."""
+                    progress: Optional[ProgressCallback] = None, inflate: str = "",
+                    deadline: Optional[Deadline] = None) -> PanopticResult:
+    """Runs the C++ engine over prepared segment tables, in chunks when progress is reported or
+    a time budget is to be checked."""
     n = len(tables)
     k = len(categories)
     tp: List[int] = [0] * k
@@ -68,7 +95,8 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
     fn: List[int] = [0] * k
     iou: List[float] = [0.0] * k
     rows: Optional[List[Dict[str, Any]]] = [] if per_image else None
-    chunk = max(n, 1) if progress is None else max(64, 8 * max(workers, 1))
+    timed = deadline is not None and deadline.active
+    chunk = max(n, 1) if progress is None and not timed else max(64 if progress else 16, 8 * max(workers, 1))
     if progress is not None:
         progress(0, n)
     for start in range(0, n, chunk) if n else [0]:
@@ -87,6 +115,8 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
             rows.extend(_image_rows(out["images"], part, categories))
         if progress is not None:
             progress(stop, n)
+        if timed and stop < n:
+            deadline.check(f"{stop} of {n} images scored")
     return PanopticResult.from_totals(categories, tp, fp, fn, iou, per_image=rows)
 
 

@@ -1,0 +1,62 @@
+"""Limits that keep one evaluation's memory and time bounded, whatever a submission holds.
+
+Each limit is an option of the function that reads the input it bounds; the defaults admit every
+public dataset (COCO, Cityscapes, ADE20K, Mapillary Vistas) and refuse what no real submission needs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Optional
+
+from . import _core
+from .errors import LimitExceededError, TimeBudgetExceededError
+
+#: PNGs with more pixels are refused before any memory is taken for them (2^27: 11585 x 11585).
+DEFAULT_MAX_PIXELS: int = _core.DEFAULT_MAX_PIXELS
+#: Segments one image may list in ``segments_info`` (either side). A PNG holds at most 2^24 ids;
+#: Mapillary Vistas, the most crowded public set, has well under a thousand per image.
+DEFAULT_MAX_SEGMENTS_PER_IMAGE: int = 65_536
+#: Proposals one image may have in an amodal proposals file. COCOA scores at most the 1000
+#: best-scored proposals of an image; ten times that is refused as no sensible submission.
+DEFAULT_MAX_PROPOSALS_PER_IMAGE: int = 10_000
+#: Size of a JSON file, checked before it is read (COCO's panoptic_train2017.json is ~0.4 GiB).
+DEFAULT_MAX_JSON_BYTES: int = 1 << 30
+
+
+def check_positive(name: str, value: Any) -> None:
+    """Refuses a limit that is not a positive integer (``bool`` included), as a usage error."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, not {value!r}")
+
+
+class Deadline:
+    """The end of a time budget, started when the evaluation starts; ``None`` means no budget."""
+
+    def __init__(self, budget: Optional[float]) -> None:
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
+                                   or math.isnan(budget) or budget <= 0):
+            raise ValueError(f"time_budget must be a positive number of seconds or None, not {budget!r}")
+        self.budget = budget
+        self.start = time.monotonic()
+
+    @property
+    def active(self) -> bool:
+        return self.budget is not None
+
+    def check(self, stage: str) -> None:
+        """Raises :class:`TimeBudgetExceededError` once the budget is spent; `stage` says where."""
+        if self.budget is None:
+            return
+        elapsed = time.monotonic() - self.start
+        if elapsed > self.budget:
+            raise TimeBudgetExceededError(
+                f"the evaluation ran past its time budget of {self.budget:g} s ({elapsed:.2f} s, {stage})")
+
+
+def check_count(count: int, limit: int, what: str, image_id: Any, option: str) -> None:
+    """Raises :class:`LimitExceededError` naming the image when `count` exceeds `limit`."""
+    if count > limit:
+        raise LimitExceededError(f"In the image with ID {image_id} the {what} has {count} entries, more than "
+                                 f"{option}={limit}", image_id=image_id)
