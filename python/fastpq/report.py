@@ -55,7 +55,8 @@ class ImagePanel:
 def image_scores(result: PanopticResult) -> List[ImageScore]:
     """Per-image PQ (see the module docstring) in dataset order, from ``evaluate(..., per_image=True)``.
 
-    Images without a row (nothing present) get NaN. Raises FastPQError without per-image rows.
+    Images where nothing is present (no TP, FP or FN: PQ would be 0 / 0) have no per-image row and are
+    left out. Raises FastPQError for a result without per-image rows.
     """
     if result.per_image is None:
         raise FastPQError("per-image PQ needs a result of evaluate(..., per_image=True)")
@@ -72,7 +73,7 @@ def image_scores(result: PanopticResult) -> List[ImageScore]:
 
 
 def worst_images(result: PanopticResult, n: int) -> List[ImageScore]:
-    """The n images of lowest PQ (ties in dataset order), NaN skipped."""
+    """The n images of lowest PQ, ties in dataset order; images without a PQ are never among them."""
     scored = [s for s in image_scores(result) if not math.isnan(s.pq)]
     return sorted(scored, key=lambda s: s.pq)[:max(n, 0)]
 
