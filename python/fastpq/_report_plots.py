@@ -65,7 +65,7 @@ def class_pq_bars(classes: Sequence[ClassResult], prefix: str = "bars") -> str:
     per_column = math.ceil(n / columns)
     row, top, bottom = 0.2, 0.45, 0.15  # inches
     height = top + bottom + row * per_column
-    width = 11.0
+    width = 7.5 if columns == 1 else 11.0
     fig = _figure(width, height)
     for k in range(columns):
         part = present[k * per_column:(k + 1) * per_column]
@@ -94,8 +94,8 @@ def class_pq_bars(classes: Sequence[ClassResult], prefix: str = "bars") -> str:
 
 def sq_rq_scatter(classes: Sequence[ClassResult], prefix: str = "scatter") -> str:
     """SQ against RQ, a point per present category sized by its ground-truth segments, with PQ
-    iso-lines (PQ = SQ x RQ) and the five lowest-PQ categories that have a match named (those
-    without one all lie at the origin)."""
+    iso-lines (PQ = SQ x RQ); up to five of the lowest-PQ categories that have a match are named
+    (those without one all lie at the origin), never two names on one spot."""
     _matplotlib()
     present = [c for c in classes if c.present]
     fig = _figure(7.0, 5.4)
@@ -113,9 +113,14 @@ def sq_rq_scatter(classes: Sequence[ClassResult], prefix: str = "scatter") -> st
         ax.scatter([100 * c.rq for c in group], [100 * float(c.sq) for c in group],
                    s=[12 + 10 * math.sqrt(c.tp + c.fn) for c in group], color=color, alpha=0.75,
                    edgecolors="white", linewidths=0.6, label=label, zorder=3)
+    named: List[ClassResult] = []
     for c in sorted((c for c in present if c.tp > 0), key=lambda c: c.pq)[:5]:
-        ax.annotate(_short(c.name), (100 * c.rq, 100 * float(c.sq)), xytext=(4, 3), textcoords="offset points",
-                    fontsize=7, color=_INK, zorder=4)
+        if any(abs(c.rq - o.rq) < 0.04 and abs(float(c.sq) - float(o.sq)) < 0.04 for o in named):
+            continue  # a name on top of another helps nobody
+        named.append(c)
+        left = c.rq > 0.8  # names near the right edge go to the left of their point
+        ax.annotate(_short(c.name), (100 * c.rq, 100 * float(c.sq)), xytext=(-5 if left else 5, 3),
+                    textcoords="offset points", ha="right" if left else "left", fontsize=7, color=_INK, zorder=4)
     ax.set_xlim(-2, 102)
     ax.set_ylim(-2, 102)
     ax.set_xlabel("RQ (%)", fontsize=9, color=_INK)

@@ -147,8 +147,7 @@ th:first-child, td:first-child { text-align: left; }
 thead th { background: #eef0f3; font-weight: 600; }
 table.segments { font-size: 12px; margin-top: 8px; }
 table.segments td, table.segments th { padding: 2px 8px; }
-.chart svg { width: 100%; height: auto; display: block; }
-#sq-rq .chart { max-width: 760px; }
+.chart svg { max-width: 100%; height: auto; display: block; }
 .legend { font-size: 13px; color: #444; margin: 0 0 12px; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; vertical-align: -1px;
           margin: 0 4px 0 12px; border: 1px solid rgba(0,0,0,.15); }
