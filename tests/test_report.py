@@ -386,6 +386,19 @@ def test_result_only_report_has_scores_without_pictures(coco_like, tmp_path):
         assert f"<td>{s.image_id}</td><td>{s.file_name}</td><td>{100 * s.pq:.1f}</td>" in page
 
 
+def test_empty_group_shows_a_dash_and_worst_zero_draws_nothing(make_case, tmp_path):
+    one = np.array([[1, 1], [0, 0]], np.uint32)  # a single person, matched: Stuff has no category present
+    case = make_case([PanopticImage(3, one, [{"id": 1, "category_id": PERSON}], anchors=False)],
+                     [PanopticImage(3, one, [{"id": 1, "category_id": PERSON}], anchors=False)])
+    out = tmp_path / "empty.html"
+    result = write_report(case.gt_json, case.pred_json, out, worst=0)
+    page = out.read_text(encoding="utf-8")
+    summary = parse(page).summary
+    assert result.groups["Stuff"].n == 0 and summary["Stuff"]["pq"] == ("nan", "\u2013")
+    assert summary["Things"]["pq"] == ("1.0", "100.0") and summary["Stuff"]["n"] == ("0", "0")
+    assert not parse(page).all("img") and "No image to show" in page
+
+
 # ---------------------------------------------------------------------------
 # Headless Chromium
 

@@ -148,7 +148,8 @@ def _add_report_command(commands: Any) -> None:
                     "PQ per class, SQ against RQ per class and the worst images with TP / FP / FN segments coloured.")
     report.add_argument("gt_json", help="ground-truth COCO panoptic JSON file")
     report.add_argument("pred_json", help="prediction COCO panoptic JSON file")
-    report.add_argument("--gt-folder", default=None, help="ground-truth PNG folder (default: the JSON path without .json)")
+    report.add_argument("--gt-folder", default=None,
+                        help="ground-truth PNG folder (default: the JSON path without .json)")
     report.add_argument("--pred-folder", default=None,
                         help="prediction PNG folder (default: the JSON path without .json)")
     report.add_argument("-o", "--output", required=True, help="the HTML file to write")

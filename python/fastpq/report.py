@@ -97,10 +97,11 @@ def write_report(gt_json_file: PathLike, pred_json_file: PathLike, out_html: Pat
     return result
 
 
-def write_result_report(result: PanopticResult, out_html: PathLike, *, title: str = "fastpq report") -> None:
+def write_result_report(result: PanopticResult, out_html: PathLike, *, worst: int = DEFAULT_WORST,
+                        title: str = "fastpq report") -> None:
     """Writes the report of a result without its files (e.g. from ``fastpq.PanopticQuality``): the
-    summary, the charts and, with per-image rows, the worst images' scores without pictures."""
-    _write(out_html, render_report(result, [], title=title))
+    summary, the charts and, with per-image rows, the `worst` images' scores without pictures."""
+    _write(out_html, render_report(result, None, worst=worst, title=title))
 
 
 def _panels(result: PanopticResult, tables: SegmentTables, categories: Categories, worst: int,
@@ -167,9 +168,11 @@ details summary { cursor: pointer; font-size: 13px; color: #345; margin-top: 6px
 """
 
 
-def render_report(result: PanopticResult, panels: Sequence[ImagePanel], *, title: str = "fastpq report",
-                  sources: Sequence[Tuple[str, str]] = (), n_images: Optional[int] = None) -> str:
-    """The report page as one HTML string (see the module docstring)."""
+def render_report(result: PanopticResult, panels: Optional[Sequence[ImagePanel]], *, worst: int = DEFAULT_WORST,
+                  title: str = "fastpq report", sources: Sequence[Tuple[str, str]] = (),
+                  n_images: Optional[int] = None) -> str:
+    """The report page as one HTML string (see the module docstring). `panels` None: a report from a
+    result alone, which lists the `worst` images' scores (with per-image rows) instead of pictures."""
     from . import __version__
     from ._report_plots import class_pq_bars, sq_rq_scatter
 
@@ -195,7 +198,7 @@ def render_report(result: PanopticResult, panels: Sequence[ImagePanel], *, title
         f'<div class="chart">{sq_rq_scatter(result.classes)}</div>' if present
         else '<p class="muted">No category has a segment.</p>',
         "</section>",
-        _worst_section(result, panels),
+        _worst_section(result, panels, worst),
         _class_table_section(result),
         "</main></body></html>",
     ]
@@ -250,9 +253,11 @@ def _status_legend() -> str:
     return '<p class="legend">' + "".join(spans) + "</p>"
 
 
-def _worst_section(result: PanopticResult, panels: Sequence[ImagePanel]) -> str:
+def _worst_section(result: PanopticResult, panels: Optional[Sequence[ImagePanel]], worst: int) -> str:
     out = ['<section id="worst"><h2>Worst images</h2>']
-    if panels:
+    if panels is not None and not panels:
+        out.append('<p class="muted">No image to show: none was asked for, or no image has a PQ.</p>')
+    elif panels:
         out.append('<p class="muted">Lowest per-image PQ: panopticapi\'s PQ of the image alone (mean over the '
                    "categories present in it). Segment borders are drawn darker.</p>")
         out.append(_status_legend())
@@ -260,7 +265,7 @@ def _worst_section(result: PanopticResult, panels: Sequence[ImagePanel]) -> str:
             out.append(_panel(rank, panel, result))
     elif result.per_image is not None:
         out.append('<p class="muted">No pictures (the report was made from a result, not from files).</p>')
-        out.append(_scores_table(worst_images(result, DEFAULT_WORST)))
+        out.append(_scores_table(worst_images(result, worst)))
     else:
         out.append('<p class="muted">No per-image rows in this result.</p>')
     out.append("</section>")
