@@ -304,6 +304,45 @@ PYBIND11_MODULE(_core, m) {
       "The deepest nesting of arrays / objects in JSON text (strings skipped), or a value above "
       "stop_above as soon as it is passed.");
 
+  // ---- segment decisions ----
+  m.def(
+      "match_image_pair",
+      [](std::string gt_file, std::string pred_file, Ids gt_ids, Categories gt_categories,
+         std::vector<std::uint8_t> gt_iscrowd, std::vector<double> gt_areas, Ids pred_ids, Categories pred_categories,
+         std::int32_t n_categories, std::uint64_t max_pixels, const std::string& inflate) {
+        const auto n_gt = static_cast<std::int64_t>(gt_ids.size()), n_pred = static_cast<std::int64_t>(pred_ids.size());
+        PanopticDataset d{{std::move(gt_file)}, {std::move(pred_file)},
+                          make_tables({0, n_gt}, std::move(gt_ids), std::move(gt_categories), std::move(gt_iscrowd),
+                                      std::move(gt_areas), {0, n_pred}, std::move(pred_ids),
+                                      std::move(pred_categories), n_categories)};
+        EngineOptions options = make_options(1, max_pixels, inflate);
+        ImagePairDecisions r;
+        {
+          py::gil_scoped_release release;
+          r = match_image_pair(d, 0, options);
+        }
+        py::dict out;
+        out["failure"] = failure_to_python(r.failure);
+        auto codes = [](const std::vector<SegmentStatus>& v) {
+          std::vector<int> c(v.size());
+          for (std::size_t i = 0; i < v.size(); ++i) c[i] = static_cast<int>(v[i]);
+          return c;
+        };
+        out["gt_status"] = codes(r.decisions.gt_status);
+        out["gt_match"] = r.decisions.gt_match;
+        out["gt_iou"] = r.decisions.gt_iou;
+        out["pred_status"] = codes(r.decisions.pred_status);
+        out["pred_match"] = r.decisions.pred_match;
+        out["pred_iou"] = r.decisions.pred_iou;
+        return out;
+      },
+      py::arg("gt_file"), py::arg("pred_file"), py::arg("gt_ids"), py::arg("gt_categories"), py::arg("gt_iscrowd"),
+      py::arg("gt_areas"), py::arg("pred_ids"), py::arg("pred_categories"), py::arg("n_categories"),
+      py::arg("max_pixels") = kDefaultMaxPixels, py::arg("inflate") = "",
+      "Matches one PNG pair as evaluate_panoptic does; per segment (table order): status 0 matched, 1 unmatched "
+      "(FN / FP), 2 ignored (crowd / void), the matched segment's table index (-1) and the match's IoU.");
+  // ---- end segment decisions ----
+
   // ---- masks ----
   // COCO RLE masks (csrc/masks.hpp), bit-identical to pycocotools' mask API. An RLE argument is a
   // compressed string (str or bytes) or uncompressed counts (a sequence of ints); counts come back

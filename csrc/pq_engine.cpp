@@ -56,6 +56,38 @@ void file_histogram(const PanopticDataset& d, std::size_t i, const EngineOptions
   ws.pred.shrink_if_above(kKeepBufferBytes);
 }
 
+// Runs `work()` and says why it failed, if it did: nothing may leave a parallel region.
+// `describe()` names the image's inputs in messages that would not name them otherwise.
+template <typename Work, typename Describe>
+ImageFailure guarded(Work work, Describe describe) {
+  ImageFailure f;
+  try {
+    work();
+  } catch (const FileNotFound& e) {
+    f.kind = ImageFailure::kFileMissing;
+    f.message = e.what();
+  } catch (const FormatError& e) {
+    f.kind = ImageFailure::kFile;
+    f.message = e.what();
+  } catch (const SizeMismatch& e) {
+    f.kind = ImageFailure::kSizeMismatch;
+    f.message = e.what();
+  } catch (const SegmentError& e) {
+    f.kind = ImageFailure::kSegment;
+    f.segment_kind = e.kind;
+    f.segment_id = e.segment_id;
+    f.segment_ids = e.ids;
+    f.message = e.what();
+  } catch (const std::bad_alloc&) {
+    f.kind = ImageFailure::kFile;
+    f.message = "out of memory while reading " + describe();
+  } catch (const std::exception& e) {
+    f.kind = ImageFailure::kFile;
+    f.message = describe() + ": " + e.what();
+  }
+  return f;
+}
+
 // Runs `histogram_of(i, workspace)` for every image in parallel, matches each image's segments
 // and adds the statistics up in image order. `describe(i)` names image i's inputs in messages.
 template <typename HistogramOf, typename Describe>
@@ -85,36 +117,15 @@ PanopticEvaluation run_images(std::size_t count, const SegmentTables& tables, co
   auto run_one = [&](std::int64_t i) {
     if (i > first_failure.load(std::memory_order_relaxed)) return;  // an earlier image failed already
     const std::size_t at = static_cast<std::size_t>(i);
-    ImageFailure f;
-    try {
-      Workspace& ws = thread_workspace(options.inflate);
-      histogram_of(at, ws);
-      ws.hist.sorted_entries(ws.entries);
-      match_segments(ws.entries, tables.gt(at), tables.pred(at), tables.n_categories, images[at], ws.scratch);
-      return;
-    } catch (const FileNotFound& e) {
-      f.kind = ImageFailure::kFileMissing;
-      f.message = e.what();
-    } catch (const FormatError& e) {
-      f.kind = ImageFailure::kFile;
-      f.message = e.what();
-    } catch (const SizeMismatch& e) {
-      f.kind = ImageFailure::kSizeMismatch;
-      f.message = e.what();
-    } catch (const SegmentError& e) {
-      f.kind = ImageFailure::kSegment;
-      f.segment_kind = e.kind;
-      f.segment_id = e.segment_id;
-      f.segment_ids = e.ids;
-      f.message = e.what();
-    } catch (const std::bad_alloc&) {
-      f.kind = ImageFailure::kFile;
-      f.message = "out of memory while reading " + describe(at);
-    } catch (const std::exception& e) {  // nothing may leave a parallel region
-      f.kind = ImageFailure::kFile;
-      f.message = describe(at) + ": " + e.what();
-    }
-    record(i, std::move(f));
+    ImageFailure f = guarded(
+        [&] {
+          Workspace& ws = thread_workspace(options.inflate);
+          histogram_of(at, ws);
+          ws.hist.sorted_entries(ws.entries);
+          match_segments(ws.entries, tables.gt(at), tables.pred(at), tables.n_categories, images[at], ws.scratch);
+        },
+        [&] { return describe(at); });
+    if (f.kind != ImageFailure::kNone) record(i, std::move(f));
   };
 
   parallel_for(n, options.workers, run_one);
@@ -188,6 +199,24 @@ PanopticEvaluation evaluate_panoptic(const IdMapBatch& batch, const SegmentTable
         build_joint_histogram(gt, pred, batch.height, batch.width, ws.hist);
       },
       [](std::size_t i) { return "id map pair " + std::to_string(i); });
+}
+
+ImagePairDecisions match_image_pair(const PanopticDataset& d, std::size_t image, const EngineOptions& options) {
+  d.tables.validate();
+  if (image >= d.tables.size() || d.gt_files.size() != d.tables.size() || d.pred_files.size() != d.tables.size())
+    throw UsageError("image index out of range of the dataset");
+  ImagePairDecisions out;
+  out.failure = guarded(
+      [&] {
+        Workspace& ws = thread_workspace(options.inflate);
+        file_histogram(d, image, options, ws);
+        ws.hist.sorted_entries(ws.entries);
+        match_segments(ws.entries, d.tables.gt(image), d.tables.pred(image), d.tables.n_categories, out.matches,
+                       ws.scratch, &out.decisions);
+      },
+      [&] { return "'" + d.gt_files[image] + "' and '" + d.pred_files[image] + "'"; });
+  if (out.failure.kind != ImageFailure::kNone) out.failure.image_index = static_cast<std::int64_t>(image);
+  return out;
 }
 
 }  // namespace fastpq

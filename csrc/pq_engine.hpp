@@ -85,5 +85,13 @@ PanopticEvaluation evaluate_panoptic(const PanopticDataset& dataset, const Engin
 PanopticEvaluation evaluate_panoptic(const IdMapBatch& batch, const SegmentTables& tables,
                                      const EngineOptions& options, bool keep_images, CategoryTotals initial);
 
+// One image pair of a dataset on disk, matched as evaluate_panoptic matches it, with what was
+// decided for every segment (for pictures and per-segment tables; not on the scoring path).
+struct ImagePairDecisions {
+  ImageMatches matches;
+  SegmentDecisions decisions;
+  ImageFailure failure;
+};
+ImagePairDecisions match_image_pair(const PanopticDataset& dataset, std::size_t image, const EngineOptions& options);
 
 }  // namespace fastpq

@@ -35,7 +35,7 @@ std::uint64_t pixels_of(const std::vector<HistEntry>& entries, std::int64_t gt, 
 }  // namespace
 
 void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt, const PredSegments& pred,
-                    std::int32_t n_categories, ImageMatches& out, MatchScratch& s) {
+                    std::int32_t n_categories, ImageMatches& out, MatchScratch& s, SegmentDecisions* decisions) {
   out.clear();
   build_index(gt.id, gt.size, s.gt_index);
   build_index(pred.id, pred.size, s.pred_index);
@@ -77,6 +77,14 @@ void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt,
 
   s.gt_matched.assign(gt.size, 0);
   s.pred_matched.assign(pred.size, 0);
+  if (decisions) {
+    decisions->gt_status.assign(gt.size, SegmentStatus::kUnmatched);
+    decisions->pred_status.assign(pred.size, SegmentStatus::kUnmatched);
+    decisions->gt_match.assign(gt.size, -1);
+    decisions->pred_match.assign(pred.size, -1);
+    decisions->gt_iou.assign(gt.size, 0.0);
+    decisions->pred_iou.assign(pred.size, 0.0);
+  }
   for (const HistEntry& e : entries) {
     std::ptrdiff_t g = find(s.gt_index, e.gt);
     if (g < 0) continue;
@@ -95,6 +103,12 @@ void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt,
       out.matches.push_back({gt.category[g], iou});
       s.gt_matched[g] = 1;
       s.pred_matched[p] = 1;
+      if (decisions) {
+        decisions->gt_status[g] = decisions->pred_status[p] = SegmentStatus::kMatched;
+        decisions->gt_match[g] = p;
+        decisions->pred_match[p] = g;
+        decisions->gt_iou[g] = decisions->pred_iou[p] = iou;
+      }
     }
   }
 
@@ -104,6 +118,7 @@ void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt,
     if (s.gt_matched[g]) continue;
     if (gt.iscrowd[g]) {
       if (gt.category[g] >= 0) s.crowd_of_category[gt.category[g]] = static_cast<std::int64_t>(g);
+      if (decisions) decisions->gt_status[g] = SegmentStatus::kIgnored;
       continue;
     }
     out.false_negatives.push_back(gt.category[g]);
@@ -114,7 +129,10 @@ void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt,
     std::uint64_t ignored = s.pred_void[p];
     std::int64_t crowd = s.crowd_of_category[pred.category[p]];
     if (crowd >= 0) ignored += pixels_of(entries, gt.id[crowd], label);
-    if (static_cast<double>(ignored) / static_cast<double>(s.pred_area[p]) > 0.5) continue;
+    if (static_cast<double>(ignored) / static_cast<double>(s.pred_area[p]) > 0.5) {
+      if (decisions) decisions->pred_status[p] = SegmentStatus::kIgnored;
+      continue;
+    }
     out.false_positives.push_back(pred.category[p]);
   }
 }

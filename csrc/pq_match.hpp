@@ -41,6 +41,20 @@ struct ImageMatches {
   }
 };
 
+// What the matching decided for one segment.
+enum class SegmentStatus : std::uint8_t {
+  kMatched = 0,    // a true positive
+  kUnmatched = 1,  // GT: a false negative (counted nowhere when its category is unknown); pred: a false positive
+  kIgnored = 2,    // GT: a crowd region; pred: mostly void or crowd of its category, so not a false positive
+};
+
+// Per-segment decisions of one image, in table order; filled only when asked for.
+struct SegmentDecisions {
+  std::vector<SegmentStatus> gt_status, pred_status;
+  std::vector<std::int64_t> gt_match, pred_match;  // table index of the matched segment, -1 when none
+  std::vector<double> gt_iou, pred_iou;            // IoU of the match, 0 when unmatched
+};
+
 // A prediction (or ground truth) that contradicts its PNG; panopticapi raises KeyError for the
 // first three kinds.
 class SegmentError : public std::runtime_error {
@@ -63,8 +77,10 @@ struct MatchScratch {
 };
 
 // Applies panopticapi's checks and matching to one image. `entries` must be sorted.
-// Throws SegmentError for the inconsistencies panopticapi refuses.
+// Throws SegmentError for the inconsistencies panopticapi refuses. With `decisions`, also says
+// what was decided for each segment.
 void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt, const PredSegments& pred,
-                    std::int32_t n_categories, ImageMatches& out, MatchScratch& scratch);
+                    std::int32_t n_categories, ImageMatches& out, MatchScratch& scratch,
+                    SegmentDecisions* decisions = nullptr);
 
 }  // namespace fastpq

@@ -78,6 +78,25 @@ def decode_png_ids(data: bytes, name: str = "<memory>", max_pixels: int = 134217
                    inflate: str = "") -> npt.NDArray[np.uint32]:
     """Decodes panoptic PNG bytes (``name`` is used in error messages) like read_png_ids."""
 
+class ImagePairDecisions(TypedDict):
+    """What match_image_pair returns: per segment, in table order, ``*_status`` (0 matched, 1 unmatched:
+    FN / FP, 2 ignored: crowd / mostly void or crowd), ``*_match`` (the partner's table index, -1) and
+    ``*_iou`` (the match's IoU, 0); ``failure`` as in EvaluationOutput (image_index 0) or None."""
+
+    failure: Optional[Dict[str, Any]]
+    gt_status: List[int]
+    gt_match: List[int]
+    gt_iou: List[float]
+    pred_status: List[int]
+    pred_match: List[int]
+    pred_iou: List[float]
+
+def match_image_pair(gt_file: str, pred_file: str, gt_ids: Sequence[int], gt_categories: Sequence[int],
+                     gt_iscrowd: Sequence[int], gt_areas: Sequence[float], pred_ids: Sequence[int],
+                     pred_categories: Sequence[int], n_categories: int, max_pixels: int = 134217728,
+                     inflate: str = "") -> ImagePairDecisions:
+    """Matches one PNG pair as evaluate_panoptic does and says what was decided for each segment."""
+
 
 def joint_histogram(
     gt: npt.NDArray[np.uint32], pred: npt.NDArray[np.uint32]

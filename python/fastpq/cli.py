@@ -163,6 +163,38 @@ def _run_amodal_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    result = write_report(args.gt_json, args.pred_json, args.output, args.gt_folder, args.pred_folder,
+                          worst=args.worst, workers=args.workers, max_pixels=args.max_pixels, title=args.title)
+    if not args.quiet:
+        print(result.table())
+        print(f"report written to {args.output}")
+    return 0
+
+
+def _add_report_command(commands: Any) -> None:
+    report = commands.add_parser(
+        "report", help="score a prediction and write a self-contained HTML report",
+        description="Score a COCO panoptic prediction and write one self-contained HTML file: the summary table, "
+                    "PQ per class, SQ against RQ per class and the worst images with TP / FP / FN segments coloured.")
+    report.add_argument("gt_json", help="ground-truth COCO panoptic JSON file")
+    report.add_argument("pred_json", help="prediction COCO panoptic JSON file")
+    report.add_argument("--gt-folder", default=None,
+                        help="ground-truth PNG folder (default: the JSON path without .json)")
+    report.add_argument("--pred-folder", default=None,
+                        help="prediction PNG folder (default: the JSON path without .json)")
+    report.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    report.add_argument("--worst", type=int, default=8, help="how many worst images to draw (default: %(default)s)")
+    report.add_argument("--title", default=None, help="the page title (default: from the prediction file name)")
+    report.add_argument("--workers", type=int, default=0, help="threads decoding images (default: all cores)")
+    report.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                        help="refuse PNGs with more pixels than this (default: %(default)s)")
+    report.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    report.set_defaults(run=_run_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fastpq", description="Fast, exact panoptic quality (PQ, SQ, RQ) for COCO panoptic files.")
@@ -205,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--images", type=int, default=20, help="number of images (default: %(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     demo.set_defaults(run=_run_demo)
+    _add_report_command(commands)
     return parser
 
 
