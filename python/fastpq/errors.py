@@ -71,3 +71,8 @@ class SegmentMismatchError(FastPQError, KeyError):
 
 class EmptyCategoryGroupError(FastPQError, ZeroDivisionError):
     """No category of a group (All / Things / Stuff) has any segment, so its PQ is undefined."""
+
+
+class ImageSetMismatchError(FastPQError, ValueError):
+    """Two evaluations that must cover the same images (a paired comparison, both directions of an
+    annotator consistency study) do not."""

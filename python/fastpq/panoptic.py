@@ -87,7 +87,8 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
             rows.extend(_image_rows(out["images"], part, categories))
         if progress is not None:
             progress(stop, n)
-    return PanopticResult.from_totals(categories, tp, fp, fn, iou, per_image=rows)
+    images = None if rows is None else [(i, os.path.basename(f)) for i, f in zip(tables.image_ids, tables.gt_files)]
+    return PanopticResult.from_totals(categories, tp, fp, fn, iou, per_image=rows, images=images)
 
 
 def _image_rows(images: Dict[str, List[Any]], part: SegmentTables, categories: Categories) -> List[Dict[str, Any]]:
