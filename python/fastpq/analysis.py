@@ -56,7 +56,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ._dataset import Categories
-from .errors import FastPQError, ImageSetMismatchError
+from .errors import FastPQError, ImageSetMismatchError, MissingPredictionError
 from .panoptic import DEFAULT_MAX_PIXELS, PathLike, evaluate, evaluate_tables, prepare
 from .results import GROUPS, PanopticResult
 
@@ -524,10 +524,14 @@ def consistency(a_json: PathLike, b_json: PathLike, a_folder: Optional[PathLike]
     same resampled images for both directions."""
     if n_resamples:
         _check_bootstrap_arguments(n_resamples, ci)
-    a_vs_b = score_annotations(a_json, b_json, a_folder, b_folder, prediction_crowd=prediction_crowd,
-                               workers=workers, max_pixels=max_pixels)
-    b_vs_a = score_annotations(b_json, a_json, b_folder, a_folder, prediction_crowd=prediction_crowd,
-                               workers=workers, max_pixels=max_pixels)
+    try:
+        a_vs_b = score_annotations(a_json, b_json, a_folder, b_folder, prediction_crowd=prediction_crowd,
+                                   workers=workers, max_pixels=max_pixels)
+        b_vs_a = score_annotations(b_json, a_json, b_folder, a_folder, prediction_crowd=prediction_crowd,
+                                   workers=workers, max_pixels=max_pixels)
+    except MissingPredictionError as e:
+        raise ImageSetMismatchError(f"the two annotation sets do not cover the same images: the image with id "
+                                    f"{e.image_id} is annotated in one set only", image_id=e.image_id) from None
     stats_ab = ImageStats.from_result(a_vs_b)
     stats_ba = ImageStats.from_result(b_vs_a)
     if [(c.category_id, c.isthing) for c in a_vs_b.classes] != [(c.category_id, c.isthing) for c in b_vs_a.classes]:
