@@ -17,8 +17,9 @@ has no Stuff score, fastpq gives NaN; an image with no segment at all is NaN thr
 
 **Bootstrap.** Resample ``r`` (r = 0, 1, ...) draws ``rng.integers(0, n_images, size=n_images)``
 from one ``numpy.random.Generator(numpy.random.PCG64(seed))``: n images with replacement. Its
-per-category sums are the multiplicity-weighted sums of the image rows (a counts matrix times the
-images x (categories x 4) matrix), and its scores follow the rules above. The interval at level
+per-category sums are the multiplicity-weighted sums of the non-empty (image, category) rows
+(per category, its rows' sums times the images' multiplicities in a matrix product), and its
+scores follow the rules above. The interval at level
 ``ci`` is the percentile interval of the resample scores: ``numpy.nanpercentile`` with its default
 ``'linear'`` method at ``100 * (1 - ci) / 2`` and ``100 * (1 + ci) / 2``. A resample in which a group
 has no present category is NaN for that group; it is left out of the percentiles and the standard
@@ -62,7 +63,7 @@ from .results import GROUPS, PanopticResult
 
 GROUP_NAMES: Tuple[str, ...] = tuple(name for name, _ in GROUPS)
 METRICS: Tuple[str, ...] = ("pq", "sq", "rq")
-#: Resamples whose sums are formed at once: bounds the counts matrix (chunk x images) in memory.
+#: Resamples whose sums are formed at once: bounds the multiplicity matrix (images x chunk) in memory.
 RESAMPLE_CHUNK = 256
 
 Scores = Dict[str, Dict[str, Any]]  # group -> metric -> value (float or array)
@@ -256,27 +257,61 @@ def resample_indices(n_images: int, n_resamples: int, seed: int) -> Iterator[np.
 
 def resample_counts(n_images: int, n_resamples: int, seed: int,
                     chunk: int = RESAMPLE_CHUNK) -> Iterator[np.ndarray]:
-    """Multiplicity matrices (resamples x images) of the resamples, ``chunk`` resamples at a time."""
+    """Multiplicities of the images in the resamples, as (images x resamples) float64 arrays of
+    ``chunk`` resamples at a time: column r counts how often resample r drew each image."""
     indices = resample_indices(n_images, n_resamples, seed)
     for start in range(0, n_resamples, chunk):
         size = min(chunk, n_resamples - start)
-        flat = np.concatenate([next(indices) + r * n_images for r in range(size)]) if n_images else \
+        columns = np.arange(size, dtype=np.int64)
+        flat = np.concatenate([next(indices) * size + r for r in columns]) if n_images else np.zeros(0, np.int64)
+        yield np.bincount(flat, minlength=n_images * size).reshape(n_images, size).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class _SparseRows:
+    """The non-empty (image, category) rows of an ImageStats, grouped by category: rows
+    ``starts[j]:ends[j]`` belong to category ``categories[j]``."""
+
+    images: np.ndarray
+    values: np.ndarray  # (rows, 4)
+    starts: np.ndarray
+    ends: np.ndarray
+    categories: np.ndarray
+
+    @classmethod
+    def of(cls, stats: ImageStats) -> "_SparseRows":
+        image, category = np.nonzero(stats.counts[:, :, :3].sum(axis=-1) > 0)
+        order = np.lexsort((image, category))
+        image, category = image[order], category[order]
+        starts = np.flatnonzero(np.r_[True, category[1:] != category[:-1]]) if len(category) else \
             np.zeros(0, np.int64)
-        yield np.bincount(flat, minlength=size * n_images).reshape(size, n_images).astype(np.float64)
+        ends = np.r_[starts[1:], len(category)].astype(np.int64)
+        return cls(image, stats.counts[image, category], starts, ends, category[starts])
+
+    def totals(self, multiplicity: np.ndarray, n_categories: int) -> np.ndarray:
+        """Per-category sums (resamples x categories x 4) for image multiplicities (images x resamples)."""
+        out = np.zeros((n_categories, 4, multiplicity.shape[1]))
+        for a, b, c in zip(self.starts.tolist(), self.ends.tolist(), self.categories.tolist()):
+            out[c] = self.values[a:b].T @ multiplicity[self.images[a:b]]
+        return out.transpose(2, 0, 1)
 
 
 def resampled_scores(stats: Sequence[ImageStats], n_resamples: int, seed: int,
                      chunk: int = RESAMPLE_CHUNK) -> List[Scores]:
     """Group scores of every resample (arrays of length n_resamples), for each of several
-    evaluations of the same images, all with the same resamples."""
+    evaluations of the same images, all with the same resamples.
+
+    A resample's per-category sums add its images' rows times their multiplicities; only the
+    non-empty rows are touched (a category's rows are gathered and multiplied at once), so the work
+    follows the number of (image, category) rows, not images x categories.
+    """
     n = len(stats[0])
-    flats = [s.counts.reshape(n, -1) for s in stats]
+    sparse = [_SparseRows.of(s) for s in stats]
     collected: List[Dict[str, Dict[str, List[np.ndarray]]]] = [
         {g: {m: [] for m in METRICS} for g in GROUP_NAMES} for _ in stats]
     for weights in resample_counts(n, n_resamples, seed, chunk):
-        for s, flat, store in zip(stats, flats, collected):
-            totals = (weights @ flat).reshape(len(weights), len(s.category_ids), 4)
-            scores = group_scores(totals, s.isthing)
+        for s, rows, store in zip(stats, sparse, collected):
+            scores = group_scores(rows.totals(weights, len(s.category_ids)), s.isthing)
             for g in GROUP_NAMES:
                 for m in METRICS:
                     store[g][m].append(scores[g][m])
