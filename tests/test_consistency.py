@@ -182,3 +182,15 @@ def test_consistency_refuses_different_images_and_bad_rules(tmp_path, two_annota
         analysis.consistency(extra, a_json, b_json.with_suffix(""), None)
     with pytest.raises(FastPQError, match="prediction_crowd"):
         analysis.consistency(a_json, b_json, prediction_crowd="ignore")
+
+
+def test_real_coco_annotations_against_themselves(coco_sample, tmp_path):
+    gt_json = coco_sample / "panoptic_examples.json"
+    folder = coco_sample / "panoptic_examples"
+    c = analysis.consistency(gt_json, gt_json, folder, folder, n_resamples=20)
+    for name in ("All", "Things", "Stuff"):
+        assert c.symmetric[name]["pq"] == 1.0
+    assert_results_close(c.a_vs_b.to_dict(), run_reference_single_process(
+        gt_json, void_crowd_copy(gt_json, tmp_path, "voided"), folder, tmp_path / "voided"))
+    rows = analysis.per_image_scores(c.a_vs_b)
+    assert len(rows) == 2 and all(r["pq"] == 1.0 and r["fp"] == r["fn"] == 0 for r in rows)
