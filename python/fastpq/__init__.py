@@ -11,8 +11,9 @@ from typing import Any, Dict
 from . import _core
 from .compat import init_as_panopticapi
 from .errors import (AnnotationError, AnnotationKeyError, AnnotationTypeError, EmptyCategoryGroupError, FastPQError,
-                     ImageSizeMismatchError, LimitExceededError, MissingFolderError, MissingPredictionError, PngError,
-                     PngNotFoundError, SegmentMismatchError, StrictModeError, TimeBudgetExceededError)
+                     ImageSetMismatchError, ImageSizeMismatchError, LimitExceededError, MissingFolderError,
+                     MissingPredictionError, PngError, PngNotFoundError, SegmentMismatchError, StrictModeError,
+                     TimeBudgetExceededError)
 from .limits import (DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_PROPOSALS_PER_IMAGE,
                      DEFAULT_MAX_SEGMENTS_PER_IMAGE)
 from .panoptic import evaluate, pq_compute
@@ -29,7 +30,7 @@ def build_info() -> Dict[str, Any]:
 __all__ = [
     "AnnotationError", "AnnotationKeyError", "AnnotationTypeError", "ClassResult", "DEFAULT_MAX_PIXELS", "EmptyCategoryGroupError", "FastPQError", "GroupResult",
     "DEFAULT_MAX_JSON_BYTES", "DEFAULT_MAX_PROPOSALS_PER_IMAGE", "DEFAULT_MAX_SEGMENTS_PER_IMAGE",
-    "ImageSizeMismatchError", "LimitExceededError", "MissingFolderError", "MissingPredictionError", "PanopticResult", "PngError", "PngNotFoundError",
+    "ImageSetMismatchError", "ImageSizeMismatchError", "LimitExceededError", "MissingFolderError", "MissingPredictionError", "PanopticResult", "PngError", "PngNotFoundError",
     "PanopticQuality", "SegmentMismatchError", "StrictModeError", "TimeBudgetExceededError", "amodal_ar", "build_info", "evaluate", "init_as_panopticapi", "pq_compute", "__version__",
 ]
 

@@ -62,6 +62,21 @@ def _add_pq_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write the results (panopticapi's dict plus per-class counts) to this file")
     parser.add_argument("--per-class", action="store_true", help="print a line per category")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--per-image", dest="per_image_out", default=None, metavar="OUT",
+                        help="write one row per image (image_id, file_name, PQ/SQ/RQ of All/Things/Stuff, TP/FP/FN) "
+                             "to OUT.csv or OUT.json; NaN (a group without segments) is written empty / null")
+    _add_bootstrap_arguments(parser, default_resamples=0)
+
+
+def _add_bootstrap_arguments(parser: argparse.ArgumentParser, default_resamples: int) -> None:
+    parser.add_argument("--bootstrap", type=int, default=default_resamples, metavar="N",
+                        help="bootstrap confidence intervals from N resamples of the images, drawn with replacement "
+                             + ("(default: 0, no intervals)" if not default_resamples else "(default: %(default)s)"))
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the resampling (numpy PCG64); the same seed gives the same intervals "
+                             "(default: %(default)s)")
+    parser.add_argument("--ci", type=float, default=0.95,
+                        help="confidence level of the percentile intervals (default: %(default)s)")
 
 
 def _positive_int(text: str) -> int:
@@ -104,19 +119,105 @@ def results_json(result: PanopticResult) -> dict:
 
 def _run_pq(args: argparse.Namespace) -> int:
     progress = None if args.quiet else ProgressBar("scoring")
+    per_image = bool(args.per_image_out or args.bootstrap)
     result = evaluate(args.gt_json, args.pred_json, args.gt_folder, args.pred_folder, workers=args.workers,
                       max_pixels=args.max_pixels, progress=progress if progress and progress.enabled else None,
                       strict=args.strict, max_segments_per_image=args.max_segments_per_image,
-                      max_json_bytes=args.max_json_bytes, time_budget=args.time_budget)
+                      max_json_bytes=args.max_json_bytes, time_budget=args.time_budget,
+                      per_image=per_image)
+    intervals = None
+    if per_image:
+        from . import analysis
+
+        if args.per_image_out:
+            analysis.write_rows(analysis.per_image_scores(result), args.per_image_out)
+        if args.bootstrap:
+            intervals = analysis.bootstrap(result, args.bootstrap, seed=args.seed, ci=args.ci)
     if not args.quiet:
         print(result.table())
+        if intervals is not None:
+            print()
+            print(intervals.table())
         if args.per_class:
             print()
             print(result.class_table())
     if args.json_out:
+        out = results_json(result)
+        if intervals is not None:
+            out["bootstrap"] = intervals.to_dict()
         with open(args.json_out, "w") as f:
-            json.dump(results_json(result), f, indent=1)
+            json.dump(out, f, indent=1)
     return 0
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from .analysis import compare_predictions
+
+    comparison = compare_predictions(args.gt_json, args.pred_a_json, args.pred_b_json, args.gt_folder,
+                                     args.a_folder, args.b_folder, n_resamples=args.bootstrap, seed=args.seed,
+                                     ci=args.ci, workers=args.workers, max_pixels=args.max_pixels)
+    if not args.quiet:
+        print(comparison.table())
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(comparison.to_dict(), f, indent=1)
+    return 0
+
+
+def _run_consistency(args: argparse.Namespace) -> int:
+    from .analysis import consistency
+
+    result = consistency(args.a_json, args.b_json, args.a_folder, args.b_folder,
+                         prediction_crowd=args.prediction_crowd, n_resamples=args.bootstrap, seed=args.seed,
+                         ci=args.ci, workers=args.workers, max_pixels=args.max_pixels)
+    if not args.quiet:
+        print(result.table())
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(result.to_dict(), f, indent=1)
+    return 0
+
+
+def _add_analysis_commands(commands: Any) -> None:
+    compare = commands.add_parser(
+        "compare", help="is prediction B better than prediction A? PQ difference with a paired bootstrap interval",
+        description="Score two predictions against the same ground truth and report B - A for PQ, SQ and RQ "
+                    "(All, Things, Stuff) with a paired bootstrap interval (both predictions resampled with the same "
+                    "images) and the share of resamples in which B beats A. Example: fastpq compare gt.json "
+                    "model_a.json model_b.json --bootstrap 1000 --seed 0")
+    compare.add_argument("gt_json", help="ground-truth COCO panoptic JSON file")
+    compare.add_argument("pred_a_json", help="prediction A (the baseline): COCO panoptic JSON file")
+    compare.add_argument("pred_b_json", help="prediction B: COCO panoptic JSON file")
+    compare.add_argument("--gt-folder", default=None, help="ground-truth PNG folder (default: GT JSON path without .json)")
+    compare.add_argument("--a-folder", default=None, help="PNG folder of A (default: its JSON path without .json)")
+    compare.add_argument("--b-folder", default=None, help="PNG folder of B (default: its JSON path without .json)")
+    _add_analysis_options(compare, default_resamples=1000)
+    compare.set_defaults(run=_run_compare)
+    agree = commands.add_parser(
+        "consistency", help="annotator consistency: score one annotation set of the same images against another",
+        description="Human consistency as in the panoptic segmentation paper: annotation set B is scored as a "
+                    "prediction against A, and A against B (each with its crowd regions and void), and the two "
+                    "directions are averaged (symmetric). The annotation scored as prediction has its crowd regions "
+                    "turned into void by default (a prediction has no crowd label); --prediction-crowd segment keeps "
+                    "them as ordinary segments. Both files are COCO panoptic ground-truth files (with iscrowd and "
+                    "area). Example: fastpq consistency annotator1.json annotator2.json --bootstrap 1000")
+    agree.add_argument("a_json", help="annotation set A: COCO panoptic ground-truth JSON file")
+    agree.add_argument("b_json", help="annotation set B of the same images: COCO panoptic ground-truth JSON file")
+    agree.add_argument("--a-folder", default=None, help="PNG folder of A (default: its JSON path without .json)")
+    agree.add_argument("--b-folder", default=None, help="PNG folder of B (default: its JSON path without .json)")
+    agree.add_argument("--prediction-crowd", choices=("void", "segment"), default="void",
+                       help="what the crowd regions of the annotation scored as prediction become (default: %(default)s)")
+    _add_analysis_options(agree, default_resamples=0)
+    agree.set_defaults(run=_run_consistency)
+
+
+def _add_analysis_options(parser: argparse.ArgumentParser, default_resamples: int) -> None:
+    _add_bootstrap_arguments(parser, default_resamples)
+    parser.add_argument("--workers", type=int, default=0, help="threads decoding images (default: all cores)")
+    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                        help="refuse PNGs with more pixels than this (default: %(default)s)")
+    parser.add_argument("--json", dest="json_out", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -238,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     demo.set_defaults(run=_run_demo)
     _add_report_command(commands)
+    _add_analysis_commands(commands)
     return parser
 
 

@@ -84,3 +84,8 @@ class LimitExceededError(FastPQError, ValueError):
 
 class TimeBudgetExceededError(FastPQError, TimeoutError):
     """The evaluation ran past its ``time_budget``; nothing partial is returned."""
+
+
+class ImageSetMismatchError(FastPQError, ValueError):
+    """Two evaluations that must cover the same images (a paired comparison, both directions of an
+    annotator consistency study) do not."""

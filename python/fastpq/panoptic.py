@@ -117,7 +117,8 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
             progress(stop, n)
         if timed and stop < n:
             deadline.check(f"{stop} of {n} images scored")
-    return PanopticResult.from_totals(categories, tp, fp, fn, iou, per_image=rows)
+    images = None if rows is None else [(i, os.path.basename(f)) for i, f in zip(tables.image_ids, tables.gt_files)]
+    return PanopticResult.from_totals(categories, tp, fp, fn, iou, per_image=rows, images=images)
 
 
 def _image_rows(images: Dict[str, List[Any]], part: SegmentTables, categories: Categories) -> List[Dict[str, Any]]:

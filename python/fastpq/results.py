@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, TYPE_CHECKING
+from typing import Any, Dict, List, Optional, Sequence, Tuple, TYPE_CHECKING
 
 from .errors import EmptyCategoryGroupError
 
@@ -60,11 +60,14 @@ class PanopticResult:
     groups: Dict[str, GroupResult]
     classes: List[ClassResult]
     per_image: Optional[List[Dict[str, Any]]] = field(default=None, repr=False)
+    #: Every scored image as (image_id, file_name), in order, with ``per_image``: rows skip empty images.
+    images: Optional[List[Tuple[Any, str]]] = field(default=None, repr=False)
 
     @classmethod
     def from_totals(cls, categories: "Categories", tp: Sequence[int], fp: Sequence[int],
                     fn: Sequence[int], iou: Sequence[float],
-                    per_image: Optional[List[Dict[str, Any]]] = None) -> "PanopticResult":
+                    per_image: Optional[List[Dict[str, Any]]] = None,
+                    images: Optional[List[Tuple[Any, str]]] = None) -> "PanopticResult":
         classes = []
         for i, cid in enumerate(categories.ids):
             counts = (int(tp[i]), int(fp[i]), int(fn[i]))
@@ -73,7 +76,7 @@ class PanopticResult:
             classes.append(ClassResult(cid, str(info.get("name", cid)), info.get("isthing") == 1,
                                        scores["pq"], scores["sq"], scores["rq"], *counts, float(iou[i])))
         groups = {name: _average(classes, isthing) for name, isthing in GROUPS}
-        return cls(groups=groups, classes=classes, per_image=per_image)
+        return cls(groups=groups, classes=classes, per_image=per_image, images=images)
 
     @property
     def pq(self) -> float:
