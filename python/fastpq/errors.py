@@ -71,3 +71,7 @@ class SegmentMismatchError(FastPQError, KeyError):
 
 class EmptyCategoryGroupError(FastPQError, ZeroDivisionError):
     """No category of a group (All / Things / Stuff) has any segment, so its PQ is undefined."""
+
+
+class ConversionError(FastPQError, ValueError):
+    """An input that cannot be combined into, or converted to or from, a COCO panoptic prediction."""
