@@ -301,3 +301,18 @@ def test_missing_semantic_png(tmp_path):
         combine_predictions(str(tmp_path / "inst.json"), str(tmp_path / "images.json"), str(tmp_path / "out.json"),
                             semantic_folder=str(tmp_path / "sem"))
     assert e.value.file.endswith("a.png")
+
+
+def test_cli_combine(generated, capsys):
+    from fastpq.cli import main
+
+    out = generated.root / "cli.json"
+    assert main(["combine", "--instances", str(generated.instances_json), "--semantic", str(generated.semantic_folder),
+                 "--images", str(generated.images_json), "--output", str(out), "--overlap-thr", "0.3",
+                 "--stuff-area-limit", "100"]) == 0
+    assert "combined 4 images" in capsys.readouterr().out
+    ref = generated.run_reference("cli_ref", 0.5, 0.3, 100)
+    assert assert_same_panoptic(ref, out, generated.categories) > 10
+    assert main(["combine", "--instances", str(generated.instances_json), "--semantic", "/nonexistent",
+                 "--images", str(generated.images_json), "--output", str(out)]) == 1
+    assert "does not exist" in capsys.readouterr().err

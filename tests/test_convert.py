@@ -243,3 +243,18 @@ def test_bad_inputs_name_image_and_file(sample, tmp_path):
     with pytest.raises(ConversionError, match="would both be"):
         convert.panoptic_to_two_channel(str(sample / "crowded.json"), str(tmp_path / "c"),
                                         panoptic_folder=str(sample / "panoptic_examples"))
+
+
+def test_cli_convert(sample, tmp_path, capsys):
+    from fastpq.cli import main
+
+    out = tmp_path / "det.json"
+    assert main(["convert", "panoptic2detection", str(sample / "panoptic_examples.json"), str(out)]) == 0
+    theirs = json.loads((sample / "panoptic_coco_detection_format.json").read_text())
+    assert json.loads(out.read_text())["annotations"] == theirs["annotations"]
+    assert main(["convert", "detection2panoptic", str(out), str(tmp_path / "pan.json"),
+                 "--categories", str(sample / "panoptic_coco_categories.json")]) == 0
+    assert segments_by_content(tmp_path / "pan.json", tmp_path / "pan") == \
+        segments_by_content(sample / "panoptic_examples.json", sample / "panoptic_examples")
+    assert main(["convert", "2ch2panoptic", str(sample / "panoptic_examples_2ch_format"), str(tmp_path / "x.json")]) == 1
+    assert "needs --images" in capsys.readouterr().err
