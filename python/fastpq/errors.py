@@ -89,3 +89,7 @@ class TimeBudgetExceededError(FastPQError, TimeoutError):
 class ImageSetMismatchError(FastPQError, ValueError):
     """Two evaluations that must cover the same images (a paired comparison, both directions of an
     annotator consistency study) do not."""
+
+
+class ConversionError(FastPQError, ValueError):
+    """An input that cannot be combined into, or converted to or from, a COCO panoptic prediction."""
