@@ -45,7 +45,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import IO, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ._dataset import default_folder, read_json
+from ._dataset import default_folder
 from .errors import (AnnotationError, ArchiveFormatError, ArchiveLimitError, FastPQError, SubmissionLayoutError,
                      UnsafeSubmissionError)
 from .panoptic import DEFAULT_MAX_PIXELS, evaluate
@@ -148,6 +148,9 @@ def score_submission(archive: Archive, gt_json: PathLike, gt_folder: Optional[Pa
         paths = _PathNamer(root, gt_json, gt_folder)
         try:
             submission = unpack_submission(archive, root, limits)
+        except FastPQError as e:  # its `file` is a member name, as written in the archive
+            return {"status": "error", "error": error_dict(e), "elapsed_s": _since(start)}
+        try:
             check_prediction_file_names(submission)
             result = evaluate(gt_json, submission.json_path, gt_folder, submission.png_folder, **options)
         except FastPQError as e:
@@ -172,7 +175,7 @@ def result_dict(result: PanopticResult) -> Dict[str, Any]:
 
 
 def error_dict(error: FastPQError, paths: Optional["_PathNamer"] = None) -> Dict[str, Any]:
-    """The JSON form of a FastPQError, with server paths replaced by names relative to the submission."""
+    """The JSON form of a FastPQError; with `paths`, server paths become names relative to the submission."""
     message = str(error.args[0]) if error.args else str(error)
     file = error.file
     if paths is not None:
@@ -217,11 +220,7 @@ class _PathNamer:
 
 def check_prediction_file_names(submission: Submission) -> None:
     """Refuses prediction ``file_name`` entries that would make the scorer read outside the PNG folder."""
-    try:
-        data = read_json(submission.json_path, "prediction")
-    except RecursionError:
-        raise AnnotationError(f"prediction JSON file '{submission.json_path}' is nested too deeply",
-                              file=submission.json_path) from None
+    data = parse_untrusted_json(submission.json_path, "prediction")
     annotations = data.get("annotations") if isinstance(data, dict) else None
     if not isinstance(annotations, list):
         return  # fastpq.evaluate says what is wrong
@@ -237,6 +236,20 @@ def check_prediction_file_names(submission: Submission) -> None:
                 f"In the image with ID {image_id} the prediction file_name {name!r} does not name a file inside "
                 f"the submission's PNG folder '{submission.png_member}'", image_id=_jsonable(image_id),
                 file=submission.json_path)
+
+
+def parse_untrusted_json(path: str, what: str) -> Any:
+    """Parses a JSON file with the standard library, whose nesting depth is bounded by the recursion
+    limit: some orjson versions (3.8.3) crash the interpreter on arrays nested ~200,000 deep, so a
+    file must pass here before fastpq.evaluate parses it with orjson."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        return json.loads(raw)
+    except RecursionError:
+        raise AnnotationError(f"{what} JSON file '{path}' is nested too deeply", file=path) from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise AnnotationError(f"{what} JSON file '{path}' is not valid JSON: {e}", file=path) from None
 
 
 # ---------------------------------------------------------------------------
@@ -461,8 +474,8 @@ def _extract(zf: zipfile.ZipFile, member: _Member, dest: str, written_before: in
     except (EOFError, zlib.error, ValueError, struct.error) as e:
         raise ArchiveFormatError(f"member {name!r} cannot be unpacked: corrupt or truncated ({e})", file=name) from None
     if size != info.file_size:
-        raise ArchiveLimitError(f"member {name!r} inflates to {size} bytes but its header declares {info.file_size}",
-                                file=name)
+        raise ArchiveFormatError(f"member {name!r} inflates to {size} bytes but its header declares {info.file_size}",
+                                 file=name)
     return total
 
 
