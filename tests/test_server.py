@@ -402,6 +402,15 @@ def test_member_count_that_lies(sandbox, dataset):
                     limits=SubmissionLimits(max_members=8))
 
 
+def test_zip64_member_count(sandbox):
+    """More than 65,535 members: the count is read from the zip64 end record."""
+    archive = make_zip([(f"d/{i}", b"") for i in range(65536)], zipfile.ZIP_STORED)
+    assert b"PK\x06\x06" in archive[-200:]
+    sandbox.refused(archive, ArchiveLimitError, "declares 65536 members, more than max_members = 10000")
+    sandbox.refused(archive, SubmissionLayoutError, "has no prediction JSON at d/",
+                    limits=SubmissionLimits(max_members=65536))
+
+
 def test_archive_size_limit(sandbox, dataset):
     archive = make_zip(prediction_entries(dataset))
     sandbox.refused(archive, ArchiveLimitError, "more than max_archive_bytes",

@@ -149,7 +149,7 @@ def score_submission(archive: Archive, gt_json: PathLike, gt_folder: Optional[Pa
         try:
             submission = unpack_submission(archive, root, limits)
         except FastPQError as e:  # its `file` is a member name, as written in the archive
-            return {"status": "error", "error": error_dict(e), "elapsed_s": _since(start)}
+            return {"status": "error", "error": error_dict(e, paths, map_file=False), "elapsed_s": _since(start)}
         try:
             check_prediction_file_names(submission)
             result = evaluate(gt_json, submission.json_path, gt_folder, submission.png_folder, **options)
@@ -174,13 +174,15 @@ def result_dict(result: PanopticResult) -> Dict[str, Any]:
     return out
 
 
-def error_dict(error: FastPQError, paths: Optional["_PathNamer"] = None) -> Dict[str, Any]:
-    """The JSON form of a FastPQError; with `paths`, server paths become names relative to the submission."""
+def error_dict(error: FastPQError, paths: Optional["_PathNamer"] = None, map_file: bool = True) -> Dict[str, Any]:
+    """The JSON form of a FastPQError; with `paths`, server paths become names relative to the submission
+    (in the message, and in `file` unless it is already a member name: ``map_file=False``)."""
     message = str(error.args[0]) if error.args else str(error)
     file = error.file
     if paths is not None:
         message = paths.scrub(message)
-        file = paths.name(file)
+        if map_file:
+            file = paths.name(file)
     return {"type": type(error).__name__, "message": message, "image_id": _jsonable(error.image_id),
             "file": file, "segment_id": error.segment_id}
 
@@ -470,7 +472,8 @@ def _extract(zf: zipfile.ZipFile, member: _Member, dest: str, written_before: in
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
             raise  # the server's disk is full: not the submission's fault
-        raise ArchiveFormatError(f"member {name!r} cannot be unpacked: {e}", file=name) from None
+        raise ArchiveFormatError(f"member {name!r} cannot be unpacked: {e.strerror or type(e).__name__}",
+                                 file=name) from None
     except (EOFError, zlib.error, ValueError, struct.error) as e:
         raise ArchiveFormatError(f"member {name!r} cannot be unpacked: corrupt or truncated ({e})", file=name) from None
     if size != info.file_size:
