@@ -14,6 +14,7 @@ import stat
 import struct
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
@@ -503,8 +504,28 @@ def test_png_of_another_size_names_ground_truth_without_server_paths(sandbox, da
     assert error["image_id"] == image_id
 
 
+def png_header_only(width: int, height: int) -> bytes:
+    """A valid-looking 8-bit RGB PNG header declaring width x height, with one tiny IDAT."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">L", len(data)) + kind + data + struct.pack(">L", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">LLBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+
+
+def test_png_dimension_bomb(sandbox, dataset):
+    """A PNG declaring 60,000 x 60,000 pixels (10 GiB of RGB) in a few bytes: refused before any memory is taken."""
+    image_id, png = first_png(dataset)
+    entries = [(name, png_header_only(60_000, 60_000) if name == f"pred/{png}" else data)
+               for name, data in prediction_entries(dataset)]
+    error = sandbox.refused(make_zip(entries), PngError, f"PNG file 'pred/{png}': image of 60000x60000 pixels is "
+                            "larger than max_pixels", file=f"pred/{png}")
+    assert error["image_id"] == image_id
+
+
 def test_max_pixels_limit_is_passed_to_the_scorer(sandbox, dataset):
-    error = sandbox.refused(make_zip(prediction_entries(dataset)), PngError, "", limits=SubmissionLimits(max_pixels=100))
+    error = sandbox.refused(make_zip(prediction_entries(dataset)), PngError, "pixels is larger than max_pixels=100",
+                            limits=SubmissionLimits(max_pixels=100))
     assert error["file"].startswith(("pred/", "<ground truth>/")), error
 
 
