@@ -483,7 +483,8 @@ def _extract(zf: zipfile.ZipFile, member: _Member, dest: str, written_before: in
 
 
 def _check_written(name: str, size: int, total: int, info: zipfile.ZipInfo, limits: SubmissionLimits) -> None:
-    """The limits again, on the bytes actually inflated (a header may lie)."""
+    """The limits again, on the bytes actually inflated (a header may lie). CPython's zipfile itself
+    stops at the declared size and then fails the CRC check; these checks do not rely on that."""
     if size > info.file_size:
         raise ArchiveLimitError(f"member {name!r} inflates to more than the {info.file_size} bytes its header "
                                 "declares", file=name)
