@@ -93,3 +93,26 @@ class ImageSetMismatchError(FastPQError, ValueError):
 
 class ConversionError(FastPQError, ValueError):
     """An input that cannot be combined into, or converted to or from, a COCO panoptic prediction."""
+
+
+class SubmissionError(FastPQError, ValueError):
+    """A submission archive that cannot be scored: see the subclasses (``fastpq.server``)."""
+
+
+class ArchiveFormatError(SubmissionError):
+    """The submission is not a readable zip archive (not a zip, truncated, corrupt, unsupported compression)."""
+
+
+class UnsafeSubmissionError(SubmissionError):
+    """A submission that would reach outside itself or hide its content: a member path with '..', an
+    absolute path or a drive letter, a symlink or other special file, an encrypted or duplicate member,
+    or a prediction ``file_name`` that leaves the PNG folder."""
+
+
+class ArchiveLimitError(SubmissionError):
+    """A submission archive beyond a bound of :class:`fastpq.server.SubmissionLimits`: too many members,
+    a member or a total too large, a compression ratio of a zip bomb, a size header that lies."""
+
+
+class SubmissionLayoutError(SubmissionError):
+    """A submission archive without exactly one prediction JSON and one PNG folder at its top level."""
