@@ -25,7 +25,8 @@ from PIL import Image
 import fastpq
 from fastpq import server, synthetic
 from fastpq.errors import (AnnotationError, AnnotationTypeError, ArchiveFormatError, ArchiveLimitError, ImageSizeMismatchError, PngError,
-                           PngNotFoundError, SubmissionError, SubmissionLayoutError, UnsafeSubmissionError)
+                           PngNotFoundError, StrictModeError, SubmissionError, SubmissionLayoutError,
+                           UnsafeSubmissionError)
 from fastpq.server import SubmissionLimits, score_submission, unpack_submission
 
 from conftest import assert_results_close, run_reference
@@ -209,8 +210,11 @@ def test_files_are_unpacked_during_scoring_and_removed_after(sandbox, dataset, m
     assert outcome["status"] == "ok"
     assert seen["pngs"] == sorted(p.name for p in dataset.pred_folder.iterdir())
     assert not Path(seen["pred_json"]).exists() and not Path(seen["pred_folder"]).exists()
-    # Options reach evaluate untouched; the limits' max_pixels is passed too.
-    assert seen["options"] == {"max_pixels": fastpq.DEFAULT_MAX_PIXELS, "workers": 1, "per_image": True}
+    # Options reach evaluate untouched; the limits' max_pixels is passed too, and strict mode is on.
+    assert seen["options"] == {"strict": True, "max_pixels": fastpq.DEFAULT_MAX_PIXELS, "workers": 1,
+                               "per_image": True}
+    sandbox.score(make_zip(prediction_entries(dataset)), strict=False)
+    assert seen["options"] == {"strict": False, "max_pixels": fastpq.DEFAULT_MAX_PIXELS}
 
 
 def test_unknown_options_reach_evaluate(sandbox, dataset):
@@ -470,7 +474,7 @@ def test_json_not_parseable(sandbox, dataset):
 def test_json_nested_too_deeply(sandbox, dataset):
     entries = prediction_entries(dataset)
     entries[0] = ("pred.json", b"[" * 200_000 + b"]" * 200_000)
-    sandbox.refused(make_zip(entries), AnnotationError, "'pred.json' is nested too deeply", file="pred.json")
+    sandbox.refused(make_zip(entries), AnnotationError, "nest deeper than 512 levels", file="pred.json")
 
 
 def test_json_of_wrong_shape(sandbox, dataset):
@@ -541,9 +545,9 @@ def test_prediction_file_name_leaving_the_folder(sandbox, dataset, how):
             ann["file_name"] = target
     entries = prediction_entries(dataset)
     entries[0] = ("pred.json", json.dumps(pred).encode())
-    error = sandbox.refused(make_zip(entries), UnsafeSubmissionError, "does not name a file inside the submission's "
-                            "PNG folder 'pred'", file="pred.json")
+    error = sandbox.refused(make_zip(entries), StrictModeError, "is not a plain relative path inside its folder")
     assert error["image_id"] == image_id
+    assert str(dataset.gt_folder) not in error["message"]
 
 
 def test_errors_are_submission_errors():

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._dataset import default_folder
-from .errors import (AnnotationError, ArchiveFormatError, ArchiveLimitError, FastPQError, SubmissionLayoutError,
+from .errors import (ArchiveFormatError, ArchiveLimitError, FastPQError, SubmissionLayoutError,
                      UnsafeSubmissionError)
 from .panoptic import DEFAULT_MAX_PIXELS, evaluate
 from .results import GROUPS, PanopticResult, class_scores
@@ -123,7 +123,9 @@ def score_submission(archive: Archive, gt_json: PathLike, gt_folder: Optional[Pa
             without ``.json``.
         limits: what the archive may hold, and scoring limits passed on to ``fastpq.evaluate``.
         tmp_dir: where the temporary unpacking folder is made (default: the system's).
-        evaluate_options: passed to :func:`fastpq.evaluate` untouched (``workers``, ...).
+        evaluate_options: passed to :func:`fastpq.evaluate` untouched (``workers``, ``time_budget``,
+            ...). ``strict`` is on unless set to False here: prediction ``file_name`` entries that
+            leave the PNG folder, duplicate images or segments and the like are refused.
 
     Returns ``{"status": "ok", "result": {...}, "submission": {...}, "elapsed_s": s}`` with the
     groups and per-class scores (NaN as None, per_class keyed by ``str(category_id)``), or
@@ -140,7 +142,7 @@ def score_submission(archive: Archive, gt_json: PathLike, gt_folder: Optional[Pa
         raise FileNotFoundError(errno.ENOENT, "ground-truth JSON not found", gt_json)
     if not os.path.isdir(gt_folder):
         raise FileNotFoundError(errno.ENOENT, "ground-truth PNG folder not found", gt_folder)
-    options = {"max_pixels": limits.max_pixels, **limits.scoring, **evaluate_options}
+    options = {"strict": True, "max_pixels": limits.max_pixels, **limits.scoring, **evaluate_options}
     if tmp_dir is not None:
         tmp_dir = os.path.abspath(os.fspath(tmp_dir))
     with tempfile.TemporaryDirectory(prefix="fastpq-submission-", dir=tmp_dir) as root:
@@ -151,7 +153,6 @@ def score_submission(archive: Archive, gt_json: PathLike, gt_folder: Optional[Pa
         except FastPQError as e:  # its `file` is a member name, as written in the archive
             return {"status": "error", "error": error_dict(e, paths, map_file=False), "elapsed_s": _since(start)}
         try:
-            check_prediction_file_names(submission)
             result = evaluate(gt_json, submission.json_path, gt_folder, submission.png_folder, **options)
         except FastPQError as e:
             return {"status": "error", "error": error_dict(e, paths), "elapsed_s": _since(start)}
@@ -218,40 +219,6 @@ class _PathNamer:
         if _inside(file, self.gt_folder):
             return "<ground truth>/" + os.path.relpath(file, self.gt_folder).replace(os.sep, "/")
         return None
-
-
-def check_prediction_file_names(submission: Submission) -> None:
-    """Refuses prediction ``file_name`` entries that would make the scorer read outside the PNG folder."""
-    data = parse_untrusted_json(submission.json_path, "prediction")
-    annotations = data.get("annotations") if isinstance(data, dict) else None
-    if not isinstance(annotations, list):
-        return  # fastpq.evaluate says what is wrong
-    folder = os.path.realpath(submission.png_folder)
-    for ann in annotations:
-        name = ann.get("file_name") if isinstance(ann, dict) else None
-        if not isinstance(name, str):
-            continue
-        if _unsafe_path_reason(name) is not None or not _inside(os.path.realpath(os.path.join(folder, name)),
-                                                                folder, strict=True):
-            image_id = ann.get("image_id")
-            raise UnsafeSubmissionError(
-                f"In the image with ID {image_id} the prediction file_name {name!r} does not name a file inside "
-                f"the submission's PNG folder '{submission.png_member}'", image_id=_jsonable(image_id),
-                file=submission.json_path)
-
-
-def parse_untrusted_json(path: str, what: str) -> Any:
-    """Parses a JSON file with the standard library, whose nesting depth is bounded by the recursion
-    limit: some orjson versions (3.8.3) crash the interpreter on arrays nested ~200,000 deep, so a
-    file must pass here before fastpq.evaluate parses it with orjson."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        return json.loads(raw)
-    except RecursionError:
-        raise AnnotationError(f"{what} JSON file '{path}' is nested too deeply", file=path) from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise AnnotationError(f"{what} JSON file '{path}' is not valid JSON: {e}", file=path) from None
 
 
 # ---------------------------------------------------------------------------
