@@ -71,3 +71,7 @@ class SegmentMismatchError(FastPQError, KeyError):
 
 class EmptyCategoryGroupError(FastPQError, ZeroDivisionError):
     """No category of a group (All / Things / Stuff) has any segment, so its PQ is undefined."""
+
+
+class InvalidOptionError(FastPQError, ValueError):
+    """An evaluation option out of its range (such as a negative boundary dilation ratio)."""

@@ -11,6 +11,7 @@ from ._dataset import (Categories, SegmentTables, build_tables, category_of, def
                        missing_ids_in_panopticapi_order, require_folder)
 from .errors import (AnnotationError, FastPQError, ImageSizeMismatchError, PngError, PngNotFoundError,
                      SegmentMismatchError)
+from .breakdown import DEFAULT_BOUNDARY_DILATION_RATIO, BreakdownSums, check_dilation_ratio
 from .results import PanopticResult
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -22,7 +23,9 @@ DEFAULT_MAX_PIXELS: int = _core.DEFAULT_MAX_PIXELS
 def evaluate(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optional[PathLike] = None,
              pred_folder: Optional[PathLike] = None, *, workers: int = 0, max_pixels: int = DEFAULT_MAX_PIXELS,
              per_image: bool = False, progress: Optional[ProgressCallback] = None,
-             inflate: str = "") -> PanopticResult:
+             inflate: str = "", by_size: bool = False, covering: bool = False,
+             covering_normalize_by_image_size: bool = True, boundary: bool = False,
+             boundary_dilation_ratio: float = DEFAULT_BOUNDARY_DILATION_RATIO) -> PanopticResult:
     """Scores a COCO panoptic prediction against its ground truth, exactly as panopticapi does.
 
     Args:
@@ -33,13 +36,22 @@ def evaluate(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Option
         per_image: also keep per-image, per-category TP / FP / FN / IoU sums (``result.per_image``).
         progress: called as ``progress(done, total)`` while images are scored.
         inflate: "" (the build's default), "libdeflate" or "zlib".
+        by_size: also PQ by GT segment size (``result.by_size["small" | "medium" | "large"]``).
+        covering: also parsing covering (``result.covering``), TensorFlow DeepLab's ParsingCovering;
+            ``covering_normalize_by_image_size`` is its ``normalize_by_image_size``.
+        boundary: also boundary PQ (``result.boundary``), the Boundary IoU API's; the band width is
+            ``boundary_dilation_ratio`` times the image diagonal.
+        The definitions, and the implementations they equal, are in :mod:`fastpq.breakdown`; all are
+        computed in the same pass over the PNGs.
 
     Returns a :class:`PanopticResult`; groups with no present category have NaN scores and n = 0.
     Raises a :class:`FastPQError` subclass, naming the image, file or segment, on bad input.
     """
     tables, categories = prepare(gt_json_file, pred_json_file, gt_folder, pred_folder)
     return evaluate_tables(tables, categories, workers=workers, max_pixels=max_pixels, per_image=per_image,
-                           progress=progress, inflate=inflate)
+                           progress=progress, inflate=inflate, by_size=by_size, covering=covering,
+                           covering_normalize_by_image_size=covering_normalize_by_image_size, boundary=boundary,
+                           boundary_dilation_ratio=boundary_dilation_ratio)
 
 
 def prepare(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optional[PathLike],
@@ -59,8 +71,15 @@ def prepare(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optiona
 
 def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: int = 0,
                     max_pixels: int = DEFAULT_MAX_PIXELS, per_image: bool = False,
-                    progress: Optional[ProgressCallback] = None, inflate: str = "") -> PanopticResult:
-    """Runs the C++ engine over prepared segment tables, in chunks when progress is reported."""
+                    progress: Optional[ProgressCallback] = None, inflate: str = "", by_size: bool = False,
+                    covering: bool = False, covering_normalize_by_image_size: bool = True, boundary: bool = False,
+                    boundary_dilation_ratio: float = DEFAULT_BOUNDARY_DILATION_RATIO) -> PanopticResult:
+    """Runs the C++ engine over prepared segment tables, in chunks when progress is reported.
+
+    Breakdown sums of successive chunks are added here, so with ``progress`` their IoU sums may
+    differ from a single pass in the last bits."""
+    ratio = check_dilation_ratio(boundary_dilation_ratio)
+    breakdowns = BreakdownSums(len(categories))
     n = len(tables)
     k = len(categories)
     tp: List[int] = [0] * k
@@ -78,16 +97,20 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
             part.gt_files, part.pred_files, part.gt_offsets, part.gt_ids, part.gt_categories, part.gt_iscrowd,
             part.gt_areas, part.pred_offsets, part.pred_ids, part.pred_categories, k, workers=workers,
             max_pixels=max_pixels, inflate=inflate, keep_images=per_image, initial_tp=tp, initial_fp=fp,
-            initial_fn=fn, initial_iou=iou)
+            initial_fn=fn, initial_iou=iou, by_size=by_size, covering=covering, boundary=boundary,
+            boundary_dilation_ratio=ratio)
         if out["failure"] is not None:
             raise _failure_to_error(out["failure"], part)
+        breakdowns.add(out["breakdown"])
         # Each chunk continues the previous sums, so the addition order is that of one pass.
         tp, fp, fn, iou = out["tp"], out["fp"], out["fn"], out["iou"]
         if rows is not None:
             rows.extend(_image_rows(out["images"], part, categories))
         if progress is not None:
             progress(stop, n)
-    return PanopticResult.from_totals(categories, tp, fp, fn, iou, per_image=rows)
+    result = PanopticResult.from_totals(categories, tp, fp, fn, iou, per_image=rows)
+    breakdowns.attach(result, categories, covering_normalize_by_image_size)
+    return result
 
 
 def _image_rows(images: Dict[str, List[Any]], part: SegmentTables, categories: Categories) -> List[Dict[str, Any]]:

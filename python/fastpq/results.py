@@ -10,6 +10,7 @@ from .errors import EmptyCategoryGroupError
 
 if TYPE_CHECKING:
     from ._dataset import Categories
+    from .breakdown import CoveringResult
 
 GROUPS = (("All", None), ("Things", True), ("Stuff", False))
 
@@ -60,6 +61,10 @@ class PanopticResult:
     groups: Dict[str, GroupResult]
     classes: List[ClassResult]
     per_image: Optional[List[Dict[str, Any]]] = field(default=None, repr=False)
+    # Breakdowns, set when evaluate() is asked for them (see fastpq.breakdown).
+    by_size: Optional[Dict[str, "PanopticResult"]] = field(default=None, repr=False)  # "small", "medium", "large"
+    covering: Optional["CoveringResult"] = field(default=None, repr=False)
+    boundary: Optional["PanopticResult"] = field(default=None, repr=False)  # boundary PQ
 
     @classmethod
     def from_totals(cls, categories: "Categories", tp: Sequence[int], fp: Sequence[int],

@@ -1,0 +1,151 @@
+#include "boundary_band.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "errors.hpp"
+
+namespace fastpq {
+namespace {
+
+constexpr std::uint32_t kNone = ~std::uint32_t{0};  // above every 24-bit id
+
+void append(std::vector<BandTracker::BandRun>& out, std::uint32_t end, std::uint32_t id, bool band) {
+  if (!out.empty() && out.back().id == id && out.back().band == band) {
+    out.back().end = end;
+    return;
+  }
+  out.push_back({end, id, band});
+}
+
+}  // namespace
+
+std::uint32_t boundary_dilation(std::uint32_t height, std::uint32_t width, double ratio) {
+  if (!(ratio >= 0) || !std::isfinite(ratio))
+    throw UsageError("the boundary dilation ratio must be a finite number >= 0, not " + std::to_string(ratio));
+  const double diagonal = std::sqrt(static_cast<double>(std::uint64_t{height} * height + std::uint64_t{width} * width));
+  const double rounded = std::nearbyint(ratio * diagonal);  // ties to even under the default rounding mode
+  // Past max(height, width) every pixel is in its band already; the cap bounds the rows kept.
+  const double cap = std::max<double>({1.0, static_cast<double>(height), static_cast<double>(width)});
+  return static_cast<std::uint32_t>(std::max(1.0, std::min(rounded, cap)));
+}
+
+void BandTracker::start(std::uint32_t width, std::uint32_t height, std::uint32_t dilation) {
+  width_ = width;
+  height_ = height;
+  d_ = std::max<std::uint32_t>(dilation, 1);
+  pushed_ = emitted_ = 0;
+  ring_.resize(std::size_t{d_} + 1);
+  value_.assign(width, kNone);
+  count_.assign(width, 0);
+}
+
+bool BandTracker::push(const RowRuns& runs) {
+  const std::size_t row = pushed_++;
+  ring_[row % ring_.size()].assign(runs.begin(), runs.end());
+  // A column's value is the row's id where the 2d+1 pixels around it in the row share that id.
+  const std::int64_t d = d_;
+  std::int64_t s = 0;
+  for (const Run& run : runs) {
+    const std::int64_t e = run.end;
+    const std::int64_t lo = std::min(s + d, e), hi = std::max(lo, e - d);
+    for (std::int64_t x = s; x < lo; ++x) count_[x] = 0;
+    for (std::int64_t x = lo; x < hi; ++x) {
+      if (count_[x] != 0 && value_[x] == run.id) {
+        ++count_[x];
+      } else {
+        value_[x] = run.id;
+        count_[x] = 1;
+      }
+    }
+    for (std::int64_t x = hi; x < e; ++x) count_[x] = 0;
+    s = e;
+  }
+  if (row < d_) return false;
+  emit(row - d_, true);
+  return true;
+}
+
+bool BandTracker::flush() {
+  if (emitted_ >= pushed_) return false;
+  emit(emitted_, false);  // within d rows of the bottom edge: all band
+  return true;
+}
+
+void BandTracker::emit(std::size_t row, bool use_counts) {
+  emitted_ = row + 1;
+  out_.clear();
+  const std::uint32_t need = 2 * d_ + 1;
+  std::uint32_t s = 0;
+  for (const Run& run : ring_[row % ring_.size()]) {
+    const std::uint32_t e = run.end;
+    if (use_counts && e > s + 2 * d_) {
+      // Only [s + d, e - d) can be inside: the rest is within d of another id in this row.
+      std::uint32_t x = s + d_;
+      append(out_, x, run.id, true);
+      const std::uint32_t hi = e - d_;
+      while (x < hi) {
+        const bool inside = count_[x] >= need;
+        std::uint32_t y = x + 1;
+        while (y < hi && (count_[y] >= need) == inside) ++y;
+        append(out_, y, run.id, !inside);
+        x = y;
+      }
+    }
+    append(out_, e, run.id, true);
+    s = e;
+  }
+}
+
+void BoundaryHistogram::start(std::uint32_t width, std::uint32_t height, std::uint32_t dilation, bool void_whole) {
+  gt_.start(width, height, dilation);
+  pred_.start(width, height, dilation);
+  void_whole_ = void_whole;
+  pairs_.clear();
+  gt_band_.clear();
+  pred_band_.clear();
+}
+
+void BoundaryHistogram::row(const RowRuns& gt, const RowRuns& pred) {
+  const bool ready = gt_.push(gt);
+  pred_.push(pred);
+  if (ready) add_ready_row();
+}
+
+void BoundaryHistogram::add_ready_row() {
+  const auto& g = gt_.runs();
+  const auto& p = pred_.runs();
+  std::uint32_t x = 0;
+  for (const auto& run : g) {
+    if (run.band) gt_band_.add(run.id, 0, run.end - x);
+    x = run.end;
+  }
+  x = 0;
+  for (const auto& run : p) {
+    if (run.band) pred_band_.add(0, run.id, run.end - x);
+    x = run.end;
+  }
+  x = 0;
+  auto gi = g.begin();
+  auto pi = p.begin();
+  while (gi != g.end() && pi != p.end()) {
+    const std::uint32_t end = std::min(gi->end, pi->end);
+    if (pi->band && (gi->band || (void_whole_ && gi->id == 0))) pairs_.add(gi->id, pi->id, end - x);
+    x = end;
+    if (gi->end == end) ++gi;
+    if (pi->end == end) ++pi;
+  }
+}
+
+void BoundaryHistogram::finish(BoundaryCounts& out) {
+  while (gt_.flush()) {
+    pred_.flush();
+    add_ready_row();
+  }
+  pairs_.sorted_entries(out.pairs);
+  gt_band_.sorted_entries(out.gt_band);
+  pred_band_.sorted_entries(out.pred_band);
+}
+
+}  // namespace fastpq
