@@ -333,6 +333,26 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("gt"), py::arg("pred"),
       "Pixel counts per (gt id, pred id) pair of two id maps, sorted by (gt id, pred id).");
+  m.def(
+      "boundary_band",
+      [](const py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>& ids, std::uint32_t dilation) {
+        if (ids.ndim() != 2) throw UsageError("boundary_band takes an id map of shape (H, W)");
+        const auto h = static_cast<std::uint32_t>(ids.shape(0)), w = static_cast<std::uint32_t>(ids.shape(1));
+        py::array_t<std::uint8_t> out({static_cast<py::ssize_t>(h), static_cast<py::ssize_t>(w)});
+        {
+          py::gil_scoped_release release;
+          boundary_band_mask(ids.data(), h, w, dilation, out.mutable_data());
+        }
+        return out;
+      },
+      py::arg("ids"), py::arg("dilation"),
+      "1 where a pixel is within chessboard distance `dilation` of another id or the image edge, else 0.");
+  m.def(
+      "boundary_dilation",
+      [](std::uint32_t height, std::uint32_t width, double ratio) { return boundary_dilation(height, width, ratio); },
+      py::arg("height"), py::arg("width"), py::arg("ratio"),
+      "The Boundary IoU API's band width max(1, round(ratio * image diagonal)), capped at max(height, width) "
+      "(where every pixel is in its band already).");
   m.def("read_png_ids", &read_png_ids, py::arg("path"), py::arg("max_pixels") = kDefaultMaxPixels,
         py::arg("inflate") = "");
   m.def("decode_png_ids", &decode_png_ids, py::arg("data"), py::arg("name") = "<memory>",

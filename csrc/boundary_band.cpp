@@ -26,7 +26,7 @@ std::uint32_t boundary_dilation(std::uint32_t height, std::uint32_t width, doubl
     throw UsageError("the boundary dilation ratio must be a finite number >= 0, not " + std::to_string(ratio));
   const double diagonal = std::sqrt(static_cast<double>(std::uint64_t{height} * height + std::uint64_t{width} * width));
   const double rounded = std::nearbyint(ratio * diagonal);  // ties to even under the default rounding mode
-  // Past max(height, width) every pixel is in its band already; the cap bounds the rows kept.
+  // Any width past max(height, width) gives the same bands (all pixels); this keeps it in range.
   const double cap = std::max<double>({1.0, static_cast<double>(height), static_cast<double>(width)});
   return static_cast<std::uint32_t>(std::max(1.0, std::min(rounded, cap)));
 }
@@ -34,7 +34,8 @@ std::uint32_t boundary_dilation(std::uint32_t height, std::uint32_t width, doubl
 void BandTracker::start(std::uint32_t width, std::uint32_t height, std::uint32_t dilation) {
   width_ = width;
   height_ = height;
-  d_ = std::max<std::uint32_t>(dilation, 1);
+  // Past max(height, width) every pixel is in its band already; the cap bounds the rows kept.
+  d_ = std::max<std::uint32_t>(std::min(dilation, std::max({height, width, 1u})), 1);
   pushed_ = emitted_ = 0;
   ring_.resize(std::size_t{d_} + 1);
   value_.assign(width, kNone);
@@ -96,6 +97,30 @@ void BandTracker::emit(std::size_t row, bool use_counts) {
     append(out_, e, run.id, true);
     s = e;
   }
+}
+
+void boundary_band_mask(const std::uint32_t* ids, std::uint32_t height, std::uint32_t width, std::uint32_t dilation,
+                        std::uint8_t* out) {
+  BandTracker tracker;
+  tracker.start(width, height, dilation);
+  RowRuns runs;
+  std::size_t y = 0;
+  auto write_row = [&]() {
+    std::uint32_t x = 0;
+    for (const auto& run : tracker.runs())
+      for (; x < run.end; ++x) out[y * width + x] = run.band ? 1 : 0;
+    ++y;
+  };
+  for (std::uint32_t r = 0; r < height; ++r) {
+    const std::uint32_t* row = ids + std::size_t{r} * width;
+    Run* o = runs.prepare(std::size_t{width} + 1);
+    std::size_t n = 0;
+    for (std::uint32_t x = 1; x <= width; ++x)
+      if (x == width || row[x] != row[x - 1]) o[n++] = {x, row[x - 1]};
+    runs.set_size(n);
+    if (tracker.push(runs)) write_row();
+  }
+  while (tracker.flush()) write_row();
 }
 
 void BoundaryHistogram::start(std::uint32_t width, std::uint32_t height, std::uint32_t dilation, bool void_whole) {

@@ -50,6 +50,10 @@ class BandTracker {
   std::vector<BandRun> out_;
 };
 
+// Marks (1) the pixels of a row-major height x width id map that lie in their segment's band.
+void boundary_band_mask(const std::uint32_t* ids, std::uint32_t height, std::uint32_t width, std::uint32_t dilation,
+                        std::uint8_t* out);
+
 // Builds the Boundary IoU API's boundary histogram of an image pair while its joint histogram is
 // built: pixel counts per (gt label, pred label) where the pred pixel lies in its segment's band
 // and the gt pixel in its own, or is void (id 0 outside the GT table, which the reference leaves
