@@ -39,29 +39,33 @@ void BandTracker::start(std::uint32_t width, std::uint32_t height, std::uint32_t
   pushed_ = emitted_ = 0;
   ring_.resize(std::size_t{d_} + 1);
   value_.assign(width, kNone);
-  count_.assign(width, 0);
+  since_.assign(width, 0);
 }
 
 bool BandTracker::push(const RowRuns& runs) {
   const std::size_t row = pushed_++;
-  ring_[row % ring_.size()].assign(runs.begin(), runs.end());
-  // A column's value is the row's id where the 2d+1 pixels around it in the row share that id.
-  const std::int64_t d = d_;
-  std::int64_t s = 0;
-  for (const Run& run : runs) {
-    const std::int64_t e = run.end;
-    const std::int64_t lo = std::min(s + d, e), hi = std::max(lo, e - d);
-    for (std::int64_t x = s; x < lo; ++x) count_[x] = 0;
-    for (std::int64_t x = lo; x < hi; ++x) {
-      if (count_[x] != 0 && value_[x] == run.id) {
-        ++count_[x];
-      } else {
-        value_[x] = run.id;
-        count_[x] = 1;
+  std::vector<Run>& kept = ring_[row % ring_.size()];
+  const std::vector<Run>& above = ring_[(row + ring_.size() - 1) % ring_.size()];
+  const bool repeats = row > 0 && above.size() == runs.size() &&
+                       std::equal(runs.begin(), runs.end(), above.begin(),
+                                  [](const Run& a, const Run& b) { return a.end == b.end && a.id == b.id; });
+  kept.assign(runs.begin(), runs.end());
+  if (!repeats) {  // a repeated row leaves every column's value, and so its streak, as it was
+    const std::int64_t d = d_;
+    std::int64_t s = 0;
+    for (const Run& run : runs) {
+      const std::int64_t e = run.end;
+      const std::int64_t lo = std::min(s + d, e), hi = std::max(lo, e - d);
+      for (std::int64_t x = s; x < lo; ++x) value_[x] = kNone;
+      for (std::int64_t x = lo; x < hi; ++x) {
+        if (value_[x] != run.id) {
+          value_[x] = run.id;
+          since_[x] = row;
+        }
       }
+      for (std::int64_t x = hi; x < e; ++x) value_[x] = kNone;
+      s = e;
     }
-    for (std::int64_t x = hi; x < e; ++x) count_[x] = 0;
-    s = e;
   }
   if (row < d_) return false;
   emit(row - d_, true);
@@ -77,7 +81,8 @@ bool BandTracker::flush() {
 void BandTracker::emit(std::size_t row, bool use_counts) {
   emitted_ = row + 1;
   out_.clear();
-  const std::uint32_t need = 2 * d_ + 1;
+  // Inside: the column's value has held from row - d (or earlier) through row + d, the last pushed.
+  auto inside_at = [&](std::uint32_t x) { return value_[x] != kNone && since_[x] + d_ <= row; };
   std::uint32_t s = 0;
   for (const Run& run : ring_[row % ring_.size()]) {
     const std::uint32_t e = run.end;
@@ -87,9 +92,9 @@ void BandTracker::emit(std::size_t row, bool use_counts) {
       append(out_, x, run.id, true);
       const std::uint32_t hi = e - d_;
       while (x < hi) {
-        const bool inside = count_[x] >= need;
+        const bool inside = inside_at(x);
         std::uint32_t y = x + 1;
-        while (y < hi && (count_[y] >= need) == inside) ++y;
+        while (y < hi && inside_at(y) == inside) ++y;
         append(out_, y, run.id, !inside);
         x = y;
       }
@@ -130,6 +135,12 @@ void BoundaryHistogram::start(std::uint32_t width, std::uint32_t height, std::ui
   pairs_.clear();
   gt_band_.clear();
   pred_band_.clear();
+  last_gt_.clear();
+  last_pred_.clear();
+  pair_pieces_.clear();
+  gt_pieces_.clear();
+  pred_pieces_.clear();
+  repeat_ = 0;
 }
 
 void BoundaryHistogram::row(const RowRuns& gt, const RowRuns& pred) {
@@ -138,17 +149,34 @@ void BoundaryHistogram::row(const RowRuns& gt, const RowRuns& pred) {
   if (ready) add_ready_row();
 }
 
+void BoundaryHistogram::add_pieces() {
+  pairs_.add_pieces(pair_pieces_, repeat_);
+  gt_band_.add_pieces(gt_pieces_, repeat_);
+  pred_band_.add_pieces(pred_pieces_, repeat_);
+}
+
 void BoundaryHistogram::add_ready_row() {
   const auto& g = gt_.runs();
   const auto& p = pred_.runs();
+  if (repeat_ > 0 && g == last_gt_ && p == last_pred_) {  // rows inside large segments repeat
+    ++repeat_;
+    return;
+  }
+  add_pieces();
+  last_gt_ = g;
+  last_pred_ = p;
+  repeat_ = 1;
+  gt_pieces_.clear();
+  pred_pieces_.clear();
+  pair_pieces_.clear();
   std::uint32_t x = 0;
   for (const auto& run : g) {
-    if (run.band) gt_band_.add(run.id, 0, run.end - x);
+    if (run.band) gt_pieces_.push_back({run.id, 0, run.end - x});
     x = run.end;
   }
   x = 0;
   for (const auto& run : p) {
-    if (run.band) pred_band_.add(0, run.id, run.end - x);
+    if (run.band) pred_pieces_.push_back({0, run.id, run.end - x});
     x = run.end;
   }
   x = 0;
@@ -156,7 +184,7 @@ void BoundaryHistogram::add_ready_row() {
   auto pi = p.begin();
   while (gi != g.end() && pi != p.end()) {
     const std::uint32_t end = std::min(gi->end, pi->end);
-    if (pi->band && (gi->band || (void_whole_ && gi->id == 0))) pairs_.add(gi->id, pi->id, end - x);
+    if (pi->band && (gi->band || (void_whole_ && gi->id == 0))) pair_pieces_.push_back({gi->id, pi->id, end - x});
     x = end;
     if (gi->end == end) ++gi;
     if (pi->end == end) ++pi;
@@ -168,6 +196,8 @@ void BoundaryHistogram::finish(BoundaryCounts& out) {
     pred_.flush();
     add_ready_row();
   }
+  add_pieces();
+  repeat_ = 0;
   pairs_.sorted_entries(out.pairs);
   gt_band_.sorted_entries(out.gt_band);
   pred_band_.sorted_entries(out.pred_band);

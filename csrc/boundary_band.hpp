@@ -30,6 +30,7 @@ class BandTracker {
     std::uint32_t end;
     std::uint32_t id;
     bool band;
+    bool operator==(const BandRun& o) const { return end == o.end && id == o.id && band == o.band; }
   };
 
   void start(std::uint32_t width, std::uint32_t height, std::uint32_t dilation);
@@ -45,8 +46,10 @@ class BandTracker {
   std::uint32_t width_ = 0, height_ = 0, d_ = 0;
   std::size_t pushed_ = 0, emitted_ = 0;
   std::vector<std::vector<Run>> ring_;  // the last d + 1 rows, by row % (d + 1)
-  std::vector<std::uint32_t> value_;    // per column: the id of the last row where its row window is one id, or kNone
-  std::vector<std::uint32_t> count_;    // per column: consecutive rows, up to the last, with that same value
+  // Per column: the id when the 2d+1 pixels around it in the last row share it (else kNone), and
+  // the first row of the streak of rows with that same value.
+  std::vector<std::uint32_t> value_;
+  std::vector<std::size_t> since_;
   std::vector<BandRun> out_;
 };
 
@@ -68,10 +71,15 @@ class BoundaryHistogram : public RowSink {
 
  private:
   void add_ready_row();
+  void add_pieces();
 
   BandTracker gt_, pred_;
   bool void_whole_ = true;
   JointHistogram pairs_, gt_band_, pred_band_;
+  // The last ready row's pieces, added (times `repeat_`) once a different row comes.
+  std::vector<BandTracker::BandRun> last_gt_, last_pred_;
+  std::vector<HistEntry> pair_pieces_, gt_pieces_, pred_pieces_;
+  std::uint64_t repeat_ = 0;
 };
 
 }  // namespace fastpq
