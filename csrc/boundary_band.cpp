@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "errors.hpp"
@@ -40,6 +41,7 @@ void BandTracker::start(std::uint32_t width, std::uint32_t height, std::uint32_t
   ring_.resize(std::size_t{d_} + 1);
   value_.assign(width, kNone);
   since_.assign(width, 0);
+  inside_.assign(width, 0);
 }
 
 bool BandTracker::push(const RowRuns& runs) {
@@ -52,18 +54,19 @@ bool BandTracker::push(const RowRuns& runs) {
   kept.assign(runs.begin(), runs.end());
   if (!repeats) {  // a repeated row leaves every column's value, and so its streak, as it was
     const std::int64_t d = d_;
+    std::uint32_t* __restrict value = value_.data();
+    std::uint32_t* __restrict since = since_.data();
     std::int64_t s = 0;
     for (const Run& run : runs) {
       const std::int64_t e = run.end;
       const std::int64_t lo = std::min(s + d, e), hi = std::max(lo, e - d);
-      for (std::int64_t x = s; x < lo; ++x) value_[x] = kNone;
-      for (std::int64_t x = lo; x < hi; ++x) {
-        if (value_[x] != run.id) {
-          value_[x] = run.id;
-          since_[x] = row;
-        }
+      for (std::int64_t x = s; x < lo; ++x) value[x] = kNone;
+      const std::uint32_t id = run.id, now = static_cast<std::uint32_t>(row);
+      for (std::int64_t x = lo; x < hi; ++x) {  // branch-free, so that it vectorizes
+        since[x] = value[x] == id ? since[x] : now;
+        value[x] = id;
       }
-      for (std::int64_t x = hi; x < e; ++x) value_[x] = kNone;
+      for (std::int64_t x = hi; x < e; ++x) value[x] = kNone;
       s = e;
     }
   }
@@ -82,20 +85,26 @@ void BandTracker::emit(std::size_t row, bool use_counts) {
   emitted_ = row + 1;
   out_.clear();
   // Inside: the column's value has held from row - d (or earlier) through row + d, the last pushed.
-  auto inside_at = [&](std::uint32_t x) { return value_[x] != kNone && since_[x] + d_ <= row; };
+  const std::uint32_t latest = row >= d_ ? static_cast<std::uint32_t>(row - d_) : 0;
+  const bool any_inside = use_counts && row >= d_;
   std::uint32_t s = 0;
   for (const Run& run : ring_[row % ring_.size()]) {
     const std::uint32_t e = run.end;
-    if (use_counts && e > s + 2 * d_) {
+    if (any_inside && e > s + 2 * d_) {
       // Only [s + d, e - d) can be inside: the rest is within d of another id in this row.
       std::uint32_t x = s + d_;
       append(out_, x, run.id, true);
       const std::uint32_t hi = e - d_;
+      std::uint8_t* __restrict inside = inside_.data();
+      const std::uint32_t* __restrict value = value_.data();
+      const std::uint32_t* __restrict since = since_.data();
+      for (std::uint32_t i = x; i < hi; ++i)  // restrict: no aliasing, so that it vectorizes
+        inside[i] = static_cast<std::uint8_t>((value[i] != kNone) & (since[i] <= latest));
       while (x < hi) {
-        const bool inside = inside_at(x);
-        std::uint32_t y = x + 1;
-        while (y < hi && inside_at(y) == inside) ++y;
-        append(out_, y, run.id, !inside);
+        const std::uint8_t flag = inside[x];
+        const void* other = std::memchr(inside + x, flag ^ 1, hi - x);
+        const std::uint32_t y = other ? static_cast<std::uint32_t>(static_cast<const std::uint8_t*>(other) - inside) : hi;
+        append(out_, y, run.id, flag == 0);
         x = y;
       }
     }

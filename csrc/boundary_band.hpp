@@ -48,8 +48,8 @@ class BandTracker {
   std::vector<std::vector<Run>> ring_;  // the last d + 1 rows, by row % (d + 1)
   // Per column: the id when the 2d+1 pixels around it in the last row share it (else kNone), and
   // the first row of the streak of rows with that same value.
-  std::vector<std::uint32_t> value_;
-  std::vector<std::size_t> since_;
+  std::vector<std::uint32_t> value_, since_;
+  std::vector<std::uint8_t> inside_;  // scratch: the emitted row's inside pixels
   std::vector<BandRun> out_;
 };
 
