@@ -12,7 +12,8 @@ from . import _core
 from .compat import init_as_panopticapi
 from .errors import (AnnotationError, AnnotationKeyError, AnnotationTypeError, EmptyCategoryGroupError, FastPQError,
                      ImageSizeMismatchError, MissingFolderError, MissingPredictionError, PngError, PngNotFoundError,
-                     SegmentMismatchError)
+                     InvalidOptionError, SegmentMismatchError)
+from .breakdown import CoveringResult
 from .panoptic import DEFAULT_MAX_PIXELS, evaluate, pq_compute
 from .results import ClassResult, GroupResult, PanopticResult
 
@@ -25,8 +26,8 @@ def build_info() -> Dict[str, Any]:
 
 
 __all__ = [
-    "AnnotationError", "AnnotationKeyError", "AnnotationTypeError", "ClassResult", "DEFAULT_MAX_PIXELS", "EmptyCategoryGroupError", "FastPQError", "GroupResult",
-    "ImageSizeMismatchError", "MissingFolderError", "MissingPredictionError", "PanopticResult", "PngError", "PngNotFoundError",
+    "AnnotationError", "AnnotationKeyError", "AnnotationTypeError", "ClassResult", "CoveringResult", "DEFAULT_MAX_PIXELS", "EmptyCategoryGroupError", "FastPQError", "GroupResult",
+    "ImageSizeMismatchError", "InvalidOptionError", "MissingFolderError", "MissingPredictionError", "PanopticResult", "PngError", "PngNotFoundError",
     "PanopticQuality", "SegmentMismatchError", "amodal_ar", "build_info", "evaluate", "init_as_panopticapi", "pq_compute", "__version__",
 ]
 
