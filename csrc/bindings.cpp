@@ -130,8 +130,50 @@ CategoryTotals make_initial(std::size_t k, OptionalCounts tp, OptionalCounts fp,
   return initial;
 }
 
-py::dict evaluation_to_python(const PanopticEvaluation& r, bool keep_images) {
+py::dict totals_to_python(const CategoryTotals& t) {
+  py::dict d;
+  d["tp"] = t.tp;
+  d["fp"] = t.fp;
+  d["fn"] = t.fn;
+  d["iou"] = t.iou;
+  return d;
+}
+
+// The requested breakdowns: by_size (small, medium, large totals), covering sums, boundary totals.
+py::dict breakdown_to_python(const BreakdownTotals& b, const BreakdownOptions& options) {
+  py::dict d;
+  if (options.by_size) {
+    py::list sizes;
+    for (const CategoryTotals& t : b.by_size) sizes.append(totals_to_python(t));
+    d["by_size"] = sizes;
+  }
+  if (options.covering) {
+    py::dict c;
+    c["weighted_iou"] = b.covering.weighted_iou;
+    c["gt_area"] = b.covering.gt_area;
+    c["weighted_iou_normalized"] = b.covering.weighted_iou_normalized;
+    c["gt_area_normalized"] = b.covering.gt_area_normalized;
+    d["covering"] = c;
+  }
+  if (options.boundary) d["boundary"] = totals_to_python(b.boundary);
+  return d;
+}
+
+BreakdownOptions make_breakdown(bool by_size, bool covering, bool boundary, double boundary_dilation_ratio) {
+  BreakdownOptions b;
+  b.by_size = by_size;
+  b.covering = covering;
+  b.boundary = boundary;
+  b.boundary_dilation_ratio = boundary_dilation_ratio;
+  if (boundary) boundary_dilation(1, 1, boundary_dilation_ratio);  // refuses a bad ratio before any work
+  return b;
+}
+
+py::dict evaluation_to_python(const PanopticEvaluation& r, bool keep_images, const BreakdownOptions& breakdown) {
   py::dict out;
+  out["breakdown"] = breakdown.any() && r.failure.kind == ImageFailure::kNone
+                         ? py::object(breakdown_to_python(r.breakdown, breakdown))
+                         : py::none();
   out["tp"] = r.totals.tp;
   out["fp"] = r.totals.fp;
   out["fn"] = r.totals.fn;
@@ -205,12 +247,14 @@ PYBIND11_MODULE(_core, m) {
          Categories gt_categories, std::vector<std::uint8_t> gt_iscrowd, std::vector<double> gt_areas,
          Ids pred_offsets, Ids pred_ids, Categories pred_categories, std::int32_t n_categories, int workers,
          std::uint64_t max_pixels, const std::string& inflate, bool keep_images, OptionalCounts initial_tp,
-         OptionalCounts initial_fp, OptionalCounts initial_fn, OptionalSums initial_iou) {
+         OptionalCounts initial_fp, OptionalCounts initial_fn, OptionalSums initial_iou, bool by_size, bool covering,
+         bool boundary, double boundary_dilation_ratio) {
         PanopticDataset d{std::move(gt_files), std::move(pred_files),
                           make_tables(std::move(gt_offsets), std::move(gt_ids), std::move(gt_categories),
                                       std::move(gt_iscrowd), std::move(gt_areas), std::move(pred_offsets),
                                       std::move(pred_ids), std::move(pred_categories), n_categories)};
         EngineOptions options = make_options(workers, max_pixels, inflate);
+        options.breakdown = make_breakdown(by_size, covering, boundary, boundary_dilation_ratio);
         CategoryTotals initial = make_initial(static_cast<std::size_t>(n_categories), std::move(initial_tp),
                                               std::move(initial_fp), std::move(initial_fn), std::move(initial_iou));
         PanopticEvaluation r;
@@ -218,20 +262,22 @@ PYBIND11_MODULE(_core, m) {
           py::gil_scoped_release release;
           r = evaluate_panoptic(d, options, keep_images, std::move(initial));
         }
-        return evaluation_to_python(r, keep_images);
+        return evaluation_to_python(r, keep_images, options.breakdown);
       },
       py::arg("gt_files"), py::arg("pred_files"), py::arg("gt_offsets"), py::arg("gt_ids"), py::arg("gt_categories"),
       py::arg("gt_iscrowd"), py::arg("gt_areas"), py::arg("pred_offsets"), py::arg("pred_ids"),
       py::arg("pred_categories"), py::arg("n_categories"), py::arg("workers") = 0,
       py::arg("max_pixels") = kDefaultMaxPixels, py::arg("inflate") = "", py::arg("keep_images") = false,
       py::arg("initial_tp") = py::none(), py::arg("initial_fp") = py::none(), py::arg("initial_fn") = py::none(),
-      py::arg("initial_iou") = py::none());
+      py::arg("initial_iou") = py::none(), py::arg("by_size") = false, py::arg("covering") = false,
+      py::arg("boundary") = false, py::arg("boundary_dilation_ratio") = 0.02);
   m.def(
       "evaluate_id_maps",
       [](const py::array& gt, const py::array& pred, Ids gt_offsets, Ids gt_ids, Categories gt_categories,
          std::vector<std::uint8_t> gt_iscrowd, std::vector<double> gt_areas, Ids pred_offsets, Ids pred_ids,
          Categories pred_categories, std::int32_t n_categories, int workers, bool keep_images,
-         OptionalCounts initial_tp, OptionalCounts initial_fp, OptionalCounts initial_fn, OptionalSums initial_iou) {
+         OptionalCounts initial_tp, OptionalCounts initial_fp, OptionalCounts initial_fn, OptionalSums initial_iou,
+         bool by_size, bool covering, bool boundary, double boundary_dilation_ratio) {
         if (gt.ndim() != 3 || pred.ndim() != 3) throw UsageError("id maps must be arrays of shape (N, H, W)");
         for (int k = 0; k < 3; ++k)
           if (gt.shape(k) != pred.shape(k)) throw UsageError("ground-truth and prediction id maps differ in shape");
@@ -247,6 +293,7 @@ PYBIND11_MODULE(_core, m) {
                                            std::move(gt_iscrowd), std::move(gt_areas), std::move(pred_offsets),
                                            std::move(pred_ids), std::move(pred_categories), n_categories);
         EngineOptions options = make_options(workers, kDefaultMaxPixels, "");
+        options.breakdown = make_breakdown(by_size, covering, boundary, boundary_dilation_ratio);
         CategoryTotals initial = make_initial(static_cast<std::size_t>(n_categories), std::move(initial_tp),
                                               std::move(initial_fp), std::move(initial_fn), std::move(initial_iou));
         PanopticEvaluation r;
@@ -254,13 +301,14 @@ PYBIND11_MODULE(_core, m) {
           py::gil_scoped_release release;
           r = evaluate_panoptic(batch, tables, options, keep_images, std::move(initial));
         }
-        return evaluation_to_python(r, keep_images);
+        return evaluation_to_python(r, keep_images, options.breakdown);
       },
       py::arg("gt"), py::arg("pred"), py::arg("gt_offsets"), py::arg("gt_ids"), py::arg("gt_categories"),
       py::arg("gt_iscrowd"), py::arg("gt_areas"), py::arg("pred_offsets"), py::arg("pred_ids"),
       py::arg("pred_categories"), py::arg("n_categories"), py::arg("workers") = 0, py::arg("keep_images") = false,
       py::arg("initial_tp") = py::none(), py::arg("initial_fp") = py::none(), py::arg("initial_fn") = py::none(),
-      py::arg("initial_iou") = py::none(),
+      py::arg("initial_iou") = py::none(), py::arg("by_size") = false, py::arg("covering") = false,
+      py::arg("boundary") = false, py::arg("boundary_dilation_ratio") = 0.02,
       "Scores (N, H, W) id maps (C-contiguous; uint8, uint16, uint32, int32, int64 or uint64).");
   m.def(
       "joint_histogram",
@@ -288,6 +336,26 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("gt"), py::arg("pred"),
       "Pixel counts per (gt id, pred id) pair of two id maps, sorted by (gt id, pred id).");
+  m.def(
+      "boundary_band",
+      [](const py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>& ids, std::uint32_t dilation) {
+        if (ids.ndim() != 2) throw UsageError("boundary_band takes an id map of shape (H, W)");
+        const auto h = static_cast<std::uint32_t>(ids.shape(0)), w = static_cast<std::uint32_t>(ids.shape(1));
+        py::array_t<std::uint8_t> out({static_cast<py::ssize_t>(h), static_cast<py::ssize_t>(w)});
+        {
+          py::gil_scoped_release release;
+          boundary_band_mask(ids.data(), h, w, dilation, out.mutable_data());
+        }
+        return out;
+      },
+      py::arg("ids"), py::arg("dilation"),
+      "1 where a pixel is within chessboard distance `dilation` of another id or the image edge, else 0.");
+  m.def(
+      "boundary_dilation",
+      [](std::uint32_t height, std::uint32_t width, double ratio) { return boundary_dilation(height, width, ratio); },
+      py::arg("height"), py::arg("width"), py::arg("ratio"),
+      "The Boundary IoU API's band width max(1, round(ratio * image diagonal)), capped at max(height, width) "
+      "(where every pixel is in its band already).");
   m.def("read_png_ids", &read_png_ids, py::arg("path"), py::arg("max_pixels") = kDefaultMaxPixels,
         py::arg("inflate") = "");
   m.def("decode_png_ids", &decode_png_ids, py::arg("data"), py::arg("name") = "<memory>",

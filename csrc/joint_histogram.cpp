@@ -132,7 +132,7 @@ class IdMapRows {
 // Reads two row sources in step; consecutive rows whose ids repeat in both are counted once,
 // times `repeat`.
 template <typename GtRows, typename PredRows>
-void accumulate_rows(std::size_t height, GtRows& gt, PredRows& pred, JointHistogram& hist) {
+void accumulate_rows(std::size_t height, GtRows& gt, PredRows& pred, JointHistogram& hist, RowSink* sink) {
   hist.clear();
   thread_local std::vector<HistEntry> pieces;
   pieces.clear();
@@ -140,6 +140,7 @@ void accumulate_rows(std::size_t height, GtRows& gt, PredRows& pred, JointHistog
   for (std::size_t y = 0; y < height; ++y) {
     bool gt_changed = gt.next_row();
     bool pred_changed = pred.next_row();
+    if (sink) sink->row(gt.row_runs(), pred.row_runs());
     if (y == 0 || gt_changed || pred_changed) {
       hist.add_pieces(pieces, repeat);
       merge_runs(gt.row_runs(), pred.row_runs(), pieces);
@@ -154,8 +155,8 @@ void accumulate_rows(std::size_t height, GtRows& gt, PredRows& pred, JointHistog
 
 }  // namespace
 
-void build_joint_histogram(PanopticPngReader& gt, PanopticPngReader& pred, JointHistogram& hist) {
-  accumulate_rows(gt.height(), gt, pred, hist);
+void build_joint_histogram(PanopticPngReader& gt, PanopticPngReader& pred, JointHistogram& hist, RowSink* sink) {
+  accumulate_rows(gt.height(), gt, pred, hist, sink);
 }
 
 namespace {
@@ -176,13 +177,13 @@ void dispatch_rows(IdMapView view, std::size_t width, F f) {
 }  // namespace
 
 void build_joint_histogram(IdMapView gt, IdMapView pred, std::size_t height, std::size_t width,
-                           JointHistogram& hist) {
+                           JointHistogram& hist, RowSink* sink) {
   if (width == 0 || height == 0) {
     hist.clear();
     return;
   }
   dispatch_rows(gt, width, [&](auto& gt_rows) {
-    dispatch_rows(pred, width, [&](auto& pred_rows) { accumulate_rows(height, gt_rows, pred_rows, hist); });
+    dispatch_rows(pred, width, [&](auto& pred_rows) { accumulate_rows(height, gt_rows, pred_rows, hist, sink); });
   });
 }
 

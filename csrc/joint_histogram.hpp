@@ -44,9 +44,17 @@ class JointHistogram {
 // Merges the runs of a gt row and a pred row into pieces of constant (gt id, pred id).
 void merge_runs(const RowRuns& gt_runs, const RowRuns& pred_runs, std::vector<HistEntry>& pieces);
 
+// Sees the runs of every row of both images, in row order, while a joint histogram is built.
+class RowSink {
+ public:
+  virtual ~RowSink() = default;
+  virtual void row(const RowRuns& gt, const RowRuns& pred) = 0;
+};
+
 // Reads both images row by row and accumulates their joint histogram into `hist` (cleared first).
-// The two readers must be open on images of the same size.
-void build_joint_histogram(PanopticPngReader& gt, PanopticPngReader& pred, JointHistogram& hist);
+// The two readers must be open on images of the same size. `sink`, when given, sees every row.
+void build_joint_histogram(PanopticPngReader& gt, PanopticPngReader& pred, JointHistogram& hist,
+                           RowSink* sink = nullptr);
 // Element types an id map in memory may have.
 enum class IdType { kU8, kU16, kU32, kI32, kI64, kU64 };
 
@@ -58,6 +66,6 @@ struct IdMapView {
 
 // The same for two id maps in memory, of height x width each.
 void build_joint_histogram(IdMapView gt, IdMapView pred, std::size_t height, std::size_t width,
-                           JointHistogram& hist);
+                           JointHistogram& hist, RowSink* sink = nullptr);
 
 }  // namespace fastpq

@@ -27,6 +27,12 @@ struct Workspace {
   JointHistogram hist;
   std::vector<HistEntry> entries;
   MatchScratch scratch;
+  // Breakdowns
+  BoundaryHistogram bands;
+  BoundaryCounts boundary_counts;
+  MatchScratch boundary_scratch;
+  std::vector<std::uint64_t> gt_pixels, pred_pixels;
+  std::vector<double> best_iou;
 };
 
 Workspace& thread_workspace(InflateBackend backend) {
@@ -40,6 +46,21 @@ class SizeMismatch : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+bool has_void_segment(const GtSegments& gt) {
+  for (std::size_t g = 0; g < gt.size; ++g)
+    if (gt.id[g] == 0) return true;
+  return false;
+}
+
+// Prepares the boundary bands of image i when they are asked for; returns the row sink or null.
+RowSink* boundary_sink(const SegmentTables& tables, std::size_t i, std::uint32_t height, std::uint32_t width,
+                       const EngineOptions& options, Workspace& ws) {
+  if (!options.breakdown.boundary) return nullptr;
+  ws.bands.start(width, height, boundary_dilation(height, width, options.breakdown.boundary_dilation_ratio),
+                 !has_void_segment(tables.gt(i)));
+  return &ws.bands;
+}
+
 // Reads image i's PNG pair into `hist`.
 void file_histogram(const PanopticDataset& d, std::size_t i, const EngineOptions& options, Workspace& ws) {
   ws.gt.open_file(d.gt_files[i], options.max_pixels);
@@ -51,7 +72,8 @@ void file_histogram(const PanopticDataset& d, std::size_t i, const EngineOptions
     throw SizeMismatch("ground truth '" + d.gt_files[i] + "' is " + size(ws.gt) + " pixels but prediction '" +
                        d.pred_files[i] + "' is " + size(ws.pred));
   }
-  build_joint_histogram(ws.gt, ws.pred, ws.hist);
+  build_joint_histogram(ws.gt, ws.pred, ws.hist,
+                        boundary_sink(d.tables, i, ws.gt.height(), ws.gt.width(), options, ws));
   ws.gt.shrink_if_above(kKeepBufferBytes);
   ws.pred.shrink_if_above(kKeepBufferBytes);
 }
@@ -88,6 +110,21 @@ ImageFailure guarded(Work work, Describe describe) {
   return f;
 }
 
+// Computes image i's breakdowns from its histogram (and boundary bands) and its matches.
+void add_breakdowns(const SegmentTables& tables, std::size_t i, const ImageMatches& matches,
+                    const BreakdownOptions& wanted, Workspace& ws, ImageBreakdown& out) {
+  const GtSegments gt = tables.gt(i);
+  const PredSegments pred = tables.pred(i);
+  if (wanted.by_size) split_by_size(ws.entries, matches, gt, ws.scratch, out.by_size, ws.gt_pixels);
+  if (wanted.covering)
+    parsing_covering(ws.entries, gt, pred, ws.scratch, out.covering, ws.gt_pixels, ws.pred_pixels, ws.best_iou);
+  if (wanted.boundary) {
+    ws.bands.finish(ws.boundary_counts);
+    match_segments(ws.entries, gt, pred, tables.n_categories, out.boundary, ws.boundary_scratch,
+                   &ws.boundary_counts);
+  }
+}
+
 // Runs `histogram_of(i, workspace)` for every image in parallel, matches each image's segments
 // and adds the statistics up in image order. `describe(i)` names image i's inputs in messages.
 template <typename HistogramOf, typename Describe>
@@ -103,6 +140,8 @@ PanopticEvaluation run_images(std::size_t count, const SegmentTables& tables, co
   PanopticEvaluation result;
   result.totals = std::move(initial);
   std::vector<ImageMatches> images(count);
+  const BreakdownOptions& wanted = options.breakdown;
+  std::vector<ImageBreakdown> breakdowns(wanted.any() ? count : 0);
 
   std::atomic<std::int64_t> first_failure{n};
   std::mutex failure_mutex;
@@ -123,6 +162,7 @@ PanopticEvaluation run_images(std::size_t count, const SegmentTables& tables, co
           histogram_of(at, ws);
           ws.hist.sorted_entries(ws.entries);
           match_segments(ws.entries, tables.gt(at), tables.pred(at), tables.n_categories, images[at], ws.scratch);
+          if (wanted.any()) add_breakdowns(tables, at, images[at], wanted, ws, breakdowns[at]);
         },
         [&] { return describe(at); });
     if (f.kind != ImageFailure::kNone) record(i, std::move(f));
@@ -132,6 +172,8 @@ PanopticEvaluation run_images(std::size_t count, const SegmentTables& tables, co
 
   if (result.failure.kind != ImageFailure::kNone) return result;
   for (const ImageMatches& image : images) result.totals.add(image);
+  result.breakdown = BreakdownTotals(k, wanted);
+  for (const ImageBreakdown& image : breakdowns) result.breakdown.add(image, wanted);
   if (keep_images) result.images = std::move(images);
   return result;
 }
@@ -179,6 +221,18 @@ void CategoryTotals::add(const ImageMatches& image) {
   for (std::int32_t c : image.false_positives) fp[c] += 1;
 }
 
+BreakdownTotals::BreakdownTotals(std::size_t n, const BreakdownOptions& options)
+    : covering(options.covering ? n : 0), boundary(options.boundary ? n : 0) {
+  if (options.by_size) by_size.assign(kSizeBuckets, CategoryTotals(n));
+}
+
+void BreakdownTotals::add(const ImageBreakdown& image, const BreakdownOptions& options) {
+  if (options.by_size)
+    for (int b = 0; b < kSizeBuckets; ++b) by_size[b].add(image.by_size[b]);
+  if (options.covering) covering.add(image.covering);
+  if (options.boundary) boundary.add(image.boundary);
+}
+
 PanopticEvaluation evaluate_panoptic(const PanopticDataset& d, const EngineOptions& options, bool keep_images,
                                      CategoryTotals initial) {
   if (d.pred_files.size() != d.gt_files.size())
@@ -196,7 +250,9 @@ PanopticEvaluation evaluate_panoptic(const IdMapBatch& batch, const SegmentTable
       [&](std::size_t i, Workspace& ws) {
         IdMapView gt{static_cast<const char*>(batch.gt.data) + i * batch.gt_item_bytes, batch.gt.type};
         IdMapView pred{static_cast<const char*>(batch.pred.data) + i * batch.pred_item_bytes, batch.pred.type};
-        build_joint_histogram(gt, pred, batch.height, batch.width, ws.hist);
+        RowSink* sink = boundary_sink(tables, i, static_cast<std::uint32_t>(batch.height),
+                                      static_cast<std::uint32_t>(batch.width), options, ws);
+        build_joint_histogram(gt, pred, batch.height, batch.width, ws.hist, sink);
       },
       [](std::size_t i) { return "id map pair " + std::to_string(i); });
 }
@@ -212,7 +268,7 @@ ImagePairDecisions match_image_pair(const PanopticDataset& d, std::size_t image,
         file_histogram(d, image, options, ws);
         ws.hist.sorted_entries(ws.entries);
         match_segments(ws.entries, d.tables.gt(image), d.tables.pred(image), d.tables.n_categories, out.matches,
-                       ws.scratch, &out.decisions);
+                       ws.scratch, nullptr, &out.decisions);
       },
       [&] { return "'" + d.gt_files[image] + "' and '" + d.pred_files[image] + "'"; });
   if (out.failure.kind != ImageFailure::kNone) out.failure.image_index = static_cast<std::int64_t>(image);

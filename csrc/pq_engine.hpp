@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "boundary_band.hpp"
+#include "breakdown.hpp"
 #include "inflate.hpp"
 #include "joint_histogram.hpp"
 #include "parallel.hpp"
@@ -45,10 +47,20 @@ struct IdMapBatch {
   std::size_t count = 0, height = 0, width = 0;
 };
 
+// Breakdowns computed in the same pass, on request.
+struct BreakdownOptions {
+  bool by_size = false;
+  bool covering = false;
+  bool boundary = false;
+  double boundary_dilation_ratio = 0.02;  // band width as a fraction of the image diagonal
+  bool any() const { return by_size || covering || boundary; }
+};
+
 struct EngineOptions {
   int workers = 0;  // 0: all cores
   std::uint64_t max_pixels = std::uint64_t{1} << 27;
   InflateBackend inflate = InflateBackend::kDefault;
+  BreakdownOptions breakdown;
 };
 
 // Per-category sums; IoUs are added image by image in dataset order, within an image in
@@ -71,8 +83,26 @@ struct ImageFailure {
   std::string message;
 };
 
+// What one image adds to the breakdowns.
+struct ImageBreakdown {
+  ImageMatches by_size[kSizeBuckets];
+  std::vector<CoveringSums> covering;
+  ImageMatches boundary;
+};
+
+// Breakdown sums over a dataset, added in image order; only the requested ones are filled.
+struct BreakdownTotals {
+  std::vector<CategoryTotals> by_size;  // kSizeBuckets of them when by_size was requested
+  CoveringTotals covering;
+  CategoryTotals boundary;
+  BreakdownTotals() = default;
+  BreakdownTotals(std::size_t n_categories, const BreakdownOptions& options);
+  void add(const ImageBreakdown& image, const BreakdownOptions& options);
+};
+
 struct PanopticEvaluation {
   CategoryTotals totals;
+  BreakdownTotals breakdown;
   std::vector<ImageMatches> images;  // per image, kept only when asked for
   ImageFailure failure;
 };

@@ -32,10 +32,22 @@ std::uint64_t pixels_of(const std::vector<HistEntry>& entries, std::int64_t gt, 
   return it->count;
 }
 
+// Boundary IoU of a pair with the Boundary IoU API's operands: its union leaves out the part of
+// the prediction's band that lies on GT void, as panopticapi's mask IoU does.
+double boundary_iou(const BoundaryCounts& b, std::uint32_t gt, std::uint32_t pred) {
+  const auto intersection = static_cast<std::int64_t>(pixels_of(b.pairs, gt, pred));
+  const auto on_void = static_cast<std::int64_t>(pixels_of(b.pairs, kVoid, pred));
+  const auto gt_band = static_cast<std::int64_t>(pixels_of(b.gt_band, gt, 0));
+  const auto pred_band = static_cast<std::int64_t>(pixels_of(b.pred_band, 0, pred));
+  const std::int64_t uni = pred_band + gt_band - intersection - on_void;
+  return uni > 0 ? static_cast<double>(intersection) / static_cast<double>(uni) : 0.0;
+}
+
 }  // namespace
 
 void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt, const PredSegments& pred,
-                    std::int32_t n_categories, ImageMatches& out, MatchScratch& s, SegmentDecisions* decisions) {
+                    std::int32_t n_categories, ImageMatches& out, MatchScratch& s, const BoundaryCounts* boundary,
+                    SegmentDecisions* decisions) {
   out.clear();
   build_index(gt.id, gt.size, s.gt_index);
   build_index(pred.id, pred.size, s.pred_index);
@@ -99,8 +111,10 @@ void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt,
       throw SegmentError(SegmentError::kBadArea, gt.id[g], {},
                          "ground-truth area in the JSON is inconsistent with the PNG (IoU union <= 0)");
     double iou = static_cast<double>(e.count) / uni;
+    if (boundary) iou = std::min(iou, boundary_iou(*boundary, e.gt, e.pred));
     if (iou > 0.5) {
       out.matches.push_back({gt.category[g], iou});
+      out.match_gt.push_back(static_cast<std::uint32_t>(g));
       s.gt_matched[g] = 1;
       s.pred_matched[p] = 1;
       if (decisions) {
@@ -122,6 +136,7 @@ void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt,
       continue;
     }
     out.false_negatives.push_back(gt.category[g]);
+    out.false_negative_gt.push_back(static_cast<std::uint32_t>(g));
   }
   for (std::size_t p = 0; p < pred.size; ++p) {
     if (s.pred_matched[p]) continue;
@@ -134,6 +149,7 @@ void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt,
       continue;
     }
     out.false_positives.push_back(pred.category[p]);
+    out.false_positive_pred.push_back(static_cast<std::uint32_t>(p));
   }
 }
 

@@ -34,10 +34,15 @@ struct ImageMatches {
   std::vector<std::pair<std::int32_t, double>> matches;  // (category, IoU) in (gt id, pred id) order
   std::vector<std::int32_t> false_negatives;            // category of each, in GT segment order
   std::vector<std::int32_t> false_positives;            // category of each, in pred segment order
+  // The segment (index into the image's GT or prediction table) behind each entry above.
+  std::vector<std::uint32_t> match_gt, false_negative_gt, false_positive_pred;
   void clear() {
     matches.clear();
     false_negatives.clear();
     false_positives.clear();
+    match_gt.clear();
+    false_negative_gt.clear();
+    false_positive_pred.clear();
   }
 };
 
@@ -67,6 +72,13 @@ class SegmentError : public std::runtime_error {
   std::vector<std::int64_t> ids;  // for kJsonIdsNotInPng: the missing ids, in JSON order
 };
 
+// What Boundary IoU needs of one image pair (see boundary_band.hpp): pixel counts per
+// (gt label, pred label) over pixels lying in both boundary maps, and each id's band size; all
+// sorted by (gt, pred). In `gt_band` the id is in `gt`, in `pred_band` in `pred`.
+struct BoundaryCounts {
+  std::vector<HistEntry> pairs, gt_band, pred_band;
+};
+
 // Scratch space reused across images by one thread.
 struct MatchScratch {
   std::vector<std::pair<std::int64_t, std::size_t>> gt_index, pred_index;
@@ -77,10 +89,12 @@ struct MatchScratch {
 };
 
 // Applies panopticapi's checks and matching to one image. `entries` must be sorted.
-// Throws SegmentError for the inconsistencies panopticapi refuses. With `decisions`, also says
-// what was decided for each segment.
+// Throws SegmentError for the inconsistencies panopticapi refuses.
+// With `boundary`, a pair's IoU is min(mask IoU, boundary IoU), for matching and for the sums,
+// as the Boundary IoU API's Boundary PQ does. With `decisions`, also says what was decided for
+// each segment.
 void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt, const PredSegments& pred,
                     std::int32_t n_categories, ImageMatches& out, MatchScratch& scratch,
-                    SegmentDecisions* decisions = nullptr);
+                    const BoundaryCounts* boundary = nullptr, SegmentDecisions* decisions = nullptr);
 
 }  // namespace fastpq

@@ -11,9 +11,10 @@ from typing import Any, Dict
 from . import _core
 from .compat import init_as_panopticapi
 from .errors import (AnnotationError, AnnotationKeyError, AnnotationTypeError, EmptyCategoryGroupError, FastPQError,
-                     ImageSetMismatchError, ImageSizeMismatchError, LimitExceededError, MissingFolderError,
-                     MissingPredictionError, PngError, PngNotFoundError, SegmentMismatchError, StrictModeError,
-                     TimeBudgetExceededError)
+                     ImageSetMismatchError, ImageSizeMismatchError, InvalidOptionError, LimitExceededError,
+                     MissingFolderError, MissingPredictionError, PngError, PngNotFoundError, SegmentMismatchError,
+                     StrictModeError, TimeBudgetExceededError)
+from .breakdown import CoveringResult
 from .limits import (DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_PROPOSALS_PER_IMAGE,
                      DEFAULT_MAX_SEGMENTS_PER_IMAGE)
 from .panoptic import evaluate, pq_compute
@@ -28,9 +29,9 @@ def build_info() -> Dict[str, Any]:
 
 
 __all__ = [
-    "AnnotationError", "AnnotationKeyError", "AnnotationTypeError", "ClassResult", "DEFAULT_MAX_PIXELS", "EmptyCategoryGroupError", "FastPQError", "GroupResult",
+    "AnnotationError", "AnnotationKeyError", "AnnotationTypeError", "ClassResult", "CoveringResult", "DEFAULT_MAX_PIXELS", "EmptyCategoryGroupError", "FastPQError", "GroupResult",
     "DEFAULT_MAX_JSON_BYTES", "DEFAULT_MAX_PROPOSALS_PER_IMAGE", "DEFAULT_MAX_SEGMENTS_PER_IMAGE",
-    "ImageSetMismatchError", "ImageSizeMismatchError", "LimitExceededError", "MissingFolderError", "MissingPredictionError", "PanopticResult", "PngError", "PngNotFoundError",
+    "ImageSetMismatchError", "ImageSizeMismatchError", "InvalidOptionError", "LimitExceededError", "MissingFolderError", "MissingPredictionError", "PanopticResult", "PngError", "PngNotFoundError",
     "PanopticQuality", "SegmentMismatchError", "StrictModeError", "TimeBudgetExceededError", "amodal_ar", "build_info", "evaluate", "init_as_panopticapi", "pq_compute", "__version__",
 ]
 

@@ -37,6 +37,11 @@ class EvaluationOutput(TypedDict):
     iou: List[float]
     failure: Optional[Dict[str, Any]]
     images: Optional[Dict[str, List[Any]]]
+    breakdown: Optional[Dict[str, Any]]
+    """None unless a breakdown was asked for (and no image failed); else the requested ones of
+    ``by_size`` (small, medium, large: each {tp, fp, fn, iou} per category), ``covering``
+    ({weighted_iou, gt_area, weighted_iou_normalized, gt_area_normalized} per category) and
+    ``boundary`` ({tp, fp, fn, iou} per category); see fastpq.breakdown."""
 
 def build_info() -> BuildInfo:
     """How this copy was built: version, inflate backend, parallelism, SIMD kernels, compiler."""
@@ -61,8 +66,15 @@ def evaluate_panoptic(
     initial_fp: Optional[Sequence[int]] = None,
     initial_fn: Optional[Sequence[int]] = None,
     initial_iou: Optional[Sequence[float]] = None,
+    by_size: bool = False,
+    covering: bool = False,
+    boundary: bool = False,
+    boundary_dilation_ratio: float = 0.02,
 ) -> EvaluationOutput:
     """Scores images given as flat segment tables; image i owns rows offsets[i]:offsets[i+1].
+
+    ``by_size``, ``covering`` and ``boundary`` add the breakdowns of fastpq.breakdown to the
+    output (``breakdown``); breakdown sums start from zero, not from the initial_* lists.
 
     Category indices are 0..n_categories-1 (-1: unknown). Sums start from the initial_* lists
     (length n_categories) when given. ``max_pixels`` defaults to DEFAULT_MAX_PIXELS (2**27).
@@ -120,6 +132,10 @@ def evaluate_id_maps(
     initial_fp: Optional[Sequence[int]] = None,
     initial_fn: Optional[Sequence[int]] = None,
     initial_iou: Optional[Sequence[float]] = None,
+    by_size: bool = False,
+    covering: bool = False,
+    boundary: bool = False,
+    boundary_dilation_ratio: float = 0.02,
 ) -> EvaluationOutput: ...
 
 # ---- masks ----
@@ -144,3 +160,12 @@ def rle_encode(mask: npt.NDArray[Any]) -> List[int]: ...
 def rle_decode(rle: RleArg, h: int, w: int) -> npt.NDArray[np.uint8]: ...
 
 def json_nesting_depth(text: bytes, stop_above: int) -> int: ...
+
+
+def boundary_band(ids: npt.ArrayLike, dilation: int) -> npt.NDArray[np.uint8]:
+    """1 where a pixel of an (H, W) id map is within chessboard distance ``dilation`` of another id
+    or of the image edge (its segment's Boundary IoU band), else 0."""
+
+def boundary_dilation(height: int, width: int, ratio: float) -> int:
+    """The Boundary IoU API's band width max(1, round(ratio * diagonal)), ties to even, capped at
+    max(height, width) (where every pixel is in its band already)."""

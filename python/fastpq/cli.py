@@ -66,6 +66,7 @@ def _add_pq_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write one row per image (image_id, file_name, PQ/SQ/RQ of All/Things/Stuff, TP/FP/FN) "
                              "to OUT.csv or OUT.json; NaN (a group without segments) is written empty / null")
     _add_bootstrap_arguments(parser, default_resamples=0)
+    _add_breakdown_arguments(parser)
 
 
 def _add_bootstrap_arguments(parser: argparse.ArgumentParser, default_resamples: int) -> None:
@@ -102,6 +103,53 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
                         help="refuse larger JSON files (default: %(default)s)")
 
 
+def _add_breakdown_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--by-size", action="store_true",
+                        help="also PQ by GT segment size: small < 32^2 <= medium < 96^2 <= large pixels")
+    parser.add_argument("--covering", action="store_true",
+                        help="also parsing covering (TensorFlow DeepLab's ParsingCovering, areas per image size)")
+    parser.add_argument("--boundary", action="store_true",
+                        help="also boundary PQ (the Boundary IoU API's: min(mask IoU, boundary IoU))")
+    parser.add_argument("--boundary-dilation-ratio", type=float, default=0.02,
+                        help="boundary band width as a fraction of the image diagonal (default: %(default)s)")
+
+
+def _breakdown_options(args: argparse.Namespace) -> dict:
+    return {"by_size": args.by_size, "covering": args.covering, "boundary": args.boundary,
+            "boundary_dilation_ratio": args.boundary_dilation_ratio}
+
+
+def _print_breakdowns(result: PanopticResult) -> None:
+    from .breakdown import size_table
+
+    if result.by_size is not None:
+        print("\nPQ by segment size")
+        print(size_table(result.by_size))
+    if result.covering is not None:
+        print("\nParsing covering")
+        print(result.covering.table())
+    if result.boundary is not None:
+        print("\nBoundary PQ")
+        print(result.boundary.table())
+
+
+def _breakdowns_json(result: PanopticResult) -> dict:
+    """The breakdowns that were computed, JSON-ready (NaN as null)."""
+    out: dict = {}
+    if result.by_size is not None:
+        out["by_size"] = {size: results_json(r) for size, r in result.by_size.items()}
+    if result.covering is not None:
+        out["covering"] = {
+            **{name: {"pc": None if math.isnan(g.pc) else g.pc, "n": g.n} for name, g in result.covering.groups.items()},
+            "normalize_by_image_size": result.covering.normalize_by_image_size,
+            "per_class": [{"category_id": c.category_id, "name": c.name, "isthing": c.isthing, "pc": c.pc,
+                           "weighted_iou": c.weighted_iou, "gt_area": c.gt_area} for c in result.covering.classes],
+        }
+    if result.boundary is not None:
+        out["boundary"] = results_json(result.boundary)
+    return out
+
+
 def results_json(result: PanopticResult) -> dict:
     """A JSON-ready dict: groups (NaN as null), per-class scores and counts."""
 
@@ -124,7 +172,7 @@ def _run_pq(args: argparse.Namespace) -> int:
                       max_pixels=args.max_pixels, progress=progress if progress and progress.enabled else None,
                       strict=args.strict, max_segments_per_image=args.max_segments_per_image,
                       max_json_bytes=args.max_json_bytes, time_budget=args.time_budget,
-                      per_image=per_image)
+                      per_image=per_image, **_breakdown_options(args))
     intervals = None
     if per_image:
         from . import analysis
@@ -141,8 +189,9 @@ def _run_pq(args: argparse.Namespace) -> int:
         if args.per_class:
             print()
             print(result.class_table())
+        _print_breakdowns(result)
     if args.json_out:
-        out = results_json(result)
+        out = {**results_json(result), **_breakdowns_json(result)}
         if intervals is not None:
             out["bootstrap"] = intervals.to_dict()
         with open(args.json_out, "w") as f:

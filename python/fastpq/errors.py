@@ -116,3 +116,7 @@ class ArchiveLimitError(SubmissionError):
 
 class SubmissionLayoutError(SubmissionError):
     """A submission archive without exactly one prediction JSON and one PNG folder at its top level."""
+
+
+class InvalidOptionError(FastPQError, ValueError):
+    """An evaluation option out of its range (such as a negative boundary dilation ratio)."""

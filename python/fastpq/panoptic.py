@@ -11,6 +11,7 @@ from ._dataset import (Categories, SegmentTables, build_tables, category_of, def
                        missing_ids_in_panopticapi_order, require_folder)
 from .errors import (AnnotationError, FastPQError, ImageSizeMismatchError, PngError, PngNotFoundError,
                      SegmentMismatchError)
+from .breakdown import DEFAULT_BOUNDARY_DILATION_RATIO, BreakdownSums, check_dilation_ratio
 from .limits import (DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SEGMENTS_PER_IMAGE, Deadline,
                      check_positive)
 from .results import PanopticResult
@@ -25,7 +26,10 @@ def evaluate(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Option
              per_image: bool = False, progress: Optional[ProgressCallback] = None,
              inflate: str = "", strict: bool = False,
              max_segments_per_image: int = DEFAULT_MAX_SEGMENTS_PER_IMAGE,
-             max_json_bytes: int = DEFAULT_MAX_JSON_BYTES, time_budget: Optional[float] = None) -> PanopticResult:
+             max_json_bytes: int = DEFAULT_MAX_JSON_BYTES, time_budget: Optional[float] = None,
+             by_size: bool = False, covering: bool = False,
+             covering_normalize_by_image_size: bool = True, boundary: bool = False,
+             boundary_dilation_ratio: float = DEFAULT_BOUNDARY_DILATION_RATIO) -> PanopticResult:
     """Scores a COCO panoptic prediction against its ground truth, exactly as panopticapi does.
 
     Args:
@@ -44,6 +48,13 @@ def evaluate(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Option
         time_budget: seconds; past it a :class:`TimeBudgetExceededError` is raised. It is checked
             after each JSON file and between batches of images, so it may be overrun by the time
             of one batch (a few images).
+        by_size: also PQ by GT segment size (``result.by_size["small" | "medium" | "large"]``).
+        covering: also parsing covering (``result.covering``), TensorFlow DeepLab's ParsingCovering;
+            ``covering_normalize_by_image_size`` is its ``normalize_by_image_size``.
+        boundary: also boundary PQ (``result.boundary``), the Boundary IoU API's; the band width is
+            ``boundary_dilation_ratio`` times the image diagonal.
+        The definitions, and the implementations they equal, are in :mod:`fastpq.breakdown`; all are
+        computed in the same pass over the PNGs.
 
     Returns a :class:`PanopticResult`; groups with no present category have NaN scores and n = 0.
     Raises a :class:`FastPQError` subclass, naming the image, file or segment, on bad input.
@@ -53,7 +64,9 @@ def evaluate(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Option
                                  max_segments_per_image=max_segments_per_image, max_json_bytes=max_json_bytes,
                                  deadline=deadline)
     return evaluate_tables(tables, categories, workers=workers, max_pixels=max_pixels, per_image=per_image,
-                           progress=progress, inflate=inflate, deadline=deadline)
+                           progress=progress, inflate=inflate, deadline=deadline, by_size=by_size, covering=covering,
+                           covering_normalize_by_image_size=covering_normalize_by_image_size, boundary=boundary,
+                           boundary_dilation_ratio=boundary_dilation_ratio)
 
 
 def prepare(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optional[PathLike],
@@ -85,9 +98,16 @@ def prepare(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optiona
 def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: int = 0,
                     max_pixels: int = DEFAULT_MAX_PIXELS, per_image: bool = False,
                     progress: Optional[ProgressCallback] = None, inflate: str = "",
-                    deadline: Optional[Deadline] = None) -> PanopticResult:
+                    deadline: Optional[Deadline] = None, by_size: bool = False, covering: bool = False,
+                    covering_normalize_by_image_size: bool = True, boundary: bool = False,
+                    boundary_dilation_ratio: float = DEFAULT_BOUNDARY_DILATION_RATIO) -> PanopticResult:
     """Runs the C++ engine over prepared segment tables, in chunks when progress is reported or
-    a time budget is to be checked."""
+    a time budget is to be checked.
+
+    Breakdown sums of successive chunks are added here, so with chunks their IoU sums may differ
+    from a single pass in the last bits."""
+    ratio = check_dilation_ratio(boundary_dilation_ratio)
+    breakdowns = BreakdownSums(len(categories))
     n = len(tables)
     k = len(categories)
     tp: List[int] = [0] * k
@@ -106,9 +126,11 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
             part.gt_files, part.pred_files, part.gt_offsets, part.gt_ids, part.gt_categories, part.gt_iscrowd,
             part.gt_areas, part.pred_offsets, part.pred_ids, part.pred_categories, k, workers=workers,
             max_pixels=max_pixels, inflate=inflate, keep_images=per_image, initial_tp=tp, initial_fp=fp,
-            initial_fn=fn, initial_iou=iou)
+            initial_fn=fn, initial_iou=iou, by_size=by_size, covering=covering, boundary=boundary,
+            boundary_dilation_ratio=ratio)
         if out["failure"] is not None:
             raise _failure_to_error(out["failure"], part)
+        breakdowns.add(out["breakdown"])
         # Each chunk continues the previous sums, so the addition order is that of one pass.
         tp, fp, fn, iou = out["tp"], out["fp"], out["fn"], out["iou"]
         if rows is not None:
@@ -118,7 +140,9 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
         if timed and stop < n:
             deadline.check(f"{stop} of {n} images scored")
     images = None if rows is None else [(i, os.path.basename(f)) for i, f in zip(tables.image_ids, tables.gt_files)]
-    return PanopticResult.from_totals(categories, tp, fp, fn, iou, per_image=rows, images=images)
+    result = PanopticResult.from_totals(categories, tp, fp, fn, iou, per_image=rows, images=images)
+    breakdowns.attach(result, categories, covering_normalize_by_image_size)
+    return result
 
 
 def _image_rows(images: Dict[str, List[Any]], part: SegmentTables, categories: Categories) -> List[Dict[str, Any]]:

@@ -10,6 +10,7 @@ from .errors import EmptyCategoryGroupError
 
 if TYPE_CHECKING:
     from ._dataset import Categories
+    from .breakdown import CoveringResult
 
 GROUPS = (("All", None), ("Things", True), ("Stuff", False))
 
@@ -62,6 +63,10 @@ class PanopticResult:
     per_image: Optional[List[Dict[str, Any]]] = field(default=None, repr=False)
     #: Every scored image as (image_id, file_name), in order, with ``per_image``: rows skip empty images.
     images: Optional[List[Tuple[Any, str]]] = field(default=None, repr=False)
+    # Breakdowns, set when evaluate() is asked for them (see fastpq.breakdown).
+    by_size: Optional[Dict[str, "PanopticResult"]] = field(default=None, repr=False)  # "small", "medium", "large"
+    covering: Optional["CoveringResult"] = field(default=None, repr=False)
+    boundary: Optional["PanopticResult"] = field(default=None, repr=False)  # boundary PQ
 
     @classmethod
     def from_totals(cls, categories: "Categories", tp: Sequence[int], fp: Sequence[int],
