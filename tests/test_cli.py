@@ -376,6 +376,46 @@ def test_help(capsys):
         assert flag in out, flag
 
 
+def test_top_level_help_lists_every_command_in_order_with_examples(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out, _ = capsys.readouterr()
+    listing = out.split("positional arguments:")[1].split("options:")[0]
+    names = [line.split()[0] for line in listing.splitlines() if line.startswith("    ") and line[4] != " "]
+    assert tuple(names) == cli.COMMAND_ORDER
+    examples = out.split("typical uses:")[1]
+    for name in cli.COMMAND_ORDER:
+        if name != "consistency" and name != "amodal-stats":
+            assert f"fastpq {name}" in examples, name
+
+
+@pytest.mark.parametrize("command", cli.COMMAND_ORDER)
+def test_every_command_has_help(command, capsys):
+    status = 0
+    try:
+        status = cli.main([command, "--help"])
+    except SystemExit as e:
+        status = e.code
+    assert status == 0
+    out, _ = capsys.readouterr()
+    assert f"usage: fastpq {command}" in out
+
+
+def test_score_submission_command_scores_a_zip(dataset, tmp_path, capsys):
+    import zipfile
+
+    archive = tmp_path / "upload.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(dataset.pred_json, "pred.json")
+        for png in sorted(Path(dataset.pred_folder).iterdir()):
+            zf.write(png, f"pred/{png.name}")
+    status = cli.main(["score-submission", "--gt-json", os.fspath(dataset.gt_json), os.fspath(archive)])
+    out, _ = capsys.readouterr()
+    outcome = json.loads(out)
+    assert status == 0 and outcome["status"] == "ok"
+    assert outcome["result"]["All"]["pq"] == fastpq.evaluate(dataset.gt_json, dataset.pred_json).pq
+
+
 # ---------------------------------------------------------------------------
 # Real processes: python -m fastpq and the console script
 

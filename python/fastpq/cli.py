@@ -472,9 +472,33 @@ def _add_combine_and_convert(commands: Any) -> None:
     conv.set_defaults(run=_run_convert)
 
 
+#: The order `fastpq --help` lists the commands in: scoring first, then preparing predictions,
+#: serving submissions, and the demo.
+COMMAND_ORDER = ("pq", "compare", "consistency", "report", "amodal", "amodal-stats", "combine", "convert",
+                 "score-submission", "demo")
+
+EPILOG = """\
+typical uses:
+  fastpq demo                                          generate a small example and score it
+  fastpq pq --gt-json gt.json --pred-json pred.json    PQ/SQ/RQ, as panopticapi's pq_compute prints them
+  fastpq pq ... --per-class --bootstrap 1000 --by-size --json out.json
+  fastpq compare gt.json a.json b.json --bootstrap 1000   is B better than A?
+  fastpq report gt.json pred.json -o report.html       one HTML file with plots and the worst images
+  fastpq combine --instances det.json --semantic sem/ --images images.json --output panoptic.json
+  fastpq convert panoptic2detection panoptic.json detection.json
+  fastpq score-submission --gt-json gt.json upload.zip   score an untrusted zip, print JSON
+  fastpq amodal --gt cocoa_val.json --proposals proposals.json
+
+'fastpq COMMAND --help' shows a command's options. Bad input ends with one line,
+'fastpq: error: ...', naming the image, segment or file, and exit status 1.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="fastpq", description="Fast, exact panoptic quality (PQ, SQ, RQ) for COCO panoptic files.")
+        prog="fastpq", description="Fast, exact panoptic quality (PQ, SQ, RQ) and amodal average recall, with "
+                                   "the reference tools' numbers.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     pq = commands.add_parser("pq", help="score a COCO panoptic prediction against its ground truth",
                              description="Score a COCO panoptic prediction (JSON + PNG folder) against its ground "
@@ -517,11 +541,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_command(commands)
     _add_analysis_commands(commands)
     _add_combine_and_convert(commands)
+    commands.add_parser(
+        "score-submission", add_help=False, help="score an untrusted zip submission safely and print JSON",
+        description="fastpq.server's worker: see 'fastpq score-submission --help'.")
+    order = {name: i for i, name in enumerate(COMMAND_ORDER)}
+    commands._choices_actions.sort(key=lambda a: order.get(a.dest, len(order)))
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point: runs a command; bad input ends with a one-line message and exit status 1."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["score-submission"]:  # the worker parses its own options, --help included
+        from .server import main as server_main
+
+        return server_main(argv[1:], prog="fastpq score-submission")
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)

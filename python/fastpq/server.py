@@ -498,10 +498,10 @@ def _since(start: float) -> float:
 # Command line
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m fastpq.server") -> argparse.ArgumentParser:
     defaults = SubmissionLimits()
     parser = argparse.ArgumentParser(
-        prog="python -m fastpq.server",
+        prog=prog,
         description="Score one submission archive (zip: a prediction JSON and its PNG folder) against the ground "
                     "truth and print the outcome as JSON. Exit status: 0 scored, 1 submission refused, 2 usage.")
     parser.add_argument("submission", help="the submission zip archive")
@@ -517,13 +517,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-ratio", type=float, default=defaults.max_ratio)
     parser.add_argument("--max-pixels", type=int, default=defaults.max_pixels,
                         help="refuse PNGs with more pixels than this (default: %(default)s)")
+    parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                        help="refuse a submission whose scoring takes longer (default: no budget)")
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None, prog: str = "python -m fastpq.server") -> int:
     """Prints the outcome of one submission as JSON; returns 0 (scored), 1 (refused) or 2 (usage error)."""
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(prog).parse_args(argv)
     except SystemExit as e:  # argparse: 0 for --help, 2 for bad arguments
         return e.code if isinstance(e.code, int) else 2
     limits = SubmissionLimits(max_archive_bytes=args.max_archive_bytes, max_members=args.max_members,
@@ -531,7 +533,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                               max_ratio=args.max_ratio, max_pixels=args.max_pixels)
     try:
         outcome = score_submission(args.submission, args.gt_json, args.gt_folder, limits=limits,
-                                   tmp_dir=args.tmp_dir, workers=args.workers)
+                                   tmp_dir=args.tmp_dir, workers=args.workers, time_budget=args.time_budget)
     except OSError as e:
         print(f"fastpq.server: error: {e}", file=sys.stderr)
         return 2
