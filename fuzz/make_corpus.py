@@ -7,7 +7,8 @@ which tests/test_fuzz_corpus.py reads back. Run from the repository root:
 
     python fuzz/make_corpus.py
 
-Files are named after what they hold; running it again rewrites the same files.
+Files are named after what they hold; running it again rewrites the same files. Fuzzer findings
+kept as seeds (regression_*, libdeflate_lenient_*) are not generated here: they are added by hand.
 """
 
 from __future__ import annotations
