@@ -373,7 +373,9 @@ Rle rle_encode(const std::uint8_t* mask, std::uint32_t h, std::uint32_t w, std::
   Rle rle{h, w, {}};
   std::uint8_t value = 0;
   std::uint32_t run = 0;
-  for (std::uint32_t x = 0; x < w; ++x) {
+  // A mask without pixels is not addressed at all: its data pointer may be null.
+  const std::uint32_t columns = h == 0 ? 0 : w;
+  for (std::uint32_t x = 0; x < columns; ++x) {
     const std::uint8_t* column = mask + static_cast<std::ptrdiff_t>(x) * col_stride;
     for (std::uint32_t y = 0; y < h; ++y) {
       std::uint8_t v = column[static_cast<std::ptrdiff_t>(y) * row_stride];

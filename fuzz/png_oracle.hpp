@@ -1,0 +1,117 @@
+// An independent, byte-by-byte PNG decoder for the harnesses' oracle, written from the PNG
+// specification (chunk layout, zlib stream, the five filters): the reader under test works on runs
+// and SIMD vectors; this one reconstructs every byte, so the two share nothing but zlib.
+#pragma once
+
+#include <zlib.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fastpq_fuzz {
+
+inline std::uint32_t be32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+
+// Rewrites every complete chunk's CRC so that mutations get past the CRC check.
+inline std::string with_fixed_crcs(std::string png) {
+  std::size_t pos = 8;
+  while (png.size() >= pos + 12) {
+    const std::uint32_t length = be32(reinterpret_cast<const std::uint8_t*>(png.data() + pos));
+    if (length > png.size() - pos - 12) break;
+    const auto* type = reinterpret_cast<const Bytef*>(png.data() + pos + 4);
+    const std::uint32_t crc = static_cast<std::uint32_t>(::crc32(0, type, length + 4));
+    for (int k = 0; k < 4; ++k) png[pos + 8 + length + k] = static_cast<char>(crc >> (24 - 8 * k));
+    pos += 12 + std::size_t{length};
+  }
+  return png;
+}
+
+struct Decoded {
+  bool ok = false;  // false: zlib found the stream broken or of the wrong length
+  std::uint32_t width = 0, height = 0;
+  int channels = 0;
+  std::vector<std::uint8_t> raw;    // the inflated rows, filter bytes included
+  std::vector<std::uint32_t> ids;   // id = R + 256 G + 65536 B per pixel, row-major
+};
+
+// Decodes a PNG that the reader accepted (so its chunks, header and sizes are known to be
+// well-formed).
+inline Decoded reference_decode(const std::uint8_t* data, std::size_t size) {
+  Decoded out;
+  std::uint32_t width = 0, height = 0;
+  int channels = 0;
+  std::string idat;
+  for (std::size_t pos = 8; pos + 12 <= size;) {
+    const std::uint32_t length = be32(data + pos);
+    const char* type = reinterpret_cast<const char*>(data + pos + 4);
+    const std::uint8_t* body = data + pos + 8;
+    if (std::memcmp(type, "IHDR", 4) == 0) {
+      width = be32(body);
+      height = be32(body + 4);
+      channels = body[9] == 6 ? 4 : 3;
+    } else if (std::memcmp(type, "IDAT", 4) == 0) {
+      idat.append(reinterpret_cast<const char*>(body), length);
+    } else if (std::memcmp(type, "IEND", 4) == 0) {
+      break;
+    }
+    pos += 12 + std::size_t{length};
+  }
+  const std::size_t stride = std::size_t{width} * channels + 1;
+  // One byte of room beyond the image, so that a stream longer than the image cannot look complete.
+  std::vector<std::uint8_t> raw(stride * height + 1);
+  z_stream zs{};
+  if (inflateInit(&zs) != Z_OK) std::abort();
+  zs.next_in = reinterpret_cast<Bytef*>(idat.data());
+  zs.avail_in = static_cast<uInt>(idat.size());
+  zs.next_out = raw.data();
+  zs.avail_out = static_cast<uInt>(raw.size());
+  const int rc = ::inflate(&zs, Z_FINISH);
+  const bool complete = rc == Z_STREAM_END && zs.total_out == stride * height;
+  raw.resize(stride * height);
+  inflateEnd(&zs);
+  if (!complete) return out;
+
+  std::vector<std::uint8_t> prior(stride - 1, 0), line(stride - 1);
+  std::vector<std::uint32_t> ids(std::size_t{width} * height);
+  for (std::uint32_t y = 0; y < height; ++y) {
+    const std::uint8_t* row = raw.data() + y * stride;
+    for (std::size_t i = 0; i + 1 < stride; ++i) {
+      const int a = i >= static_cast<std::size_t>(channels) ? line[i - channels] : 0;
+      const int b = prior[i];
+      const int c = i >= static_cast<std::size_t>(channels) ? prior[i - channels] : 0;
+      int predicted = 0;
+      switch (row[0]) {
+        case 1: predicted = a; break;
+        case 2: predicted = b; break;
+        case 3: predicted = (a + b) / 2; break;
+        case 4: {
+          const int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+          predicted = (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c);
+          break;
+        }
+        default: break;
+      }
+      line[i] = static_cast<std::uint8_t>(row[1 + i] + predicted);
+    }
+    for (std::uint32_t x = 0; x < width; ++x) {
+      const std::uint8_t* px = line.data() + std::size_t{x} * channels;
+      ids[std::size_t{y} * width + x] = px[0] | (std::uint32_t{px[1]} << 8) | (std::uint32_t{px[2]} << 16);
+    }
+    prior.swap(line);
+  }
+  out.ok = true;
+  out.width = width;
+  out.height = height;
+  out.channels = channels;
+  out.raw = std::move(raw);
+  out.ids = std::move(ids);
+  return out;
+}
+
+}  // namespace fastpq_fuzz
