@@ -552,3 +552,27 @@ def test_nesting_depth_scan_equals_the_parsed_depth():
         assert _core.json_nesting_depth(text, 10**9) == _depth_oracle(value), text
     assert _core.json_nesting_depth(b"[" * 1000, 10) == 11  # stops once past the bound
     assert _core.json_nesting_depth(b'"unterminated [[[', 10) == 0
+
+
+@pytest.mark.parametrize("height,width,error", [(1, 2_000_000_000, fastpq.LimitExceededError),
+                                                (100_000, 100_000, fastpq.LimitExceededError),
+                                                (-4, 8, fastpq.AnnotationError)])
+def test_amodal_image_sizes_are_bounded(amodal_gt, tmp_path, height, width, error):
+    """A COCOA image claiming 2e9 pixels would make every mask of it that large: refused up front."""
+    gt, proposals = amodal_gt
+    data = json.loads(Path(gt).read_text())
+    data["images"][1].update(height=height, width=width)
+    path = _write(tmp_path / "gt.json", data)
+    with pytest.raises(error) as info:
+        fastpq.amodal_ar(path, _write(tmp_path / "p.json", proposals))
+    assert info.value.image_id == data["images"][1]["id"]
+
+
+def test_amodal_max_pixels_option(amodal_gt, tmp_path):
+    gt, proposals = amodal_gt
+    data = json.loads(Path(gt).read_text())
+    largest = max(im["height"] * im["width"] for im in data["images"])
+    path = _write(tmp_path / "p.json", proposals)
+    assert fastpq.amodal_ar(gt, path, max_pixels=largest).to_dict() == fastpq.amodal_ar(gt, path).to_dict()
+    with pytest.raises(fastpq.LimitExceededError, match=f"max_pixels={largest - 1}"):
+        fastpq.amodal_ar(gt, path, max_pixels=largest - 1)

@@ -105,7 +105,7 @@ def decode(png: bytes, inflate: str):
 
 def test_corpus_is_small_and_complete():
     targets = {p.name for p in CORPUS.iterdir()}
-    assert targets == {"png", "png_pair", "rle", "polygon", "pq_match", "amodal"}
+    assert targets == {"png", "png_pair", "rle", "polygon", "pq_match", "amodal", "json_scan"}
     assert all(corpus(t) for t in targets)
     assert sum(p.stat().st_size for p in CORPUS.rglob("*") if p.is_file()) < 1 << 20
 
@@ -328,6 +328,41 @@ def test_amodal_seed(path: Path):
     else:
         for s, regions in enumerate(out["regions"]):
             assert all(0 <= out["matched"][s * 40 + k] <= regions for k in range(40))
+
+
+# --- JSON nesting scan ---------------------------------------------------------------------------
+
+
+def _json_depth_oracle(text: bytes) -> int:
+    """Depth of '[' / '{' outside strings, tracking the string and escape state byte by byte."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for c in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == 0x5C:
+                escaped = True
+            elif c == 0x22:
+                in_string = False
+        elif c == 0x22:
+            in_string = True
+        elif c in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in b"]}" and depth > 0:
+            depth -= 1
+    return deepest
+
+
+@pytest.mark.parametrize("path", corpus("json_scan"), ids=ids_of(corpus("json_scan")))
+def test_json_scan_seed(path: Path):
+    data = path.read_bytes()
+    bound, text = data[0], data[1:]
+    full = _core.json_nesting_depth(text, 2**62)
+    assert full == _json_depth_oracle(text)
+    bounded = _core.json_nesting_depth(text, bound)
+    assert bounded > bound if full > bound else bounded == full
 
 
 def test_rle_encode_of_an_empty_mask():

@@ -14,8 +14,9 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from . import _core
 from ._dataset import load_json, read_json
-from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, StrictModeError
-from .limits import DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_PROPOSALS_PER_IMAGE, check_count, check_positive
+from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, LimitExceededError, StrictModeError
+from .limits import (DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_PROPOSALS_PER_IMAGE, check_count,
+                     check_positive)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -88,7 +89,8 @@ class AmodalResult:
         return self.table()
 
 
-def load_amodal_ground_truth(gt: Union[PathLike, Mapping[str, Any]], use_visible: bool = False) -> List[AmodalImage]:
+def load_amodal_ground_truth(gt: Union[PathLike, Mapping[str, Any]], use_visible: bool = False,
+                             max_pixels: int = DEFAULT_MAX_PIXELS) -> List[AmodalImage]:
     """The images of a COCOA ground-truth file, each with its regions in JSON order.
 
     Accepts the COCOA layout (one annotation per image holding ``regions``; of several
@@ -100,9 +102,17 @@ def load_amodal_ground_truth(gt: Union[PathLike, Mapping[str, Any]], use_visible
     images: Dict[Any, AmodalImage] = {}
     for im in _list(data, "images", "the ground-truth JSON"):
         try:
-            images[im["id"]] = AmodalImage(im["id"], int(im["height"]), int(im["width"]))
-        except (KeyError, TypeError, ValueError):
+            image = AmodalImage(im["id"], int(im["height"]), int(im["width"]))
+            images[im["id"]] = image
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise AnnotationKeyError(f"an image of the ground truth lacks an integer id, height or width: {im!r}")
+        if image.height < 0 or image.width < 0:
+            raise AnnotationError(f"the image with ID {image.image_id} has a negative height or width",
+                                  image_id=image.image_id)
+        if image.height * image.width > max_pixels:
+            # Masks are decoded at the image's size: bound the memory a single mask may take.
+            raise LimitExceededError(f"the image with ID {image.image_id} has {image.height} x {image.width} pixels, "
+                                     f"more than max_pixels={max_pixels}", image_id=image.image_id)
     seen = set()
     for ann in _list(data, "annotations", "the ground-truth JSON"):
         image_id = ann.get("image_id") if isinstance(ann, dict) else None
@@ -208,7 +218,7 @@ def add_proposals(images: Sequence[AmodalImage], proposals: Iterable[Mapping[str
 def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLike]], *, use_visible: bool = False,
               use_amodal_proposals: bool = False, per_image: bool = False, workers: int = 0,
               strict: bool = False, max_proposals_per_image: int = DEFAULT_MAX_PROPOSALS_PER_IMAGE,
-              max_json_bytes: int = DEFAULT_MAX_JSON_BYTES) -> AmodalResult:
+              max_json_bytes: int = DEFAULT_MAX_JSON_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS) -> AmodalResult:
     """The COCOA evaluation of proposals against a COCOA ground truth.
 
     Args:
@@ -225,11 +235,15 @@ def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLi
             which pycocotools accepts.
         max_proposals_per_image: an image with more proposals is refused (COCOA scores the best 1000).
         max_json_bytes: larger JSON files are refused before they are read.
+        max_pixels: images with more pixels (height x width in the ground truth) are refused, which
+            bounds the memory one decoded mask takes.
     """
     check_positive("max_json_bytes", max_json_bytes)
+    check_positive("max_pixels", max_pixels)
     gt_json = os.fspath(gt_json) if not isinstance(gt_json, dict) else gt_json
     images = load_amodal_ground_truth(
-        load_json(gt_json, "ground-truth", max_json_bytes) if isinstance(gt_json, str) else gt_json, use_visible)
+        load_json(gt_json, "ground-truth", max_json_bytes) if isinstance(gt_json, str) else gt_json, use_visible,
+        max_pixels)
     files = [proposals_json] if isinstance(proposals_json, (str, os.PathLike)) else list(proposals_json)
     for path in files:
         data = read_json(os.fspath(path), "proposals", max_json_bytes)

@@ -291,7 +291,8 @@ def _run_amodal(args: argparse.Namespace) -> int:
 
     result = amodal_ar(args.gt, args.proposals, use_visible=args.visible,
                        use_amodal_proposals=args.amodal_proposals, workers=args.workers, strict=args.strict,
-                       max_proposals_per_image=args.max_proposals_per_image, max_json_bytes=args.max_json_bytes)
+                       max_proposals_per_image=args.max_proposals_per_image, max_json_bytes=args.max_json_bytes,
+                       max_pixels=args.max_pixels)
     if not args.quiet:
         print(result.cocoa_printout() if args.cocoa_format else result.table())
     if args.json_out:
@@ -519,6 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the text amodalAPI's batchEval.py prints instead of the table")
     amodal.add_argument("--workers", type=int, default=0, help="threads (default: all cores)")
     _add_limit_arguments(amodal)
+    amodal.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
+                        help="refuse images larger than this, height x width (default: %(default)s)")
     amodal.add_argument("--max-proposals-per-image", type=_positive_int, default=DEFAULT_MAX_PROPOSALS_PER_IMAGE,
                         help="refuse images with more proposals than this (default: %(default)s)")
     amodal.add_argument("--json", dest="json_out", default=None, help="also write the AR values to this file")

@@ -1,0 +1,46 @@
+// The JSON nesting scan (csrc/json_scan.*) that guards the Python JSON parsers. Findings besides
+// sanitizer reports: a depth differing from a character-by-character oracle that tracks string
+// state explicitly, or an early stop that is not above the bound.
+//
+// Input: u8 bound, then the text.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+
+#include "json_scan.hpp"
+
+namespace {
+
+std::size_t oracle_depth(const char* text, std::size_t size) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (std::size_t i = 0; i < size; ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > deepest) deepest = depth;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  const std::size_t bound = data[0];
+  const char* text = reinterpret_cast<const char*>(data + 1);
+  const std::size_t n = size - 1;
+  const std::size_t full = fastpq::json_nesting_depth(text, n, static_cast<std::size_t>(-1));
+  if (full != oracle_depth(text, n)) std::abort();
+  const std::size_t bounded = fastpq::json_nesting_depth(text, n, bound);
+  if (full > bound ? bounded <= bound : bounded != full) std::abort();
+  return 0;
+}
