@@ -401,18 +401,32 @@ def test_strict_mode_accepts_a_valid_submission(sub):
 
 
 @pytest.mark.parametrize("option", ["max_segments_per_image", "max_json_bytes", "max_pixels"])
-@pytest.mark.parametrize("value", [0, -1, True, 1.5])
+@pytest.mark.parametrize("value", [0, -1, True, 1.5, 2**70, "9"])
 def test_limits_must_be_positive_integers(sub, option, value):
     sub.write()
-    with pytest.raises((ValueError, TypeError)):
+    with pytest.raises(fastpq.InvalidOptionError, match=option):
         fastpq.evaluate(sub.gt_json, sub.pred_json, **{option: value})
 
 
 @pytest.mark.parametrize("budget", [0, -1.0, float("nan"), "1"])
 def test_time_budget_must_be_a_positive_number(sub, budget):
     sub.write()
-    with pytest.raises(ValueError):
+    with pytest.raises(fastpq.InvalidOptionError, match="time_budget"):
         fastpq.evaluate(sub.gt_json, sub.pred_json, time_budget=budget)
+
+
+@pytest.mark.parametrize("options,name", [({"workers": -1}, "workers"), ({"workers": 2**40}, "workers"),
+                                          ({"workers": 1.0}, "workers"), ({"inflate": "gzip"}, "inflate")])
+def test_engine_options_are_checked_before_the_core_runs(sub, options, name):
+    sub.write()
+    with pytest.raises(fastpq.InvalidOptionError, match=name):
+        fastpq.evaluate(sub.gt_json, sub.pred_json, **options)
+
+
+def test_amodal_engine_options_are_checked(amodal_gt, tmp_path):
+    gt, proposals = amodal_gt
+    with pytest.raises(fastpq.InvalidOptionError, match="workers"):
+        fastpq.amodal_ar(gt, _write(tmp_path / "p.json", proposals), workers=-3)
 
 
 def test_limits_at_the_bound_are_accepted(sub):

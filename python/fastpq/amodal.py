@@ -16,7 +16,7 @@ from . import _core
 from ._dataset import load_json, read_json
 from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, LimitExceededError, StrictModeError
 from .limits import (DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_PROPOSALS_PER_IMAGE, check_count,
-                     check_positive)
+                     check_engine_options, check_positive)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -239,7 +239,7 @@ def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLi
             bounds the memory one decoded mask takes.
     """
     check_positive("max_json_bytes", max_json_bytes)
-    check_positive("max_pixels", max_pixels)
+    check_engine_options(workers, max_pixels)
     gt_json = os.fspath(gt_json) if not isinstance(gt_json, dict) else gt_json
     images = load_amodal_ground_truth(
         load_json(gt_json, "ground-truth", max_json_bytes) if isinstance(gt_json, str) else gt_json, use_visible,

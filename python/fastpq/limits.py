@@ -11,7 +11,7 @@ import time
 from typing import Any, Optional
 
 from . import _core
-from .errors import LimitExceededError, TimeBudgetExceededError
+from .errors import InvalidOptionError, LimitExceededError, TimeBudgetExceededError
 
 #: PNGs with more pixels are refused before any memory is taken for them (2^27: 11585 x 11585).
 DEFAULT_MAX_PIXELS: int = _core.DEFAULT_MAX_PIXELS
@@ -25,10 +25,24 @@ DEFAULT_MAX_PROPOSALS_PER_IMAGE: int = 10_000
 DEFAULT_MAX_JSON_BYTES: int = 1 << 30
 
 
+#: More threads than this is taken for a mistake (the core would try to start them all).
+MAX_WORKERS = 4096
+INFLATE_BACKENDS = ("", "libdeflate", "zlib")
+
+
 def check_positive(name: str, value: Any) -> None:
-    """Refuses a limit that is not a positive integer (``bool`` included), as a usage error."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    """Refuses a limit that is not a positive 63-bit integer (``bool`` included)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise InvalidOptionError(f"{name} must be a positive integer below 2**63, not {value!r}")
+
+
+def check_engine_options(workers: Any, max_pixels: Any, inflate: Any = "") -> None:
+    """Refuses engine options the C++ core cannot take, before it is called."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 0 <= workers <= MAX_WORKERS:
+        raise InvalidOptionError(f"workers must be an integer from 0 (all cores) to {MAX_WORKERS}, not {workers!r}")
+    check_positive("max_pixels", max_pixels)
+    if inflate not in INFLATE_BACKENDS:
+        raise InvalidOptionError(f"inflate must be one of {INFLATE_BACKENDS}, not {inflate!r}")
 
 
 class Deadline:
@@ -37,7 +51,7 @@ class Deadline:
     def __init__(self, budget: Optional[float]) -> None:
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
                                    or math.isnan(budget) or budget <= 0):
-            raise ValueError(f"time_budget must be a positive number of seconds or None, not {budget!r}")
+            raise InvalidOptionError(f"time_budget must be a positive number of seconds or None, not {budget!r}")
         self.budget = budget
         self.start = time.monotonic()
 

@@ -13,7 +13,7 @@ from .errors import (AnnotationError, FastPQError, ImageSizeMismatchError, PngEr
                      SegmentMismatchError)
 from .breakdown import DEFAULT_BOUNDARY_DILATION_RATIO, BreakdownSums, check_dilation_ratio
 from .limits import (DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SEGMENTS_PER_IMAGE, Deadline,
-                     check_positive)
+                     check_engine_options, check_positive)
 from .results import PanopticResult
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -59,6 +59,7 @@ def evaluate(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Option
     Returns a :class:`PanopticResult`; groups with no present category have NaN scores and n = 0.
     Raises a :class:`FastPQError` subclass, naming the image, file or segment, on bad input.
     """
+    check_engine_options(workers, max_pixels, inflate)
     deadline = Deadline(time_budget)
     tables, categories = prepare(gt_json_file, pred_json_file, gt_folder, pred_folder, strict=strict,
                                  max_segments_per_image=max_segments_per_image, max_json_bytes=max_json_bytes,
