@@ -31,9 +31,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
-
-import numpy as np
+from typing import Any, Dict, List
 
 from _machine import machine_description, median_time  # benchmarks/_machine.py, next to this script
 
