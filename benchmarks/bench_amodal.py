@@ -14,9 +14,7 @@ It checks that every AR agrees within 1e-12 and prints the times and ratios.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
@@ -24,23 +22,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 import amodal_reference  # noqa: E402
+from _machine import median_time  # noqa: E402  # benchmarks/_machine.py, next to this script
 
 import fastpq  # noqa: E402
 from fastpq.amodal import amodal_ar  # noqa: E402
 from fastpq.synthetic_amodal import generate_amodal_dataset  # noqa: E402
 
 AR = Dict[str, Dict[str, Dict[int, float]]]
-
-
-def time_it(fn: Callable[[], AR], repeat: int) -> Tuple[float, AR]:
-    """Median wall time of `repeat` calls after one warm-up, and the last result."""
-    result = fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def with_hotcoco(gt: Path, proposals: Path) -> AR:
@@ -81,7 +69,7 @@ def main() -> int:
     measured: Dict[str, Tuple[float, AR]] = {}
     for name, fn, repeat in tools:
         print(f"Running {name} ...", flush=True)
-        measured[name] = time_it(fn, repeat)
+        measured[name] = median_time(fn, repeat)
     reference = measured["pycocotools"][1]
     for name, (_, result) in measured.items():
         diff = first_difference(result, reference)

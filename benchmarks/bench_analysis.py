@@ -11,7 +11,7 @@ pixels, so that 5000 image pairs are quick to generate; the bootstrap only sees 
 per-category sums, which do not depend on the image size). The dataset is written once under
 ``benchmarks/bench_data/`` (git-ignored) and reused.
 
-Rows timed (median of --repeat runs):
+Rows timed (median of --repeat runs after a warm-up):
 
 * ``ImageStats.from_result``: the evaluation's per-image rows into the dense images x categories array;
 * ``bootstrap``: ``fastpq.analysis.bootstrap`` on a result, the conversion above included;
@@ -28,15 +28,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Sequence
+from typing import Any, Dict, List
 
-import numpy as np
-
-from _machine import machine_description  # benchmarks/_machine.py, next to this script
+from _machine import machine_description, median_time  # benchmarks/_machine.py, next to this script
 
 import fastpq
 from fastpq import analysis, synthetic
@@ -54,15 +51,6 @@ def dataset(n_images: int, seed: int) -> synthetic.DatasetPaths:
         synthetic.generate_dataset(root, SPEC, n_images, seed=seed, workers=2)
         (root / "done").write_text("ok\n")
     return paths
-
-
-def median_time(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def naive_bootstrap(result: fastpq.PanopticResult, n_resamples: int, seed: int) -> List[float]:
@@ -121,15 +109,15 @@ def main() -> int:
 
     rows = [
         ("ImageStats.from_result (rows -> images x categories array)",
-         median_time(lambda: analysis.ImageStats.from_result(result_a), args.repeat), ""),
+         median_time(lambda: analysis.ImageStats.from_result(result_a), args.repeat)[0], ""),
         (f"bootstrap, {r} resamples (conversion included)",
-         median_time(lambda: analysis.bootstrap(result_a, r, seed=0), args.repeat), ""),
+         median_time(lambda: analysis.bootstrap(result_a, r, seed=0), args.repeat)[0], ""),
         (f"compare A vs B, {r} paired resamples (both conversions included)",
-         median_time(lambda: analysis.compare(result_a, result_b, r, seed=0), args.repeat),
+         median_time(lambda: analysis.compare(result_a, result_b, r, seed=0), args.repeat)[0],
          "B: the GT scored as a prediction" if b_is_gt else
          "B: A's rows again (this GT is no valid prediction); the same work"),
     ]
-    naive_time = median_time(lambda: naive_bootstrap(result_a, k, seed=0), max(1, args.repeat // 2)) * r / k
+    naive_time = median_time(lambda: naive_bootstrap(result_a, k, seed=0), max(1, args.repeat // 2))[0] * r / k
     rows.append((f"naive Python loop over rows, {r} resamples", naive_time,
                  f"measured on {k} resamples, scaled x{r // k}"))
 
@@ -137,7 +125,7 @@ def main() -> int:
     print(f"dataset: {args.images} images, {len(result_a.classes)} categories, {len(result_a.per_image)} "
           f"(image, category) rows; evaluation with per-image rows took {evaluate_time:.2f} s")
     print(f"check: naive and vectorised resample PQ agree within {worst:.1e} on {k} resamples\n")
-    print(f"### Bootstrap over {args.images} images (median of {args.repeat} runs)\n")
+    print(f"### Bootstrap over {args.images} images (median of {args.repeat} runs after a warm-up)\n")
     print("| step | wall time (s) | vs naive Python | note |")
     print("|---|---:|---:|---|")
     for name, seconds, note in rows:

@@ -15,15 +15,13 @@ evaluate.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import fastpq
 from fastpq import synthetic
 
-from _machine import machine_description  # benchmarks/_machine.py, next to this script
+from _machine import machine_description, median_time  # benchmarks/_machine.py, next to this script
 
 CONFIGURATIONS = (
     ("plain", {}),
@@ -50,13 +48,8 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     base = None
     for name, options in CONFIGURATIONS:
-        fastpq.evaluate(paths.gt_json, paths.pred_json, workers=args.workers, **options)
-        times = []
-        for _ in range(args.repeat):
-            start = time.perf_counter()
-            fastpq.evaluate(paths.gt_json, paths.pred_json, workers=args.workers, **options)
-            times.append(time.perf_counter() - start)
-        median = statistics.median(times)
+        median, _ = median_time(
+            lambda: fastpq.evaluate(paths.gt_json, paths.pred_json, workers=args.workers, **options), args.repeat)
         base = median if base is None else base
         print(f"| {name} | {median:.3f} | {args.images / median:.0f} | {median / base:.2f} |")
 

@@ -28,14 +28,13 @@ import contextlib
 import io
 import json
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict
 
 import _machine  # benchmarks/_machine.py, next to this script
+from _machine import median_time
 
 import numpy as np
 from PIL import Image
@@ -101,16 +100,6 @@ def check_equal(ref_json: Path, ours_json: Path) -> int:
     return n
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=32)
@@ -136,11 +125,11 @@ def main() -> int:
         run_reference()
         run_files(0)()
         n_segments = check_equal(ref_json, ours_json)
-        rows = [("panopticapi combine_predictions (process pool)", timed(run_reference, args.repeat))]
-        rows.append(("fastpq combine_predictions, all cores", timed(run_files(0), args.repeat)))
-        rows.append(("fastpq combine_predictions, 1 thread", timed(run_files(1), args.repeat)))
-        rows.append(("fastpq combine (in memory), all cores", timed(run_memory(0), args.repeat)))
-        rows.append(("fastpq combine (in memory), 1 thread", timed(run_memory(1), args.repeat)))
+        rows = [("panopticapi combine_predictions (process pool)", median_time(run_reference, args.repeat)[0])]
+        rows.append(("fastpq combine_predictions, all cores", median_time(run_files(0), args.repeat)[0]))
+        rows.append(("fastpq combine_predictions, 1 thread", median_time(run_files(1), args.repeat)[0]))
+        rows.append(("fastpq combine (in memory), all cores", median_time(run_memory(0), args.repeat)[0]))
+        rows.append(("fastpq combine (in memory), 1 thread", median_time(run_memory(1), args.repeat)[0]))
     print(f"machine: {_machine.machine_description()}")
     print(f"{args.images} COCO-size images, {len(d['instances'])} instances; outputs equal segment by segment "
           f"({n_segments} segments)\n")

@@ -39,13 +39,13 @@ import argparse
 import concurrent.futures
 import multiprocessing
 import os
-import statistics
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import _machine  # benchmarks/_machine.py, next to this script
+from _machine import median_time
 
 import numpy as np
 
@@ -197,16 +197,6 @@ def _read_both(arrays: Sequence[np.ndarray], reduce: Callable[[np.ndarray], Any]
 
 # ---------------------------------------------------------------------------
 # Timing and checks
-
-
-def median_time(fn: Callable[[], Any], repeat: int) -> Tuple[float, Any]:
-    value = fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), value
 
 
 def bandwidth_time(batch: Batch, threads: int, repeat: int) -> float:

@@ -47,25 +47,47 @@ struct Box {
     ++area;
     x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
   }
+  // `count` pixels of row y, the first at x = first and the last at x = last.
+  void add_run(std::uint32_t y, std::uint32_t first, std::uint32_t last, std::uint32_t count) {
+    area += count;
+    x0 = std::min(x0, first), x1 = std::max(x1, last), y0 = std::min(y0, y), y1 = std::max(y1, y);
+  }
   std::array<std::uint32_t, 4> bbox() const { return {x0, y0, x1 - x0 + 1, y1 - y0 + 1}; }
 };
+
+// Calls f(y, x0, x1, v) for each maximal run [x0, x1) of one semantic value v in row y. Semantic
+// maps are mostly long runs, so the stuff pass works per run rather than per pixel.
+template <typename T, typename F>
+void for_each_value_run(const T* semantic, std::uint32_t h, std::uint32_t w, F f) {
+  for (std::uint32_t y = 0; y < h; ++y) {
+    const T* row = semantic + static_cast<std::size_t>(y) * w;
+    std::uint32_t x0 = 0;
+    while (x0 < w) {
+      const T v = row[x0];
+      std::uint32_t x1 = x0 + 1;
+      while (x1 < w && row[x1] == v) ++x1;
+      f(y, x0, x1, static_cast<std::int64_t>(v));
+      x0 = x1;
+    }
+  }
+}
 
 template <typename T>
 void add_stuff(const T* semantic, const CategoryTable& categories, const CategoryLookup& lookup,
                const CombineOptions& options, SegmentIdGenerator& ids, std::uint32_t h, std::uint32_t w,
                std::uint32_t* out, std::vector<CombinedSegment>& segments) {
-  const std::size_t n = static_cast<std::size_t>(h) * w;
+  const auto is_void = [&](std::int64_t v) { return options.has_void && v == options.void_value; };
   // Pass 1: pixels no instance took, per category.
   std::vector<std::uint64_t> left(categories.size(), 0);
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::int64_t v = semantic[i];
-    if (options.has_void && v == options.void_value) continue;
+  for_each_value_run(semantic, h, w, [&](std::uint32_t y, std::uint32_t x0, std::uint32_t x1, std::int64_t v) {
+    if (is_void(v)) return;
     const std::int32_t c = lookup(v);
     if (c < 0)
-      throw UsageError("the semantic map has value " + std::to_string(v) + " at (x=" + std::to_string(i % w) +
-                       ", y=" + std::to_string(i / w) + "), which is neither a category id nor the void value");
-    if (out[i] == 0) ++left[c];
-  }
+      throw UsageError("the semantic map has value " + std::to_string(v) + " at (x=" + std::to_string(x0) +
+                       ", y=" + std::to_string(y) + "), which is neither a category id nor the void value");
+    const std::uint32_t* row = out + static_cast<std::size_t>(y) * w;
+    left[c] += static_cast<std::uint64_t>(std::count(row + x0, row + x1, 0u));
+  });
   // Stuff categories in ascending id order, kept when enough of them is left.
   std::vector<std::size_t> order;
   for (std::size_t c = 0; c < categories.size(); ++c)
@@ -82,18 +104,20 @@ void add_stuff(const T* semantic, const CategoryTable& categories, const Categor
     slot[order[k]] = static_cast<std::int32_t>(k);
   }
   // Pass 2: paint them.
-  for (std::uint32_t y = 0; y < h; ++y) {
-    for (std::uint32_t x = 0; x < w; ++x) {
-      const std::size_t i = static_cast<std::size_t>(y) * w + x;
-      if (out[i] != 0) continue;
-      const std::int64_t v = semantic[i];
-      if (options.has_void && v == options.void_value) continue;
-      const std::int32_t c = lookup(v);
-      if (slot[c] < 0) continue;
-      out[i] = id_of[c];
-      boxes[slot[c]].add(x, y);
+  for_each_value_run(semantic, h, w, [&](std::uint32_t y, std::uint32_t x0, std::uint32_t x1, std::int64_t v) {
+    if (is_void(v)) return;
+    const std::int32_t k = slot[lookup(v)];  // pass 1 refused values that are no category
+    if (k < 0) return;
+    const std::uint32_t id = id_of[order[k]];
+    std::uint32_t* row = out + static_cast<std::size_t>(y) * w;
+    std::uint32_t first = x1, last = 0, painted = 0;
+    for (std::uint32_t x = x0; x < x1; ++x) {
+      if (row[x] != 0) continue;
+      row[x] = id;
+      first = std::min(first, x), last = x, ++painted;
     }
-  }
+    if (painted) boxes[k].add_run(y, first, last, painted);
+  });
   for (std::size_t k = 0; k < order.size(); ++k)
     segments.push_back({id_of[order[k]], order[k], boxes[k].area, boxes[k].bbox()});
 }

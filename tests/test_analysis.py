@@ -14,8 +14,7 @@ import pytest
 
 import fastpq
 import panopticapi.evaluation as pe
-from conftest import (ANCHOR_STUFF, ANCHOR_THING, CAR, CATEGORIES, GRASS, PERSON, PanopticImage, _quietly,
-                      write_panoptic)
+from conftest import CAR, GRASS, PERSON, PanopticImage, _quietly
 from fastpq import analysis, synthetic
 from fastpq.errors import FastPQError, ImageSetMismatchError
 

@@ -12,7 +12,6 @@ import copy
 import json
 import math
 import os
-import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 
 import fastpq
 import pngwriter
-from conftest import CAR, CATEGORIES, GRASS, PERSON, SKY, assert_fastpq_does_not_crash, assert_results_close, \
+from conftest import CAR, CATEGORIES, PERSON, SKY, assert_fastpq_does_not_crash, assert_results_close, \
     run_reference, write_id_png
 
 H, W = 6, 8

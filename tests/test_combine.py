@@ -269,6 +269,13 @@ def test_bad_inputs_name_the_image():
     good = {"image_id": 3, "category_id": 1, "score": 0.9, "segmentation": rle(box(h, w, 0, 2, 0, 2))}
     with pytest.raises(ConversionError, match=r"image 3: .*value 42 .*neither a category"):
         combine([img], [good], [np.full((h, w), 42, np.uint8)], CATS)
+    # The first bad pixel in row-major order is named, mid-run and after void and valid pixels.
+    sem = np.zeros((h, w), np.uint8)
+    sem[0, 2:] = 7
+    sem[1, :] = [0, 42, 42, 43]
+    sem[2, 0] = 41
+    with pytest.raises(ConversionError, match=r"value 42 at \(x=1, y=1\)"):
+        combine([img], [good], [sem], CATS)
     with pytest.raises(ConversionError, match=r"image 3: instance 0 has a 5x4 mask in a 4x4 image"):
         combine([img], [dict(good, segmentation=rle(np.ones((5, 4), bool)))], None, CATS)
     with pytest.raises(AnnotationError, match="unknown category 4"):

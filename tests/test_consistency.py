@@ -5,9 +5,7 @@ really set to void."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
-from typing import Any, Dict, Optional
 
 import numpy as np
 import pytest

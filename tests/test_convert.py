@@ -17,7 +17,7 @@ from pycocotools import mask as coco_mask
 
 from cityscapesscripts.preparation.createPanopticImgs import convert2panoptic
 from fastpq import convert
-from fastpq.errors import AnnotationError, ConversionError, PngNotFoundError
+from fastpq.errors import ConversionError, PngNotFoundError
 
 
 def read_ids(path: Path) -> np.ndarray:

@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
-from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -30,7 +29,7 @@ from fastpq._report_thumbs import STATUS_COLORS, VOID_COLOR
 from fastpq.errors import AnnotationKeyError, PngNotFoundError
 from fastpq.report import image_scores, worst_images, write_report, write_result_report
 from fastpq.segments import match_image
-from conftest import CATEGORIES, CAR, GRASS, PERSON, SKY, PanopticImage, _quietly
+from conftest import CAR, GRASS, PERSON, SKY, PanopticImage, _quietly
 
 SECTIONS = ("summary", "class-pq", "sq-rq", "worst", "classes")
 

@@ -1,7 +1,7 @@
 """Type stubs for fastpq's compiled core (csrc/bindings.cpp): PNG decoding, joint histograms and
 panoptic matching."""
 
-from typing import Any, Dict, List, Optional, Sequence, TypedDict, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -169,3 +169,53 @@ def boundary_band(ids: npt.ArrayLike, dilation: int) -> npt.NDArray[np.uint8]:
 def boundary_dilation(height: int, width: int, ratio: float) -> int:
     """The Boundary IoU API's band width max(1, round(ratio * diagonal)), ties to even, capped at
     max(height, width) (where every pixel is in its band already)."""
+
+# ---- amodal ----
+
+class AmodalOutput(TypedDict):
+    """What amodal_evaluate returns. Counts are flat, indexed as in csrc/amodal_match.hpp:
+    ``matched[(setting * n_thresholds + threshold) * n_max_dets + k]`` and ``regions[setting]``.
+    ``images`` holds a (matched, regions) pair per image when keep_images was set, else is empty;
+    ``failure`` is None or (index of the first image that could not be evaluated, message)."""
+
+    matched: List[int]
+    regions: List[int]
+    images: List[Tuple[List[int], List[int]]]
+    failure: Optional[Tuple[int, str]]
+
+AmodalMask = Union[str, Sequence[Sequence[float]]]  # a compressed RLE string, or polygons
+AmodalImageArg = Tuple[int, int, List[AmodalMask], Sequence[bool], Sequence[float], List[AmodalMask], Sequence[float]]
+"""(height, width, region masks, region is_stuff, region occlusion rate, proposal masks, proposal scores)."""
+
+def amodal_evaluate(images: List[AmodalImageArg], thresholds: Sequence[float], workers: int = 0,
+                    keep_images: bool = False) -> AmodalOutput:
+    """COCOA matching counts over images: per setting, threshold and detection limit, the regions matched."""
+
+# ---- combine ----
+# Category tables are parallel lists: COCO category ids, isthing (0/1) and (r, g, b) colors.
+
+class CombineOutput(TypedDict):
+    """What combine_panoptic returns: per image, its (height, width) id map and its segments as
+    columns (ids, category indices, areas, [x, y, width, height] boxes); ``failure`` is None or
+    (index of the first image that could not be combined, message)."""
+
+    ids: List[npt.NDArray[np.uint32]]
+    segments: List[Tuple[List[int], List[int], List[int], List[List[int]]]]
+    failure: Optional[Tuple[int, str]]
+
+CombineMask = Tuple[int, int, Union[str, bytes, Sequence[int]]]  # (h, w, compressed string or counts)
+CombineImageArg = Tuple[int, int, Optional[npt.NDArray[Any]], List[CombineMask], Sequence[float], Sequence[int]]
+"""(height, width, semantic map of category ids (uint8, uint16 or int32) or None, masks, scores,
+category indices)."""
+
+def combine_panoptic(images: List[CombineImageArg], category_ids: Sequence[int], isthing: Sequence[int],
+                     colors: Sequence[Sequence[int]], confidence_thr: float, overlap_thr: float,
+                     stuff_area_limit: float, void_value: Optional[int], workers: int = 0) -> CombineOutput:
+    """panopticapi's combination of instance masks and semantic maps, per image in parallel."""
+
+def assign_segment_ids(segment_categories: Sequence[int], category_ids: Sequence[int], isthing: Sequence[int],
+                       colors: Sequence[Sequence[int]]) -> List[int]:
+    """Ids for one image's new segments (category indices, in order), as combine_panoptic chooses them."""
+
+def segment_stats(ids: npt.ArrayLike) -> Tuple[List[int], List[int], List[List[int]]]:
+    """(ids ascending, areas, [x, y, width, height] boxes) of the non-zero segments of a (height, width) id map."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import io
 import math
 import os
@@ -84,7 +85,7 @@ def image_thumbnails(decisions: ImageDecisions, max_pixels: int,
                      max_side: int = MAX_THUMBNAIL_SIDE) -> Tuple[str, str]:
     """(GT, prediction) thumbnails of one image as PNG data URIs."""
     try:
-        import PIL  # noqa: F401
+        importlib.import_module("PIL.Image")  # an availability check: png_data_uri imports it when it runs
     except ImportError as e:
         raise FastPQError(f"the report encodes its thumbnails with Pillow ({e}): pip install 'fastpq[report]'") \
             from None

@@ -30,7 +30,7 @@ from . import _core
 from ._dataset import default_folder, read_json
 from ._panoptic_io import (Categories, ensure_folder, ids_to_rgb, images_of, load_categories, png_name, read_id_png,
                            read_label_png, read_rgb_png, run_parallel, sized_rle, write_json, write_png)
-from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, ConversionError, MissingFolderError
+from .errors import AnnotationError, AnnotationKeyError, ConversionError, MissingFolderError
 
 #: panopticapi's 2-channel offset: a pixel's label is OFFSET * category + instance.
 OFFSET = 1000
