@@ -12,11 +12,12 @@ import json
 import os
 import stat
 import struct
+import tracemalloc
 import warnings
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pytest
@@ -397,14 +398,14 @@ def test_too_many_members(sandbox, dataset):
     assert sandbox.score(archive, SubmissionLimits(max_members=n))["status"] == "ok"
 
 
-def test_member_count_that_lies(sandbox, dataset):
-    """An end record declaring fewer members than the directory holds: the parsed list is counted too."""
+def test_member_count_that_lies(sandbox, dataset, forbid_zipfile):
+    """An end record declaring fewer members than the directory holds: the pre-check counts the
+    directory's entries (zipfile parses by the directory's byte size, not by the count)."""
     entries = prediction_entries(dataset) + [(f"pred/extra{i}.txt", b"") for i in range(10)]
-    raw = bytearray(make_zip(entries))
-    at = raw.rfind(b"PK\x05\x06")
-    struct.pack_into("<2H", raw, at + 8, 1, 1)
-    sandbox.refused(bytes(raw), ArchiveLimitError, f"has {len(entries)} members, more than max_members = 8",
-                    limits=SubmissionLimits(max_members=8))
+    archive = set_end_record(make_zip(entries), entries=1)
+    forbid_zipfile()
+    sandbox.refused(archive, ArchiveLimitError, "central directory holds more than max_members = 8 members "
+                    "(it declares 1)", limits=SubmissionLimits(max_members=8))
 
 
 def test_zip64_member_count(sandbox):
@@ -414,6 +415,176 @@ def test_zip64_member_count(sandbox):
     sandbox.refused(archive, ArchiveLimitError, "declares 65536 members, more than max_members = 10000")
     sandbox.refused(archive, SubmissionLayoutError, "has no prediction JSON at d/",
                     limits=SubmissionLimits(max_members=65536))
+
+
+def end_record_at(archive: bytes) -> int:
+    at = archive.rfind(b"PK\x05\x06")
+    assert at == len(archive) - 22, "expected an archive without comment"
+    return at
+
+
+def set_end_record(archive: bytes, entries: Optional[int] = None, directory_bytes: Optional[int] = None) -> bytes:
+    """`archive` with its (normal) end record's member counts and/or directory size rewritten."""
+    raw = bytearray(archive)
+    at = end_record_at(archive)
+    if entries is not None:
+        struct.pack_into("<2H", raw, at + 8, entries, entries)
+    if directory_bytes is not None:
+        struct.pack_into("<L", raw, at + 12, directory_bytes)
+    return bytes(raw)
+
+
+def with_zip64_end(archive: bytes, entries: int, directory_bytes: Optional[int] = None) -> bytes:
+    """`archive` with a zip64 end record and locator inserted before its end record (whose fields stay
+    as they are: no placeholders), declaring `entries` and `directory_bytes` (by default the true size)."""
+    at = end_record_at(archive)
+    true_bytes, offset = struct.unpack_from("<2L", archive, at + 12)
+    record = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries,
+                         true_bytes if directory_bytes is None else directory_bytes, offset)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, at, 1)
+    return archive[:at] + record + locator + archive[at:]
+
+
+def many_members(n: int) -> bytes:
+    return make_zip([(f"d/{i}", b"") for i in range(n)], zipfile.ZIP_STORED)
+
+
+def peak_bytes(call: Callable[[], Any]) -> int:
+    """The peak of Python allocations while `call` runs (its exception swallowed)."""
+    tracemalloc.start()
+    try:
+        call()
+    except Exception:
+        pass
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+@pytest.fixture
+def forbid_zipfile(monkeypatch) -> Callable[[], None]:
+    """Call it once the test's archives are built: from then on zipfile.ZipFile fails the test, so a
+    refusal must come from the pre-check, before any directory is parsed into ZipInfo objects."""
+    def forbid() -> None:
+        def built(*args: Any, **kwargs: Any) -> None:
+            raise AssertionError("zipfile.ZipFile was built for an archive the pre-check should refuse")
+        monkeypatch.setattr(zipfile, "ZipFile", built)
+    return forbid
+
+
+def test_zip64_record_without_placeholders_is_read(sandbox, tmp_path, forbid_zipfile):
+    """The reviewer's reproducer, scaled down: the end record says 1 member and 100 bytes, the zip64
+    record (which zipfile uses whenever its locator is there) says 3000. Refused by the pre-check,
+    which allocates far less than zipfile parsing the directory would."""
+    archive = set_end_record(with_zip64_end(many_members(3000), 3000), entries=1, directory_bytes=100)
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        assert len(z.infolist()) == 3000  # what zipfile would build
+    parsed = peak_bytes(lambda: zipfile.ZipFile(io.BytesIO(archive)))
+    limits = SubmissionLimits(max_members=100)
+    forbid_zipfile()
+    sandbox.refused(archive, ArchiveLimitError, "declares 3000 members, more than max_members = 100", limits=limits)
+    checked = peak_bytes(lambda: unpack_submission(archive, tmp_path / "out", limits))
+    assert checked < 64 << 10 < parsed, (checked, parsed)
+
+
+@pytest.mark.parametrize("entries, directory_bytes, message", [
+    (1 << 40, None, "declares 1099511627776 members, more than max_members = 10000"),
+    (1, 1 << 40, "central directory has 1099511627776 bytes, more than 10000 members (max_members) can need"),
+])
+def test_zip64_record_that_lies(sandbox, dataset, forbid_zipfile, entries, directory_bytes, message):
+    """A small normal end record, a zip64 record declaring a huge count or directory size."""
+    archive = with_zip64_end(make_zip(prediction_entries(dataset)), entries, directory_bytes)
+    forbid_zipfile()
+    sandbox.refused(archive, ArchiveLimitError, message)
+
+
+def test_counts_that_lie_in_both_records(sandbox, tmp_path, forbid_zipfile):
+    """Both end records declare 1 member over a 3000-entry directory: the entries are counted (reading
+    no more than the directory's bytes), and the count stops at max_members + 1."""
+    archive = with_zip64_end(set_end_record(many_members(3000), entries=1), 1)
+    directory_bytes = struct.unpack_from("<L", archive, len(archive) - 10)[0]
+    parsed = peak_bytes(lambda: zipfile.ZipFile(io.BytesIO(archive)))
+    limits = SubmissionLimits(max_members=100)
+    forbid_zipfile()
+    sandbox.refused(archive, ArchiveLimitError, "holds more than max_members = 100 members (it declares 1)",
+                    limits=limits)
+    checked = peak_bytes(lambda: unpack_submission(archive, tmp_path / "out", limits))
+    assert checked < directory_bytes + (64 << 10) < parsed, (checked, directory_bytes, parsed)
+
+
+def test_end_record_in_the_comment(sandbox, dataset, forbid_zipfile):
+    """zipfile takes the last end-record signature in the last 64 KiB, even inside the comment: a
+    comment holding a zip64 record, locator and end record declaring 10^6 members is what it reads."""
+    fake = (struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, 10**6, 10**6, 100, 0)
+            + struct.pack("<4sLQL", b"PK\x06\x07", 0, 0, 1)
+            + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, 100, 0, 0))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, data in prediction_entries(dataset):
+            z.writestr(name, data)
+        z.comment = b"x" * 1000 + fake
+    archive = buffer.getvalue()
+    assert zipfile._EndRecData(io.BytesIO(archive))[4] == 10**6
+    forbid_zipfile()
+    sandbox.refused(archive, ArchiveLimitError, "declares 1000000 members, more than max_members = 10000")
+
+
+def test_prepended_stub(sandbox, dataset):
+    """A stub before the archive (a self-extractor's): zipfile finds the directory from the end record
+    and so does the pre-check; the submission scores, and a large directory is still refused."""
+    stub = b"#!/bin/sh\nexit 0\n" * 100
+    assert sandbox.score(stub + make_zip(prediction_entries(dataset)))["status"] == "ok"
+    sandbox.refused(stub + set_end_record(many_members(300), entries=1), ArchiveLimitError,
+                    "holds more than max_members = 100 members", limits=SubmissionLimits(max_members=100))
+
+
+def _end_record_cases() -> Dict[str, bytes]:
+    plain = make_zip([("a.json", b"{}"), ("a/1.png", b"x" * 100)])
+    at = len(plain) - 22
+
+    def commented(comment: bytes, declared: Optional[int] = None) -> bytes:
+        raw = bytearray(plain + comment)
+        struct.pack_into("<H", raw, at + 20, len(comment) if declared is None else declared)
+        return bytes(raw)
+
+    locator_only = plain[:at] + struct.pack("<4sLQL", b"PK\x06\x07", 0, 0, 1) + plain[at:]
+    return {
+        "plain": plain,
+        "comment": commented(b"hello"),
+        "comment with an end-record signature": commented(b"PK\x05\x06" + b"\1" * 30),
+        "short end record in the comment": commented(b"PK\x05\x06" + b"\1" * 10),
+        "comment length that lies": commented(b"hello", declared=3),
+        "zero comment length, trailing bytes": commented(b"\0" * 40, declared=0),
+        "junk right at the search window's edge": plain + b"\0" * 65536,
+        "junk beyond the search window": plain + b"\0" * 65537,
+        "prepended stub": b"MZ" * 5000 + plain,
+        "zip64 without placeholders": with_zip64_end(plain, 2),
+        "zip64 locator without its record": locator_only,
+        "tiny": plain[at:],
+        "truncated end record": plain[:-3],
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_end_record_cases()))
+def test_directory_located_as_zipfile_locates_it(case):
+    """The pre-check's central directory is the one CPython's zipfile uses (its private _EndRecData,
+    read here only to compare): same end record, same zip64 decision, same start and size."""
+    from fastpq import _zipdir
+    archive = _end_record_cases()[case]
+    endrec = zipfile._EndRecData(io.BytesIO(archive))
+    if endrec is None:
+        with pytest.raises(ArchiveFormatError, match="no end-of-central-directory record"):
+            _zipdir.locate(io.BytesIO(archive), len(archive))
+        return
+    directory = _zipdir.locate(io.BytesIO(archive), len(archive))
+    zip64 = endrec[0] == b"PK\x06\x06"
+    assert (directory.size, directory.zip64) == (endrec[5], zip64)
+    assert directory.start == endrec[9] - endrec[5] - (76 if zip64 else 0)
+    try:
+        with zipfile.ZipFile(io.BytesIO(archive)) as z:
+            assert directory.start == z.start_dir
+    except zipfile.BadZipFile:  # a directory that is not where the end records say (a case above)
+        pass
 
 
 def test_archive_size_limit(sandbox, dataset):

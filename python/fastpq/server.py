@@ -45,6 +45,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import IO, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from . import _zipdir
 from ._dataset import default_folder
 from .errors import (ArchiveFormatError, ArchiveLimitError, FastPQError, SubmissionLayoutError,
                      UnsafeSubmissionError)
@@ -269,37 +270,9 @@ def _unpack_file(fp: IO[bytes], size: int, dest: str, limits: SubmissionLimits) 
 
 
 def _check_central_directory(fp: IO[bytes], size: int, limits: SubmissionLimits) -> None:
-    """Reads the end-of-central-directory record and refuses, before zipfile parses it, a central
-    directory with more entries or bytes than ``max_members`` allows."""
-    eocd = struct.Struct("<4s4H2LH")
-    tail_size = min(size, eocd.size + 0xFFFF)
-    fp.seek(size - tail_size)
-    tail = fp.read(tail_size)
-    at = tail.rfind(b"PK\x05\x06")
-    if at < 0 or at + eocd.size > len(tail):
-        raise ArchiveFormatError("the archive is not a zip file, or is truncated: it has no end-of-central-directory "
-                                 "record")
-    entries, directory_bytes = eocd.unpack_from(tail, at)[4:6]
-    if entries == 0xFFFF or directory_bytes == 0xFFFFFFFF:
-        entries, directory_bytes = _zip64_directory(fp, size - tail_size + at, (entries, directory_bytes))
-    if entries > limits.max_members:
-        raise ArchiveLimitError(f"the archive declares {entries} members, more than max_members = {limits.max_members}")
-    if directory_bytes > limits.max_members * MAX_DIRECTORY_ENTRY_BYTES:
-        raise ArchiveLimitError(f"the archive's central directory has {directory_bytes} bytes, more than "
-                                f"{limits.max_members} members (max_members) can need")
-
-
-def _zip64_directory(fp: IO[bytes], eocd_at: int, fallback: Tuple[int, int]) -> Tuple[int, int]:
-    """(entries, central directory bytes) from the zip64 end record that precedes its locator."""
-    locator, record = struct.Struct("<4sLQL"), struct.Struct("<4sQ2H2L4Q")
-    if eocd_at < locator.size + record.size:
-        return fallback
-    fp.seek(eocd_at - locator.size - record.size)
-    raw = fp.read(locator.size + record.size)
-    if raw[record.size:record.size + 4] != b"PK\x06\x07" or raw[:4] != b"PK\x06\x06":
-        return fallback
-    fields = record.unpack_from(raw)
-    return fields[7], fields[8]
+    """Refuses, before zipfile parses it, a central directory that declares or holds more entries,
+    or more bytes, than ``max_members`` allows (the directory zipfile will use: see ``_zipdir``)."""
+    _zipdir.check(fp, size, limits.max_members, MAX_DIRECTORY_ENTRY_BYTES)
 
 
 def _checked_members(infos: Sequence[zipfile.ZipInfo], limits: SubmissionLimits) -> List[_Member]:
