@@ -46,6 +46,13 @@ struct CoveringTotals {
   std::vector<double> weighted_iou, gt_area, weighted_iou_normalized, gt_area_normalized;
   explicit CoveringTotals(std::size_t n = 0)
       : weighted_iou(n, 0.0), gt_area(n, 0.0), weighted_iou_normalized(n, 0.0), gt_area_normalized(n, 0.0) {}
+  bool fits(std::size_t n) const {
+    return weighted_iou.size() == n && gt_area.size() == n && weighted_iou_normalized.size() == n &&
+           gt_area_normalized.size() == n;
+  }
+  bool empty() const {
+    return weighted_iou.empty() && gt_area.empty() && weighted_iou_normalized.empty() && gt_area_normalized.empty();
+  }
   void add(const std::vector<CoveringSums>& image);
 };
 

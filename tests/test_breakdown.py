@@ -363,6 +363,37 @@ def test_breakdowns_in_chunks_equal_one_pass(coco_like):
     assert math.isclose(one.boundary.pq, chunked.boundary.pq, rel_tol=1e-12)
 
 
+def test_engine_continues_given_breakdown_sums_and_refuses_misfits():
+    rng = np.random.default_rng(9)
+    gt_map = random_blocks(rng, 30, 40)
+    pred_map = np.roll(gt_map, 1, axis=0)
+    ids = [int(i) for i in np.unique(gt_map)]
+    cats = [i % 2 for i in ids]
+    areas = [float((gt_map == i).sum()) for i in ids]
+
+    def run(initial_breakdown):
+        return _core.evaluate_id_maps(gt_map[None].astype(np.uint32), pred_map[None].astype(np.uint32),
+                                      [0, len(ids)], ids, cats, [0] * len(ids), areas, [0, len(ids)], ids, cats, 2,
+                                      by_size=True, covering=True, boundary=True,
+                                      initial_breakdown=initial_breakdown)["breakdown"]
+
+    once = run(None)
+    twice = run(once)
+    assert twice["boundary"]["tp"] == [2 * t for t in once["boundary"]["tp"]]
+    assert twice["boundary"]["iou"] == [s + s for s in once["boundary"]["iou"]]
+    assert [t["fn"] for t in twice["by_size"]] == [[2 * f for f in t["fn"]] for t in once["by_size"]]
+    assert twice["covering"]["gt_area"] == [a + a for a in once["covering"]["gt_area"]]
+    # A part left out starts from zero.
+    assert run({"boundary": once["boundary"]})["covering"] == once["covering"]
+    short = dict(once, boundary=dict(once["boundary"], iou=[0.0]))
+    with pytest.raises(ValueError, match="boundary totals"):
+        run(short)
+    with pytest.raises(ValueError, match="by-size"):
+        run(dict(once, by_size=once["by_size"][:2]))
+    with pytest.raises(ValueError, match="covering"):
+        run(dict(once, covering=dict(once["covering"], gt_area=[1.0, 2.0, 3.0])))
+
+
 @pytest.mark.parametrize("ratio", [-0.1, float("nan"), float("inf"), "wide"])
 def test_bad_dilation_ratio_is_refused(coco_like, ratio):
     with pytest.raises(InvalidOptionError, match="boundary_dilation_ratio"):

@@ -104,8 +104,8 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
     """Runs the C++ engine over prepared segment tables, in chunks when progress is reported or
     a time budget is to be checked.
 
-    Breakdown sums of successive chunks are added here, so with chunks their IoU sums may differ
-    from a single pass in the last bits."""
+    Each chunk continues the sums of the previous one (main totals and breakdowns alike), so every
+    sum is added in the order of a single pass and the result does not depend on the chunking."""
     ratio = check_dilation_ratio(boundary_dilation_ratio)
     breakdowns = BreakdownSums(len(categories))
     n = len(tables)
@@ -127,11 +127,11 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
             part.gt_areas, part.pred_offsets, part.pred_ids, part.pred_categories, k, workers=workers,
             max_pixels=max_pixels, inflate=inflate, keep_images=per_image, initial_tp=tp, initial_fp=fp,
             initial_fn=fn, initial_iou=iou, by_size=by_size, covering=covering, boundary=boundary,
-            boundary_dilation_ratio=ratio)
+            boundary_dilation_ratio=ratio, initial_breakdown=breakdowns.initial())
         if out["failure"] is not None:
             raise _failure_to_error(out["failure"], part)
-        breakdowns.add(out["breakdown"])
         # Each chunk continues the previous sums, so the addition order is that of one pass.
+        breakdowns.update(out["breakdown"])
         tp, fp, fn, iou = out["tp"], out["fp"], out["fn"], out["iou"]
         if rows is not None:
             rows.extend(_image_rows(out["images"], part, categories))
