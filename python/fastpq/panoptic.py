@@ -100,9 +100,10 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
                     progress: Optional[ProgressCallback] = None, inflate: str = "",
                     deadline: Optional[Deadline] = None, by_size: bool = False, covering: bool = False,
                     covering_normalize_by_image_size: bool = True, boundary: bool = False,
-                    boundary_dilation_ratio: float = DEFAULT_BOUNDARY_DILATION_RATIO) -> PanopticResult:
+                    boundary_dilation_ratio: float = DEFAULT_BOUNDARY_DILATION_RATIO,
+                    _chunk_images: Optional[int] = None) -> PanopticResult:
     """Runs the C++ engine over prepared segment tables, in chunks when progress is reported or
-    a time budget is to be checked.
+    a time budget is to be checked (``_chunk_images`` images a chunk, when given: for tests).
 
     Each chunk continues the sums of the previous one (main totals and breakdowns alike), so every
     sum is added in the order of a single pass and the result does not depend on the chunking."""
@@ -117,6 +118,9 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
     rows: Optional[List[Dict[str, Any]]] = [] if per_image else None
     timed = deadline is not None and deadline.active
     chunk = max(n, 1) if progress is None and not timed else max(64 if progress else 16, 8 * max(workers, 1))
+    if _chunk_images is not None:
+        check_positive("_chunk_images", _chunk_images)
+        chunk = _chunk_images
     if progress is not None:
         progress(0, n)
     for start in range(0, n, chunk) if n else [0]:
