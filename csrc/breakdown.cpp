@@ -5,22 +5,13 @@
 namespace fastpq {
 namespace {
 
-using Index = std::vector<std::pair<std::int64_t, std::size_t>>;
-
-// Position of segment `id` in a sorted (id, position) index, or -1.
-std::ptrdiff_t find(const Index& index, std::int64_t id) {
-  auto it = std::lower_bound(index.begin(), index.end(), std::make_pair(id, std::size_t{0}));
-  if (it == index.end() || it->first != id) return -1;
-  return static_cast<std::ptrdiff_t>(it->second);
-}
-
 // Calls f(gt index or -1, first entry, end entry) for each run of entries with one gt id.
 template <typename F>
 void for_each_gt(const std::vector<HistEntry>& entries, const MatchScratch& scratch, F f) {
   for (std::size_t i = 0; i < entries.size();) {
     std::size_t j = i;
     while (j < entries.size() && entries[j].gt == entries[i].gt) ++j;
-    f(find(scratch.gt_index, entries[i].gt), i, j);
+    f(find_segment(scratch.gt_index, entries[i].gt), i, j);
     i = j;
   }
 }
@@ -65,7 +56,7 @@ void parsing_covering(const std::vector<HistEntry>& entries, const GtSegments& g
     for (; i < j; ++i) {
       image_pixels += entries[i].count;
       if (!scored(g)) continue;
-      std::ptrdiff_t p = find(scratch.pred_index, entries[i].pred);
+      std::ptrdiff_t p = find_segment(scratch.pred_index, entries[i].pred);
       if (p >= 0) pred_pixels[p] += entries[i].count;
     }
   });
@@ -73,7 +64,7 @@ void parsing_covering(const std::vector<HistEntry>& entries, const GtSegments& g
   for_each_gt(entries, scratch, [&](std::ptrdiff_t g, std::size_t i, std::size_t j) {
     if (!scored(g)) return;
     for (; i < j; ++i) {
-      std::ptrdiff_t p = find(scratch.pred_index, entries[i].pred);
+      std::ptrdiff_t p = find_segment(scratch.pred_index, entries[i].pred);
       if (p < 0 || pred.category[p] != gt.category[g]) continue;
       const double intersection = static_cast<double>(entries[i].count);
       const double iou =
