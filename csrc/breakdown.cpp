@@ -16,23 +16,11 @@ void for_each_gt(const std::vector<HistEntry>& entries, const MatchScratch& scra
   }
 }
 
-// Pixels of each GT segment in the GT PNG.
-void count_gt_pixels(const std::vector<HistEntry>& entries, const GtSegments& gt, const MatchScratch& scratch,
-                     std::vector<std::uint64_t>& gt_pixels) {
-  gt_pixels.assign(gt.size, 0);
-  for_each_gt(entries, scratch, [&](std::ptrdiff_t g, std::size_t i, std::size_t j) {
-    if (g < 0) return;
-    for (; i < j; ++i) gt_pixels[g] += entries[i].count;
-  });
-}
-
 }  // namespace
 
-void split_by_size(const std::vector<HistEntry>& entries, const ImageMatches& matches, const GtSegments& gt,
-                   const MatchScratch& scratch, ImageMatches (&out)[kSizeBuckets],
-                   std::vector<std::uint64_t>& gt_pixels) {
+void split_by_size(const ImageMatches& matches, const MatchScratch& scratch, ImageMatches (&out)[kSizeBuckets]) {
   for (ImageMatches& bucket : out) bucket.clear();
-  count_gt_pixels(entries, gt, scratch, gt_pixels);
+  const std::vector<std::uint64_t>& gt_pixels = scratch.gt_pixels;
   for (std::size_t k = 0; k < matches.matches.size(); ++k)
     out[size_bucket(gt_pixels[matches.match_gt[k]])].matches.push_back(matches.matches[k]);
   for (std::size_t k = 0; k < matches.false_negatives.size(); ++k)
@@ -44,11 +32,10 @@ void split_by_size(const std::vector<HistEntry>& entries, const ImageMatches& ma
 
 void parsing_covering(const std::vector<HistEntry>& entries, const GtSegments& gt, const PredSegments& pred,
                       const MatchScratch& scratch, std::vector<CoveringSums>& out,
-                      std::vector<std::uint64_t>& gt_pixels, std::vector<std::uint64_t>& pred_pixels,
-                      std::vector<double>& best_iou) {
+                      std::vector<std::uint64_t>& pred_pixels, std::vector<double>& best_iou) {
   out.clear();
   auto scored = [&](std::ptrdiff_t g) { return g >= 0 && !gt.iscrowd[g] && gt.category[g] >= 0; };
-  count_gt_pixels(entries, gt, scratch, gt_pixels);
+  const std::vector<std::uint64_t>& gt_pixels = scratch.gt_pixels;
   // Predicted areas leave out the pixels of ignored GT, as ParsingCovering never counts them.
   pred_pixels.assign(pred.size, 0);
   std::uint64_t image_pixels = 0;

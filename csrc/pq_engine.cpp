@@ -31,7 +31,7 @@ struct Workspace {
   BoundaryHistogram bands;
   BoundaryCounts boundary_counts;
   MatchScratch boundary_scratch;
-  std::vector<std::uint64_t> gt_pixels, pred_pixels;
+  std::vector<std::uint64_t> pred_pixels;
   std::vector<double> best_iou;
 };
 
@@ -115,9 +115,9 @@ void add_breakdowns(const SegmentTables& tables, std::size_t i, const ImageMatch
                     const BreakdownOptions& wanted, Workspace& ws, ImageBreakdown& out) {
   const GtSegments gt = tables.gt(i);
   const PredSegments pred = tables.pred(i);
-  if (wanted.by_size) split_by_size(ws.entries, matches, gt, ws.scratch, out.by_size, ws.gt_pixels);
+  if (wanted.by_size) split_by_size(matches, ws.scratch, out.by_size);
   if (wanted.covering)
-    parsing_covering(ws.entries, gt, pred, ws.scratch, out.covering, ws.gt_pixels, ws.pred_pixels, ws.best_iou);
+    parsing_covering(ws.entries, gt, pred, ws.scratch, out.covering, ws.pred_pixels, ws.best_iou);
   if (wanted.boundary) {
     ws.bands.finish(ws.boundary_counts);
     match_segments(ws.entries, gt, pred, tables.n_categories, out.boundary, ws.boundary_scratch,

@@ -82,9 +82,11 @@ void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt,
     decisions->gt_iou.assign(gt.size, 0.0);
     decisions->pred_iou.assign(pred.size, 0.0);
   }
+  s.gt_pixels.assign(gt.size, 0);
   for (const HistEntry& e : entries) {
     std::ptrdiff_t g = find_segment(s.gt_index, e.gt);
     if (g < 0) continue;
+    s.gt_pixels[g] += e.count;
     std::ptrdiff_t p = find_segment(s.pred_index, e.pred);
     if (p < 0) continue;
     if (gt.iscrowd[g]) continue;
