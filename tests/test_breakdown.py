@@ -393,6 +393,17 @@ def test_breakdowns_in_chunks_are_bit_identical_to_one_pass(many_images, normali
     assert_breakdowns_identical(one, budgeted)
 
 
+def test_time_budget_chunks_follow_the_default_thread_count(many_images, monkeypatch):
+    # workers=0 runs the core's default thread count; chunks are 8 images a thread, at least 16.
+    info = _core.build_info()
+    monkeypatch.setattr(_core, "build_info", lambda: dict(info, default_workers=4))
+    calls = []
+    engine = _core.evaluate_panoptic
+    monkeypatch.setattr(_core, "evaluate_panoptic", lambda *a, **k: calls.append(len(a[0])) or engine(*a, **k))
+    fastpq.evaluate(many_images.gt_json, many_images.pred_json, time_budget=1e6, workers=0)
+    assert calls == [32, 16]
+
+
 def test_engine_continues_given_breakdown_sums_and_refuses_misfits():
     rng = np.random.default_rng(9)
     gt_map = random_blocks(rng, 30, 40)

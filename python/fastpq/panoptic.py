@@ -117,7 +117,7 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
     iou: List[float] = [0.0] * k
     rows: Optional[List[Dict[str, Any]]] = [] if per_image else None
     timed = deadline is not None and deadline.active
-    chunk = max(n, 1) if progress is None and not timed else max(64 if progress else 16, 8 * max(workers, 1))
+    chunk = max(n, 1) if progress is None and not timed else max(64 if progress else 16, 8 * _threads(workers))
     if _chunk_images is not None:
         check_positive("_chunk_images", _chunk_images)
         chunk = _chunk_images
@@ -147,6 +147,11 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
     result = PanopticResult.from_totals(categories, tp, fp, fn, iou, per_image=rows, images=images)
     breakdowns.attach(result, categories, covering_normalize_by_image_size)
     return result
+
+
+def _threads(workers: int) -> int:
+    """The threads the engine runs with `workers` (0: the core's default, every core)."""
+    return workers if workers > 0 else max(1, int(_core.build_info()["default_workers"]))
 
 
 def _image_rows(images: Dict[str, List[Any]], part: SegmentTables, categories: Categories) -> List[Dict[str, Any]]:
