@@ -159,6 +159,32 @@ py::dict breakdown_to_python(const BreakdownTotals& b, const BreakdownOptions& o
   return d;
 }
 
+CategoryTotals totals_from_python(const py::dict& d) {
+  CategoryTotals t;
+  t.tp = d["tp"].cast<std::vector<std::int64_t>>();
+  t.fp = d["fp"].cast<std::vector<std::int64_t>>();
+  t.fn = d["fn"].cast<std::vector<std::int64_t>>();
+  t.iou = d["iou"].cast<std::vector<double>>();
+  return t;
+}
+
+// The inverse of breakdown_to_python, for sums a pass continues; a missing part starts at zero.
+BreakdownTotals breakdown_from_python(const std::optional<py::dict>& d) {
+  BreakdownTotals b;
+  if (!d) return b;
+  if (d->contains("by_size"))
+    for (const py::handle& t : (*d)["by_size"].cast<py::list>()) b.by_size.push_back(totals_from_python(t.cast<py::dict>()));
+  if (d->contains("covering")) {
+    const py::dict c = (*d)["covering"].cast<py::dict>();
+    b.covering.weighted_iou = c["weighted_iou"].cast<std::vector<double>>();
+    b.covering.gt_area = c["gt_area"].cast<std::vector<double>>();
+    b.covering.weighted_iou_normalized = c["weighted_iou_normalized"].cast<std::vector<double>>();
+    b.covering.gt_area_normalized = c["gt_area_normalized"].cast<std::vector<double>>();
+  }
+  if (d->contains("boundary")) b.boundary = totals_from_python((*d)["boundary"].cast<py::dict>());
+  return b;
+}
+
 BreakdownOptions make_breakdown(bool by_size, bool covering, bool boundary, double boundary_dilation_ratio) {
   BreakdownOptions b;
   b.by_size = by_size;
@@ -248,7 +274,7 @@ PYBIND11_MODULE(_core, m) {
          Ids pred_offsets, Ids pred_ids, Categories pred_categories, std::int32_t n_categories, int workers,
          std::uint64_t max_pixels, const std::string& inflate, bool keep_images, OptionalCounts initial_tp,
          OptionalCounts initial_fp, OptionalCounts initial_fn, OptionalSums initial_iou, bool by_size, bool covering,
-         bool boundary, double boundary_dilation_ratio) {
+         bool boundary, double boundary_dilation_ratio, const std::optional<py::dict>& initial_breakdown) {
         PanopticDataset d{std::move(gt_files), std::move(pred_files),
                           make_tables(std::move(gt_offsets), std::move(gt_ids), std::move(gt_categories),
                                       std::move(gt_iscrowd), std::move(gt_areas), std::move(pred_offsets),
@@ -257,10 +283,11 @@ PYBIND11_MODULE(_core, m) {
         options.breakdown = make_breakdown(by_size, covering, boundary, boundary_dilation_ratio);
         CategoryTotals initial = make_initial(static_cast<std::size_t>(n_categories), std::move(initial_tp),
                                               std::move(initial_fp), std::move(initial_fn), std::move(initial_iou));
+        BreakdownTotals start = breakdown_from_python(initial_breakdown);
         PanopticEvaluation r;
         {
           py::gil_scoped_release release;
-          r = evaluate_panoptic(d, options, keep_images, std::move(initial));
+          r = evaluate_panoptic(d, options, keep_images, std::move(initial), std::move(start));
         }
         return evaluation_to_python(r, keep_images, options.breakdown);
       },
@@ -270,14 +297,15 @@ PYBIND11_MODULE(_core, m) {
       py::arg("max_pixels") = kDefaultMaxPixels, py::arg("inflate") = "", py::arg("keep_images") = false,
       py::arg("initial_tp") = py::none(), py::arg("initial_fp") = py::none(), py::arg("initial_fn") = py::none(),
       py::arg("initial_iou") = py::none(), py::arg("by_size") = false, py::arg("covering") = false,
-      py::arg("boundary") = false, py::arg("boundary_dilation_ratio") = 0.02);
+      py::arg("boundary") = false, py::arg("boundary_dilation_ratio") = 0.02, py::arg("initial_breakdown") = py::none());
   m.def(
       "evaluate_id_maps",
       [](const py::array& gt, const py::array& pred, Ids gt_offsets, Ids gt_ids, Categories gt_categories,
          std::vector<std::uint8_t> gt_iscrowd, std::vector<double> gt_areas, Ids pred_offsets, Ids pred_ids,
          Categories pred_categories, std::int32_t n_categories, int workers, bool keep_images,
          OptionalCounts initial_tp, OptionalCounts initial_fp, OptionalCounts initial_fn, OptionalSums initial_iou,
-         bool by_size, bool covering, bool boundary, double boundary_dilation_ratio) {
+         bool by_size, bool covering, bool boundary, double boundary_dilation_ratio,
+         const std::optional<py::dict>& initial_breakdown) {
         if (gt.ndim() != 3 || pred.ndim() != 3) throw UsageError("id maps must be arrays of shape (N, H, W)");
         for (int k = 0; k < 3; ++k)
           if (gt.shape(k) != pred.shape(k)) throw UsageError("ground-truth and prediction id maps differ in shape");
@@ -296,10 +324,11 @@ PYBIND11_MODULE(_core, m) {
         options.breakdown = make_breakdown(by_size, covering, boundary, boundary_dilation_ratio);
         CategoryTotals initial = make_initial(static_cast<std::size_t>(n_categories), std::move(initial_tp),
                                               std::move(initial_fp), std::move(initial_fn), std::move(initial_iou));
+        BreakdownTotals start = breakdown_from_python(initial_breakdown);
         PanopticEvaluation r;
         {
           py::gil_scoped_release release;
-          r = evaluate_panoptic(batch, tables, options, keep_images, std::move(initial));
+          r = evaluate_panoptic(batch, tables, options, keep_images, std::move(initial), std::move(start));
         }
         return evaluation_to_python(r, keep_images, options.breakdown);
       },
@@ -308,7 +337,7 @@ PYBIND11_MODULE(_core, m) {
       py::arg("pred_categories"), py::arg("n_categories"), py::arg("workers") = 0, py::arg("keep_images") = false,
       py::arg("initial_tp") = py::none(), py::arg("initial_fp") = py::none(), py::arg("initial_fn") = py::none(),
       py::arg("initial_iou") = py::none(), py::arg("by_size") = false, py::arg("covering") = false,
-      py::arg("boundary") = false, py::arg("boundary_dilation_ratio") = 0.02,
+      py::arg("boundary") = false, py::arg("boundary_dilation_ratio") = 0.02, py::arg("initial_breakdown") = py::none(),
       "Scores (N, H, W) id maps (C-contiguous; uint8, uint16, uint32, int32, int64 or uint64).");
   m.def(
       "joint_histogram",

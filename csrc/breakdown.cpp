@@ -5,43 +5,22 @@
 namespace fastpq {
 namespace {
 
-using Index = std::vector<std::pair<std::int64_t, std::size_t>>;
-
-// Position of segment `id` in a sorted (id, position) index, or -1.
-std::ptrdiff_t find(const Index& index, std::int64_t id) {
-  auto it = std::lower_bound(index.begin(), index.end(), std::make_pair(id, std::size_t{0}));
-  if (it == index.end() || it->first != id) return -1;
-  return static_cast<std::ptrdiff_t>(it->second);
-}
-
 // Calls f(gt index or -1, first entry, end entry) for each run of entries with one gt id.
 template <typename F>
 void for_each_gt(const std::vector<HistEntry>& entries, const MatchScratch& scratch, F f) {
   for (std::size_t i = 0; i < entries.size();) {
     std::size_t j = i;
     while (j < entries.size() && entries[j].gt == entries[i].gt) ++j;
-    f(find(scratch.gt_index, entries[i].gt), i, j);
+    f(find_segment(scratch.gt_index, entries[i].gt), i, j);
     i = j;
   }
 }
 
-// Pixels of each GT segment in the GT PNG.
-void count_gt_pixels(const std::vector<HistEntry>& entries, const GtSegments& gt, const MatchScratch& scratch,
-                     std::vector<std::uint64_t>& gt_pixels) {
-  gt_pixels.assign(gt.size, 0);
-  for_each_gt(entries, scratch, [&](std::ptrdiff_t g, std::size_t i, std::size_t j) {
-    if (g < 0) return;
-    for (; i < j; ++i) gt_pixels[g] += entries[i].count;
-  });
-}
-
 }  // namespace
 
-void split_by_size(const std::vector<HistEntry>& entries, const ImageMatches& matches, const GtSegments& gt,
-                   const MatchScratch& scratch, ImageMatches (&out)[kSizeBuckets],
-                   std::vector<std::uint64_t>& gt_pixels) {
+void split_by_size(const ImageMatches& matches, const MatchScratch& scratch, ImageMatches (&out)[kSizeBuckets]) {
   for (ImageMatches& bucket : out) bucket.clear();
-  count_gt_pixels(entries, gt, scratch, gt_pixels);
+  const std::vector<std::uint64_t>& gt_pixels = scratch.gt_pixels;
   for (std::size_t k = 0; k < matches.matches.size(); ++k)
     out[size_bucket(gt_pixels[matches.match_gt[k]])].matches.push_back(matches.matches[k]);
   for (std::size_t k = 0; k < matches.false_negatives.size(); ++k)
@@ -53,11 +32,10 @@ void split_by_size(const std::vector<HistEntry>& entries, const ImageMatches& ma
 
 void parsing_covering(const std::vector<HistEntry>& entries, const GtSegments& gt, const PredSegments& pred,
                       const MatchScratch& scratch, std::vector<CoveringSums>& out,
-                      std::vector<std::uint64_t>& gt_pixels, std::vector<std::uint64_t>& pred_pixels,
-                      std::vector<double>& best_iou) {
+                      std::vector<std::uint64_t>& pred_pixels, std::vector<double>& best_iou) {
   out.clear();
   auto scored = [&](std::ptrdiff_t g) { return g >= 0 && !gt.iscrowd[g] && gt.category[g] >= 0; };
-  count_gt_pixels(entries, gt, scratch, gt_pixels);
+  const std::vector<std::uint64_t>& gt_pixels = scratch.gt_pixels;
   // Predicted areas leave out the pixels of ignored GT, as ParsingCovering never counts them.
   pred_pixels.assign(pred.size, 0);
   std::uint64_t image_pixels = 0;
@@ -65,7 +43,7 @@ void parsing_covering(const std::vector<HistEntry>& entries, const GtSegments& g
     for (; i < j; ++i) {
       image_pixels += entries[i].count;
       if (!scored(g)) continue;
-      std::ptrdiff_t p = find(scratch.pred_index, entries[i].pred);
+      std::ptrdiff_t p = find_segment(scratch.pred_index, entries[i].pred);
       if (p >= 0) pred_pixels[p] += entries[i].count;
     }
   });
@@ -73,7 +51,7 @@ void parsing_covering(const std::vector<HistEntry>& entries, const GtSegments& g
   for_each_gt(entries, scratch, [&](std::ptrdiff_t g, std::size_t i, std::size_t j) {
     if (!scored(g)) return;
     for (; i < j; ++i) {
-      std::ptrdiff_t p = find(scratch.pred_index, entries[i].pred);
+      std::ptrdiff_t p = find_segment(scratch.pred_index, entries[i].pred);
       if (p < 0 || pred.category[p] != gt.category[g]) continue;
       const double intersection = static_cast<double>(entries[i].count);
       const double iou =

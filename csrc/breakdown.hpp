@@ -20,10 +20,9 @@ inline SizeBucket size_bucket(std::uint64_t pixels) {
 }
 
 // One image's matches split by size: a match and a false negative go by the GT segment's pixel
-// count in the GT PNG, a false positive by the prediction's own pixel count.
-void split_by_size(const std::vector<HistEntry>& entries, const ImageMatches& matches, const GtSegments& gt,
-                   const MatchScratch& scratch, ImageMatches (&out)[kSizeBuckets],
-                   std::vector<std::uint64_t>& gt_pixels);
+// count in the GT PNG, a false positive by the prediction's own pixel count (both as
+// match_segments counted them into `scratch`).
+void split_by_size(const ImageMatches& matches, const MatchScratch& scratch, ImageMatches (&out)[kSizeBuckets]);
 
 // One category's parsing covering sums over the GT segments of one image: sum of |R| * best IoU
 // and sum of |R|, in pixels and in fractions of the image's pixels.
@@ -35,17 +34,24 @@ struct CoveringSums {
 // Parsing covering of one image as TensorFlow DeepLab's ParsingCovering computes it, with COCO
 // panoptic's void (GT id 0, or any id outside the GT table), crowd segments and segments of
 // unknown category as its ignored label: their pixels count neither in GT nor in predicted areas.
-// `out` gets one entry per category with GT pixels, in increasing category order.
+// `out` gets one entry per category with GT pixels, in increasing category order; `scratch` is
+// what match_segments left of this image.
 void parsing_covering(const std::vector<HistEntry>& entries, const GtSegments& gt, const PredSegments& pred,
                       const MatchScratch& scratch, std::vector<CoveringSums>& out,
-                      std::vector<std::uint64_t>& gt_pixels, std::vector<std::uint64_t>& pred_pixels,
-                      std::vector<double>& best_iou);
+                      std::vector<std::uint64_t>& pred_pixels, std::vector<double>& best_iou);
 
 // Per-category parsing covering sums over a dataset.
 struct CoveringTotals {
   std::vector<double> weighted_iou, gt_area, weighted_iou_normalized, gt_area_normalized;
   explicit CoveringTotals(std::size_t n = 0)
       : weighted_iou(n, 0.0), gt_area(n, 0.0), weighted_iou_normalized(n, 0.0), gt_area_normalized(n, 0.0) {}
+  bool fits(std::size_t n) const {
+    return weighted_iou.size() == n && gt_area.size() == n && weighted_iou_normalized.size() == n &&
+           gt_area_normalized.size() == n;
+  }
+  bool empty() const {
+    return weighted_iou.empty() && gt_area.empty() && weighted_iou_normalized.empty() && gt_area_normalized.empty();
+  }
   void add(const std::vector<CoveringSums>& image);
 };
 

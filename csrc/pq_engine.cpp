@@ -31,7 +31,7 @@ struct Workspace {
   BoundaryHistogram bands;
   BoundaryCounts boundary_counts;
   MatchScratch boundary_scratch;
-  std::vector<std::uint64_t> gt_pixels, pred_pixels;
+  std::vector<std::uint64_t> pred_pixels;
   std::vector<double> best_iou;
 };
 
@@ -115,9 +115,9 @@ void add_breakdowns(const SegmentTables& tables, std::size_t i, const ImageMatch
                     const BreakdownOptions& wanted, Workspace& ws, ImageBreakdown& out) {
   const GtSegments gt = tables.gt(i);
   const PredSegments pred = tables.pred(i);
-  if (wanted.by_size) split_by_size(ws.entries, matches, gt, ws.scratch, out.by_size, ws.gt_pixels);
+  if (wanted.by_size) split_by_size(matches, ws.scratch, out.by_size);
   if (wanted.covering)
-    parsing_covering(ws.entries, gt, pred, ws.scratch, out.covering, ws.gt_pixels, ws.pred_pixels, ws.best_iou);
+    parsing_covering(ws.entries, gt, pred, ws.scratch, out.covering, ws.pred_pixels, ws.best_iou);
   if (wanted.boundary) {
     ws.bands.finish(ws.boundary_counts);
     match_segments(ws.entries, gt, pred, tables.n_categories, out.boundary, ws.boundary_scratch,
@@ -129,18 +129,19 @@ void add_breakdowns(const SegmentTables& tables, std::size_t i, const ImageMatch
 // and adds the statistics up in image order. `describe(i)` names image i's inputs in messages.
 template <typename HistogramOf, typename Describe>
 PanopticEvaluation run_images(std::size_t count, const SegmentTables& tables, const EngineOptions& options,
-                              bool keep_images, CategoryTotals initial, HistogramOf histogram_of,
-                              Describe describe) {
+                              bool keep_images, CategoryTotals initial, BreakdownTotals initial_breakdown,
+                              HistogramOf histogram_of, Describe describe) {
   tables.validate();
   if (tables.size() != count) throw UsageError("the segment tables do not have one entry per image");
   const std::size_t k = static_cast<std::size_t>(tables.n_categories);
-  if (initial.tp.size() != k || initial.fp.size() != k || initial.fn.size() != k || initial.iou.size() != k)
-    throw UsageError("initial totals do not have one entry per category");
+  if (!initial.fits(k)) throw UsageError("initial totals do not have one entry per category");
+  const BreakdownOptions& wanted = options.breakdown;
+  initial_breakdown.start(k, wanted);
   const std::int64_t n = static_cast<std::int64_t>(count);
   PanopticEvaluation result;
   result.totals = std::move(initial);
+  result.breakdown = std::move(initial_breakdown);
   std::vector<ImageMatches> images(count);
-  const BreakdownOptions& wanted = options.breakdown;
   std::vector<ImageBreakdown> breakdowns(wanted.any() ? count : 0);
 
   std::atomic<std::int64_t> first_failure{n};
@@ -172,7 +173,6 @@ PanopticEvaluation run_images(std::size_t count, const SegmentTables& tables, co
 
   if (result.failure.kind != ImageFailure::kNone) return result;
   for (const ImageMatches& image : images) result.totals.add(image);
-  result.breakdown = BreakdownTotals(k, wanted);
   for (const ImageBreakdown& image : breakdowns) result.breakdown.add(image, wanted);
   if (keep_images) result.images = std::move(images);
   return result;
@@ -221,9 +221,29 @@ void CategoryTotals::add(const ImageMatches& image) {
   for (std::int32_t c : image.false_positives) fp[c] += 1;
 }
 
-BreakdownTotals::BreakdownTotals(std::size_t n, const BreakdownOptions& options)
-    : covering(options.covering ? n : 0), boundary(options.boundary ? n : 0) {
-  if (options.by_size) by_size.assign(kSizeBuckets, CategoryTotals(n));
+void BreakdownTotals::start(std::size_t n, const BreakdownOptions& options) {
+  if (!options.by_size) {
+    by_size.clear();
+  } else if (by_size.empty()) {
+    by_size.assign(kSizeBuckets, CategoryTotals(n));
+  } else if (by_size.size() != kSizeBuckets ||
+             !std::all_of(by_size.begin(), by_size.end(), [n](const CategoryTotals& t) { return t.fits(n); })) {
+    throw UsageError("initial by-size totals are not three buckets with one entry per category");
+  }
+  if (!options.covering) {
+    covering = CoveringTotals();
+  } else if (covering.empty()) {
+    covering = CoveringTotals(n);
+  } else if (!covering.fits(n)) {
+    throw UsageError("initial covering sums do not have one entry per category");
+  }
+  if (!options.boundary) {
+    boundary = CategoryTotals();
+  } else if (boundary.fits(0)) {
+    boundary = CategoryTotals(n);
+  } else if (!boundary.fits(n)) {
+    throw UsageError("initial boundary totals do not have one entry per category");
+  }
 }
 
 void BreakdownTotals::add(const ImageBreakdown& image, const BreakdownOptions& options) {
@@ -234,19 +254,19 @@ void BreakdownTotals::add(const ImageBreakdown& image, const BreakdownOptions& o
 }
 
 PanopticEvaluation evaluate_panoptic(const PanopticDataset& d, const EngineOptions& options, bool keep_images,
-                                     CategoryTotals initial) {
+                                     CategoryTotals initial, BreakdownTotals initial_breakdown) {
   if (d.pred_files.size() != d.gt_files.size())
     throw UsageError("as many prediction files as ground-truth files are needed");
   return run_images(
-      d.gt_files.size(), d.tables, options, keep_images, std::move(initial),
+      d.gt_files.size(), d.tables, options, keep_images, std::move(initial), std::move(initial_breakdown),
       [&](std::size_t i, Workspace& ws) { file_histogram(d, i, options, ws); },
       [&](std::size_t i) { return "'" + d.gt_files[i] + "' and '" + d.pred_files[i] + "'"; });
 }
 
 PanopticEvaluation evaluate_panoptic(const IdMapBatch& batch, const SegmentTables& tables, const EngineOptions& options,
-                                     bool keep_images, CategoryTotals initial) {
+                                     bool keep_images, CategoryTotals initial, BreakdownTotals initial_breakdown) {
   return run_images(
-      batch.count, tables, options, keep_images, std::move(initial),
+      batch.count, tables, options, keep_images, std::move(initial), std::move(initial_breakdown),
       [&](std::size_t i, Workspace& ws) {
         IdMapView gt{static_cast<const char*>(batch.gt.data) + i * batch.gt_item_bytes, batch.gt.type};
         IdMapView pred{static_cast<const char*>(batch.pred.data) + i * batch.pred_item_bytes, batch.pred.type};

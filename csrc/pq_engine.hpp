@@ -69,6 +69,7 @@ struct CategoryTotals {
   std::vector<std::int64_t> tp, fp, fn;
   std::vector<double> iou;
   explicit CategoryTotals(std::size_t n = 0) : tp(n, 0), fp(n, 0), fn(n, 0), iou(n, 0.0) {}
+  bool fits(std::size_t n) const { return tp.size() == n && fp.size() == n && fn.size() == n && iou.size() == n; }
   void add(const ImageMatches& image);
 };
 
@@ -95,8 +96,9 @@ struct BreakdownTotals {
   std::vector<CategoryTotals> by_size;  // kSizeBuckets of them when by_size was requested
   CoveringTotals covering;
   CategoryTotals boundary;
-  BreakdownTotals() = default;
-  BreakdownTotals(std::size_t n_categories, const BreakdownOptions& options);
+  // Makes these sums the starting point of a pass: a requested part left empty starts at zero, one
+  // not requested is dropped; throws UsageError when a given part does not have n_categories entries.
+  void start(std::size_t n_categories, const BreakdownOptions& options);
   void add(const ImageBreakdown& image, const BreakdownOptions& options);
 };
 
@@ -107,13 +109,16 @@ struct PanopticEvaluation {
   ImageFailure failure;
 };
 
-// Scores every image pair and adds the statistics, in dataset order, to `initial` (which lets a
-// dataset be scored in pieces with the sums of a single pass).
+// Scores every image pair and adds the statistics, in dataset order, to `initial` and the
+// breakdowns to `initial_breakdown` (see BreakdownTotals::start). Passing one piece's sums to the
+// next lets a dataset be scored in pieces with every sum bit-identical to a single pass.
 PanopticEvaluation evaluate_panoptic(const PanopticDataset& dataset, const EngineOptions& options,
-                                     bool keep_images, CategoryTotals initial);
+                                     bool keep_images, CategoryTotals initial,
+                                     BreakdownTotals initial_breakdown = {});
 // The same for id maps in memory, with the same matching and the same order of additions.
 PanopticEvaluation evaluate_panoptic(const IdMapBatch& batch, const SegmentTables& tables,
-                                     const EngineOptions& options, bool keep_images, CategoryTotals initial);
+                                     const EngineOptions& options, bool keep_images, CategoryTotals initial,
+                                     BreakdownTotals initial_breakdown = {});
 
 // One image pair of a dataset on disk, matched as evaluate_panoptic matches it, with what was
 // decided for every segment (for pictures and per-segment tables; not on the scoring path).

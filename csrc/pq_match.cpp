@@ -7,21 +7,6 @@ namespace {
 
 constexpr std::uint32_t kVoid = 0;
 
-using Index = std::vector<std::pair<std::int64_t, std::size_t>>;
-
-void build_index(const std::int64_t* ids, std::size_t n, Index& index) {
-  index.resize(n);
-  for (std::size_t i = 0; i < n; ++i) index[i] = {ids[i], i};
-  std::sort(index.begin(), index.end());
-}
-
-// Position of segment `id` in its table, or -1.
-std::ptrdiff_t find(const Index& index, std::int64_t id) {
-  auto it = std::lower_bound(index.begin(), index.end(), std::make_pair(id, std::size_t{0}));
-  if (it == index.end() || it->first != id) return -1;
-  return static_cast<std::ptrdiff_t>(it->second);
-}
-
 std::uint64_t pixels_of(const std::vector<HistEntry>& entries, std::int64_t gt, std::uint32_t pred) {
   if (gt < 0 || gt > 0xFFFFFF) return 0;
   auto it = std::lower_bound(entries.begin(), entries.end(), std::make_pair(static_cast<std::uint32_t>(gt), pred),
@@ -49,8 +34,8 @@ void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt,
                     std::int32_t n_categories, ImageMatches& out, MatchScratch& s, const BoundaryCounts* boundary,
                     SegmentDecisions* decisions) {
   out.clear();
-  build_index(gt.id, gt.size, s.gt_index);
-  build_index(pred.id, pred.size, s.pred_index);
+  build_segment_index(gt.id, gt.size, s.gt_index);
+  build_segment_index(pred.id, pred.size, s.pred_index);
 
   // Prediction areas come from the PNG; every non-void PNG id must be a known JSON segment.
   s.pred_pixels.clear();
@@ -63,7 +48,7 @@ void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt,
     std::uint32_t label = s.pred_pixels[i].first;
     std::uint64_t area = 0;
     for (; i < s.pred_pixels.size() && s.pred_pixels[i].first == label; ++i) area += s.pred_pixels[i].second;
-    std::ptrdiff_t p = find(s.pred_index, label);
+    std::ptrdiff_t p = find_segment(s.pred_index, label);
     if (p < 0) {
       if (label == kVoid) continue;
       throw SegmentError(SegmentError::kPngIdNotInJson, label, {}, "PNG id not in JSON");
@@ -83,7 +68,7 @@ void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt,
 
   for (const HistEntry& e : entries) {
     if (e.gt != kVoid) break;
-    std::ptrdiff_t p = find(s.pred_index, e.pred);
+    std::ptrdiff_t p = find_segment(s.pred_index, e.pred);
     if (p >= 0) s.pred_void[p] = e.count;
   }
 
@@ -97,10 +82,12 @@ void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt,
     decisions->gt_iou.assign(gt.size, 0.0);
     decisions->pred_iou.assign(pred.size, 0.0);
   }
+  s.gt_pixels.assign(gt.size, 0);
   for (const HistEntry& e : entries) {
-    std::ptrdiff_t g = find(s.gt_index, e.gt);
+    std::ptrdiff_t g = find_segment(s.gt_index, e.gt);
     if (g < 0) continue;
-    std::ptrdiff_t p = find(s.pred_index, e.pred);
+    s.gt_pixels[g] += e.count;
+    std::ptrdiff_t p = find_segment(s.pred_index, e.pred);
     if (p < 0) continue;
     if (gt.iscrowd[g]) continue;
     if (gt.category[g] != pred.category[p]) continue;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "joint_histogram.hpp"
+#include "segment_index.hpp"
 
 namespace fastpq {
 
@@ -81,9 +82,10 @@ struct BoundaryCounts {
 
 // Scratch space reused across images by one thread.
 struct MatchScratch {
-  std::vector<std::pair<std::int64_t, std::size_t>> gt_index, pred_index;
+  SegmentIndex gt_index, pred_index;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> pred_pixels;
   std::vector<std::uint64_t> pred_area, pred_void;
+  std::vector<std::uint64_t> gt_pixels;  // each GT segment's pixels in the GT PNG (its JSON area is in GtSegments)
   std::vector<std::uint8_t> pred_present, gt_matched, pred_matched;
   std::vector<std::int64_t> crowd_of_category;  // GT segment index, -1 for none
 };

@@ -3,6 +3,7 @@ and against the independent oracles of breakdown_reference on hand-made, generat
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -10,9 +11,10 @@ import numpy as np
 import pytest
 
 import fastpq
-from fastpq import _core, cli
+from fastpq import _core, cli, synthetic
 from fastpq.breakdown import SIZE_NAMES, size_of
 from fastpq.errors import InvalidOptionError
+from fastpq.panoptic import evaluate_tables, prepare
 from breakdown_reference import (band_by_definition, covering_oracle, dilation_of, mask_to_boundary,
                                  panoptic_oracle)
 from conftest import CAR, GRASS, PERSON, SKY, PanopticImage, counts
@@ -350,17 +352,87 @@ def test_breakdowns_are_off_by_default(coco_like):
     assert result.by_size is None and result.covering is None and result.boundary is None
 
 
-def test_breakdowns_in_chunks_equal_one_pass(coco_like):
-    one = fastpq.evaluate(coco_like.gt_json, coco_like.pred_json, **ALL_BREAKDOWNS)
-    seen = []
-    chunked = fastpq.evaluate(coco_like.gt_json, coco_like.pred_json, progress=lambda d, n: seen.append(d),
-                              workers=1, **ALL_BREAKDOWNS)
-    assert seen[-1] == 12
+@pytest.fixture(scope="module")
+def many_images(tmp_path_factory) -> synthetic.DatasetPaths:
+    # Small images in few categories, so that each category's sums take many additions.
+    spec = dataclasses.replace(synthetic.COCO_LIKE, name="many", height=48, width=64, n_categories=6, n_things=3,
+                               thing_ids=(), stuff_ids=())
+    return synthetic.generate_dataset(tmp_path_factory.mktemp("many_images"), spec, 48, seed=3)
+
+
+def assert_breakdowns_identical(a: fastpq.PanopticResult, b: fastpq.PanopticResult) -> None:
+    """Every breakdown sum equal to the last bit."""
     for size in SIZE_NAMES:
-        for a, b in zip(one.by_size[size].classes, chunked.by_size[size].classes):
-            assert (a.tp, a.fp, a.fn) == (b.tp, b.fp, b.fn) and math.isclose(a.iou, b.iou, rel_tol=1e-12)
-    assert math.isclose(one.covering.pc, chunked.covering.pc, rel_tol=1e-12)
-    assert math.isclose(one.boundary.pq, chunked.boundary.pq, rel_tol=1e-12)
+        assert [(c.tp, c.fp, c.fn, c.iou) for c in a.by_size[size].classes] == \
+            [(c.tp, c.fp, c.fn, c.iou) for c in b.by_size[size].classes], size
+    assert [(c.weighted_iou, c.gt_area) for c in a.covering.classes] == \
+        [(c.weighted_iou, c.gt_area) for c in b.covering.classes]
+    assert [(c.tp, c.fp, c.fn, c.iou) for c in a.boundary.classes] == \
+        [(c.tp, c.fp, c.fn, c.iou) for c in b.boundary.classes]
+    assert [(c.tp, c.fp, c.fn, c.iou) for c in a.classes] == [(c.tp, c.fp, c.fn, c.iou) for c in b.classes]
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_breakdowns_in_chunks_are_bit_identical_to_one_pass(many_images, normalize, monkeypatch):
+    paths = many_images
+    options = dict(ALL_BREAKDOWNS, covering_normalize_by_image_size=normalize)
+    one = fastpq.evaluate(paths.gt_json, paths.pred_json, **options)
+    tables, categories = prepare(paths.gt_json, paths.pred_json, None, None)
+    for chunk in (1, 5, 7, 16):
+        seen = []
+        chunked = evaluate_tables(tables, categories, progress=lambda d, n: seen.append(d), _chunk_images=chunk,
+                                  **options)
+        assert seen == [0] + list(range(chunk, 48, chunk)) + [48]
+        assert_breakdowns_identical(one, chunked)
+    # The time budget's chunks (16 images with one worker), through the public entry point.
+    calls = []
+    engine = _core.evaluate_panoptic
+    monkeypatch.setattr(_core, "evaluate_panoptic", lambda *a, **k: calls.append(len(a[0])) or engine(*a, **k))
+    budgeted = fastpq.evaluate(paths.gt_json, paths.pred_json, time_budget=1e6, workers=1, **options)
+    assert calls == [16, 16, 16]
+    assert_breakdowns_identical(one, budgeted)
+
+
+def test_time_budget_chunks_follow_the_default_thread_count(many_images, monkeypatch):
+    # workers=0 runs the core's default thread count; chunks are 8 images a thread, at least 16.
+    info = _core.build_info()
+    monkeypatch.setattr(_core, "build_info", lambda: dict(info, default_workers=4))
+    calls = []
+    engine = _core.evaluate_panoptic
+    monkeypatch.setattr(_core, "evaluate_panoptic", lambda *a, **k: calls.append(len(a[0])) or engine(*a, **k))
+    fastpq.evaluate(many_images.gt_json, many_images.pred_json, time_budget=1e6, workers=0)
+    assert calls == [32, 16]
+
+
+def test_engine_continues_given_breakdown_sums_and_refuses_misfits():
+    rng = np.random.default_rng(9)
+    gt_map = random_blocks(rng, 30, 40)
+    pred_map = np.roll(gt_map, 1, axis=0)
+    ids = [int(i) for i in np.unique(gt_map)]
+    cats = [i % 2 for i in ids]
+    areas = [float((gt_map == i).sum()) for i in ids]
+
+    def run(initial_breakdown):
+        return _core.evaluate_id_maps(gt_map[None].astype(np.uint32), pred_map[None].astype(np.uint32),
+                                      [0, len(ids)], ids, cats, [0] * len(ids), areas, [0, len(ids)], ids, cats, 2,
+                                      by_size=True, covering=True, boundary=True,
+                                      initial_breakdown=initial_breakdown)["breakdown"]
+
+    once = run(None)
+    twice = run(once)
+    assert twice["boundary"]["tp"] == [2 * t for t in once["boundary"]["tp"]]
+    assert twice["boundary"]["iou"] == [s + s for s in once["boundary"]["iou"]]
+    assert [t["fn"] for t in twice["by_size"]] == [[2 * f for f in t["fn"]] for t in once["by_size"]]
+    assert twice["covering"]["gt_area"] == [a + a for a in once["covering"]["gt_area"]]
+    # A part left out starts from zero.
+    assert run({"boundary": once["boundary"]})["covering"] == once["covering"]
+    short = dict(once, boundary=dict(once["boundary"], iou=[0.0]))
+    with pytest.raises(ValueError, match="boundary totals"):
+        run(short)
+    with pytest.raises(ValueError, match="by-size"):
+        run(dict(once, by_size=once["by_size"][:2]))
+    with pytest.raises(ValueError, match="covering"):
+        run(dict(once, covering=dict(once["covering"], gt_area=[1.0, 2.0, 3.0])))
 
 
 @pytest.mark.parametrize("ratio", [-0.1, float("nan"), float("inf"), "wide"])

@@ -70,11 +70,14 @@ def evaluate_panoptic(
     covering: bool = False,
     boundary: bool = False,
     boundary_dilation_ratio: float = 0.02,
+    initial_breakdown: Optional[Dict[str, Any]] = None,
 ) -> EvaluationOutput:
     """Scores images given as flat segment tables; image i owns rows offsets[i]:offsets[i+1].
 
     ``by_size``, ``covering`` and ``boundary`` add the breakdowns of fastpq.breakdown to the
-    output (``breakdown``); breakdown sums start from zero, not from the initial_* lists.
+    output (``breakdown``); their sums start from ``initial_breakdown`` (a previous output's
+    ``breakdown``; a part it lacks starts from zero), so that, like the initial_* lists for the
+    totals, a dataset scored in pieces gets the sums of a single pass.
 
     Category indices are 0..n_categories-1 (-1: unknown). Sums start from the initial_* lists
     (length n_categories) when given. ``max_pixels`` defaults to DEFAULT_MAX_PIXELS (2**27).
@@ -136,6 +139,7 @@ def evaluate_id_maps(
     covering: bool = False,
     boundary: bool = False,
     boundary_dilation_ratio: float = 0.02,
+    initial_breakdown: Optional[Dict[str, Any]] = None,
 ) -> EvaluationOutput: ...
 
 # ---- masks ----

@@ -133,7 +133,11 @@ class CoveringResult:
 
 
 class BreakdownSums:
-    """Adds the engine's breakdown sums up over the chunks of one evaluation."""
+    """The engine's running breakdown sums over the chunks of one evaluation.
+
+    Each chunk starts from the sums of the previous one (:meth:`initial`, passed to the engine as
+    ``initial_breakdown``) and the engine continues them image by image, so the sums after the last
+    chunk are bit-identical to those of a single pass."""
 
     def __init__(self, n_categories: int) -> None:
         self.n = n_categories
@@ -141,18 +145,19 @@ class BreakdownSums:
         self.covering: Optional[Dict[str, List[float]]] = None
         self.boundary: Optional[Dict[str, List[Any]]] = None
 
-    def add(self, out: Optional[Dict[str, Any]]) -> None:
+    def initial(self) -> Optional[Dict[str, Any]]:
+        """The sums so far in the engine's ``breakdown`` layout, or None before the first chunk."""
+        parts = {"by_size": self.by_size, "covering": self.covering, "boundary": self.boundary}
+        sums = {key: value for key, value in parts.items() if value is not None}
+        return sums or None
+
+    def update(self, out: Optional[Dict[str, Any]]) -> None:
+        """Takes the sums of a chunk that started from :meth:`initial`."""
         if not out:
             return
-        if "by_size" in out:
-            if self.by_size is None:
-                self.by_size = out["by_size"]
-            else:
-                self.by_size = [_added(a, b) for a, b in zip(self.by_size, out["by_size"])]
-        if "covering" in out:
-            self.covering = out["covering"] if self.covering is None else _added(self.covering, out["covering"])
-        if "boundary" in out:
-            self.boundary = out["boundary"] if self.boundary is None else _added(self.boundary, out["boundary"])
+        self.by_size = out.get("by_size", self.by_size)
+        self.covering = out.get("covering", self.covering)
+        self.boundary = out.get("boundary", self.boundary)
 
     def attach(self, result: PanopticResult, categories: "Categories", normalize_by_image_size: bool) -> None:
         """Sets the result's by_size, covering and boundary fields from the sums."""
@@ -164,10 +169,6 @@ class BreakdownSums:
                                                        self.covering["gt_area" + suffix], normalize_by_image_size)
         if self.boundary is not None:
             result.boundary = _panoptic(categories, self.boundary)
-
-
-def _added(a: Dict[str, List[Any]], b: Dict[str, List[Any]]) -> Dict[str, List[Any]]:
-    return {key: [x + y for x, y in zip(a[key], b[key])] for key in a}
 
 
 def _panoptic(categories: "Categories", totals: Dict[str, List[Any]]) -> PanopticResult:

@@ -101,12 +101,13 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
                     progress: Optional[ProgressCallback] = None, inflate: str = "",
                     deadline: Optional[Deadline] = None, by_size: bool = False, covering: bool = False,
                     covering_normalize_by_image_size: bool = True, boundary: bool = False,
-                    boundary_dilation_ratio: float = DEFAULT_BOUNDARY_DILATION_RATIO) -> PanopticResult:
+                    boundary_dilation_ratio: float = DEFAULT_BOUNDARY_DILATION_RATIO,
+                    _chunk_images: Optional[int] = None) -> PanopticResult:
     """Runs the C++ engine over prepared segment tables, in chunks when progress is reported or
-    a time budget is to be checked.
+    a time budget is to be checked (``_chunk_images`` images a chunk, when given: for tests).
 
-    Breakdown sums of successive chunks are added here, so with chunks their IoU sums may differ
-    from a single pass in the last bits."""
+    Each chunk continues the sums of the previous one (main totals and breakdowns alike), so every
+    sum is added in the order of a single pass and the result does not depend on the chunking."""
     ratio = check_dilation_ratio(boundary_dilation_ratio)
     breakdowns = BreakdownSums(len(categories))
     n = len(tables)
@@ -117,7 +118,10 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
     iou: List[float] = [0.0] * k
     rows: Optional[List[Dict[str, Any]]] = [] if per_image else None
     timed = deadline is not None and deadline.active
-    chunk = max(n, 1) if progress is None and not timed else max(64 if progress else 16, 8 * max(workers, 1))
+    chunk = max(n, 1) if progress is None and not timed else max(64 if progress else 16, 8 * _threads(workers))
+    if _chunk_images is not None:
+        check_positive("_chunk_images", _chunk_images)
+        chunk = _chunk_images
     if progress is not None:
         progress(0, n)
     for start in range(0, n, chunk) if n else [0]:
@@ -128,11 +132,11 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
             part.gt_areas, part.pred_offsets, part.pred_ids, part.pred_categories, k, workers=workers,
             max_pixels=max_pixels, inflate=inflate, keep_images=per_image, initial_tp=tp, initial_fp=fp,
             initial_fn=fn, initial_iou=iou, by_size=by_size, covering=covering, boundary=boundary,
-            boundary_dilation_ratio=ratio)
+            boundary_dilation_ratio=ratio, initial_breakdown=breakdowns.initial())
         if out["failure"] is not None:
             raise _failure_to_error(out["failure"], part)
-        breakdowns.add(out["breakdown"])
         # Each chunk continues the previous sums, so the addition order is that of one pass.
+        breakdowns.update(out["breakdown"])
         tp, fp, fn, iou = out["tp"], out["fp"], out["fn"], out["iou"]
         if rows is not None:
             rows.extend(_image_rows(out["images"], part, categories))
@@ -144,6 +148,11 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
     result = PanopticResult.from_totals(categories, tp, fp, fn, iou, per_image=rows, images=images)
     breakdowns.attach(result, categories, covering_normalize_by_image_size)
     return result
+
+
+def _threads(workers: int) -> int:
+    """The threads the engine runs with `workers` (0: the core's default, every core)."""
+    return workers if workers > 0 else max(1, int(_core.build_info()["default_workers"]))
 
 
 def _image_rows(images: Dict[str, List[Any]], part: SegmentTables, categories: Categories) -> List[Dict[str, Any]]:
