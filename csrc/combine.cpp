@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <exception>
 #include <limits>
+#include <utility>
 
 #include "errors.hpp"
 #include "parallel.hpp"
@@ -11,22 +12,38 @@ namespace fastpq {
 
 namespace {
 
-// Category index of each semantic value 0..max category id; -1 for none.
-struct CategoryLookup {
-  std::vector<std::int32_t> index;
+// Category index of a semantic value; -1 for none. Ids below kDenseIds (all a uint8 or uint16 map
+// can hold) are looked up in a table, larger ones by binary search, so memory stays bounded (at
+// most 256 KiB) whatever the category ids: a dense table up to id 2^31 - 1 would take 8 GiB.
+class CategoryLookup {
+ public:
+  static constexpr std::int64_t kDenseIds = std::int64_t{1} << 16;
 
   explicit CategoryLookup(const CategoryTable& categories) {
-    std::int32_t max_id = -1;
-    for (std::int32_t id : categories.ids) {
+    std::int64_t dense_size = 0;
+    for (std::size_t c = 0; c < categories.size(); ++c) {
+      const std::int32_t id = categories.ids[c];
       if (id < 0) throw UsageError("category ids must not be negative");
-      max_id = std::max(max_id, id);
+      if (id < kDenseIds) dense_size = std::max<std::int64_t>(dense_size, id + 1);
+      else sparse_.emplace_back(id, static_cast<std::int32_t>(c));
     }
-    index.assign(static_cast<std::size_t>(max_id) + 1, -1);
-    for (std::size_t c = 0; c < categories.size(); ++c) index[categories.ids[c]] = static_cast<std::int32_t>(c);
+    dense_.assign(static_cast<std::size_t>(dense_size), -1);
+    for (std::size_t c = 0; c < categories.size(); ++c)
+      if (categories.ids[c] < kDenseIds) dense_[categories.ids[c]] = static_cast<std::int32_t>(c);
+    std::sort(sparse_.begin(), sparse_.end());
   }
+
   std::int32_t operator()(std::int64_t value) const {
-    return value >= 0 && value < static_cast<std::int64_t>(index.size()) ? index[value] : -1;
+    if (value >= 0 && value < static_cast<std::int64_t>(dense_.size())) return dense_[value];
+    if (value < kDenseIds || sparse_.empty()) return -1;
+    const auto it = std::lower_bound(sparse_.begin(), sparse_.end(), value,
+                                     [](const std::pair<std::int32_t, std::int32_t>& e, std::int64_t v) { return e.first < v; });
+    return it != sparse_.end() && it->first == value ? it->second : -1;
   }
+
+ private:
+  std::vector<std::int32_t> dense_;
+  std::vector<std::pair<std::int32_t, std::int32_t>> sparse_;  // (category id, index), ascending
 };
 
 // Calls f(p) for every column-major pixel position p in the foreground runs of `rle`.

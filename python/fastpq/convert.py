@@ -28,9 +28,10 @@ import numpy as np
 
 from . import _core
 from ._dataset import _segment_id, default_folder, read_json
-from ._panoptic_io import (Categories, ensure_folder, ids_to_rgb, images_of, load_categories, png_name, read_id_png,
-                           read_label_png, read_rgb_png, run_parallel, sized_rle, write_json, write_png)
+from ._panoptic_io import (Categories, ensure_folder, hashable_id, ids_to_rgb, images_of, load_categories, png_name,
+                           read_id_png, read_label_png, read_rgb_png, run_parallel, sized_rle, write_json, write_png)
 from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, ConversionError, MissingFolderError
+from .limits import DEFAULT_MAX_PIXELS, check_image_size, check_positive
 
 #: panopticapi's 2-channel offset: a pixel's label is OFFSET * category + instance.
 OFFSET = 1000
@@ -322,18 +323,22 @@ def panoptic_to_detection(panoptic_json: str, output_json: str, *, panoptic_fold
 
 
 def detection_to_panoptic(detection_json: str, output_json: str, *, categories_json: Optional[str] = None,
-                          output_folder: Optional[str] = None, workers: int = 0) -> Dict[str, Any]:
+                          output_folder: Optional[str] = None, workers: int = 0,
+                          max_pixels: int = DEFAULT_MAX_PIXELS) -> Dict[str, Any]:
     """COCO detection format (RLE or polygon masks that do not overlap) to COCO panoptic.
 
     As panopticapi's ``detection2panoptic_coco_format.py``: images in the JSON's order, each
     annotation becoming a segment (its fields kept but ``segmentation`` and ``image_id``, ``id``
     replaced by the new segment id; ``area``, ``bbox`` and ``iscrowd`` filled in from the mask
     where missing). ``categories_json`` (default: the detection JSON's categories) must give
-    ``isthing`` and ``color``. Overlapping masks and masks without pixels are refused.
-    Returns the JSON written.
+    ``isthing`` and ``color``. Overlapping masks and masks without pixels are refused, and so are
+    images of more than ``max_pixels`` pixels. Returns the JSON written.
     """
+    check_positive("max_pixels", max_pixels)
     data = read_json(detection_json, "detection")
     images = images_of(data, detection_json)
+    sizes = {hashable_id(img["id"], "an image entry", detection_json):
+             check_image_size(img["height"], img["width"], max_pixels, img["id"], detection_json) for img in images}
     if not isinstance(data.get("annotations"), list):
         raise AnnotationKeyError(f"detection JSON file '{detection_json}' has no 'annotations' list",
                                  file=detection_json)
@@ -346,16 +351,17 @@ def detection_to_panoptic(detection_json: str, output_json: str, *, categories_j
         for key in ("image_id", "category_id", "segmentation"):
             if not isinstance(a, Mapping) or key not in a:
                 raise AnnotationKeyError(f"detection annotation {k} has no '{key}'", file=detection_json)
-        if a["image_id"] not in by_image:
+        if hashable_id(a["image_id"], f"the image of detection annotation {k}", detection_json) not in by_image:
             raise AnnotationError(f"detection annotation {a.get('id', k)} belongs to image {a['image_id']!r}, which is "
                                   "not in the image list", image_id=a["image_id"], file=detection_json)
         by_image[a["image_id"]].append(a)
 
     def convert(img: Mapping[str, Any]) -> Dict[str, Any]:
-        h, w = int(img["height"]), int(img["width"])
+        h, w = sizes[img["id"]]
         anns = by_image[img["id"]]
         for a in anns:
-            if a["category_id"] not in cats.index:
+            c = a["category_id"]
+            if isinstance(c, bool) or not isinstance(c, int) or c not in cats.index:
                 raise ConversionError(f"image {img['id']!r}: annotation {a.get('id')} has unknown category "
                                       f"{a['category_id']!r}", image_id=img["id"], file=detection_json)
         new_ids = cats.segment_ids([a["category_id"] for a in anns])
@@ -363,7 +369,7 @@ def detection_to_panoptic(detection_json: str, output_json: str, *, categories_j
         segments = []
         for a, sid in zip(anns, new_ids):
             where = f"image {img['id']!r}: annotation {a.get('id')}"
-            mh, mw, counts = sized_rle(a["segmentation"], h, w, where)
+            mh, mw, counts = sized_rle(a["segmentation"], h, w, where, image_id=img["id"], file=detection_json)
             if (mh, mw) != (h, w):
                 raise ConversionError(f"{where} has a {mh}x{mw} mask in a {h}x{w} image", image_id=img["id"],
                                       file=detection_json)
