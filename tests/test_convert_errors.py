@@ -210,3 +210,58 @@ def test_detection_to_panoptic_checks_sizes_and_rles(tmp_path):
     with pytest.raises(LimitExceededError, match="image 3 is 1000000x5") as e:
         convert.detection_to_panoptic(str(det), str(tmp_path / "p.json"), max_pixels=10**6)
     assert e.value.image_id == 3 and e.value.file == str(det)
+
+
+# ---------------------------------------------------------------------------
+# 3. output file names that would leave the output folder
+
+ESCAPING_NAMES = ["../escape.jpg", "/tmp/escape.jpg", "a/../../escape.jpg", "..\\escape.jpg", "C:escape.jpg"]
+
+
+@pytest.mark.parametrize("name", ESCAPING_NAMES)
+def test_combine_refuses_file_names_leaving_the_output_folder(tmp_path, name):
+    images = tmp_path / "images.json"
+    images.write_text(json.dumps({"images": [{"id": 1, "file_name": name, "height": 4, "width": 5}],
+                                  "categories": SMALL_CATS}))
+    (tmp_path / "inst.json").write_text("[]")
+    with pytest.raises(ConversionError, match="image 1: file_name .* not a relative path inside") as e:
+        from fastpq.combine import combine_predictions
+        combine_predictions(str(tmp_path / "inst.json"), str(images), str(tmp_path / "out" / "c.json"))
+    assert e.value.image_id == 1 and e.value.file == str(images)
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ConversionError, match="image 1: file_name") as e:
+        combine(image(file_name=name), [], None, SMALL_CATS)
+
+
+@pytest.mark.parametrize("name", ESCAPING_NAMES)
+@pytest.mark.parametrize("converter", ["semantic", "two_channel"])
+def test_converters_refuse_file_names_leaving_the_output_folder(tmp_path, name, converter):
+    pan = write_panoptic(tmp_path, [{"id": 7, "category_id": 1}, {"id": 300, "category_id": 2}])
+    data = json.loads(pan.read_text())
+    data["annotations"][0]["file_name"] = name
+    pan.write_text(json.dumps(data))
+    with pytest.raises(ConversionError, match="image 1: file_name") as e:
+        CONVERTERS[converter](pan, tmp_path / "out")
+    assert e.value.image_id == 1 and e.value.file == str(pan)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "escape.png").exists()
+
+
+def test_detection_to_panoptic_refuses_escaping_names_and_keeps_sub_folders(tmp_path):
+    mask = np.zeros((4, 5), np.uint8, order="F")
+    mask[:2] = 1
+    rle = coco_mask.encode(mask)
+    rle["counts"] = rle["counts"].decode()
+    det = tmp_path / "det.json"
+    data = {"images": [{"id": 3, "file_name": "../escape.jpg", "height": 4, "width": 5}], "categories": SMALL_CATS,
+            "annotations": [{"id": 0, "image_id": 3, "category_id": 1, "segmentation": rle}]}
+    det.write_text(json.dumps(data))
+    with pytest.raises(ConversionError, match="image 3: file_name '../escape.jpg'") as e:
+        convert.detection_to_panoptic(str(det), str(tmp_path / "out" / "p.json"))
+    assert e.value.file == str(det) and not (tmp_path / "out").exists()
+    data["images"][0]["file_name"] = "sub/ok.jpg"
+    det.write_text(json.dumps(data))
+    out = convert.detection_to_panoptic(str(det), str(tmp_path / "out" / "p.json"))
+    png = np.array(Image.open(tmp_path / "out" / "p" / "sub" / "ok.png"), np.uint32)
+    ids = png[..., 0] + 256 * png[..., 1] + 65536 * png[..., 2]
+    (seg,) = out["annotations"][0]["segments_info"]
+    assert out["annotations"][0]["file_name"] == "sub/ok.png" and (ids == seg["id"]).tolist() == mask.astype(bool).tolist()

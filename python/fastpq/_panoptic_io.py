@@ -98,6 +98,25 @@ def png_name(file_name: str) -> str:
     return os.path.splitext(file_name)[0] + ".png"
 
 
+def output_png_name(file_name: Any, image_id: object, file: Optional[str] = None) -> str:
+    """The PNG name an image's output is written under inside the output folder (:func:`png_name`).
+
+    Refused, naming the image and `file`: a file_name that is not a non-empty string, and one that
+    would put the PNG outside the output folder (absolute, a drive letter, a '..' component with
+    either slash, a NUL byte), where panopticapi writes wherever the JSON says. Sub-folders are
+    kept (and created when written)."""
+    if not isinstance(file_name, str) or not file_name:
+        raise AnnotationTypeError(f"image {image_id!r} has file_name {file_name!r}, not a non-empty string",
+                                  image_id=image_id, file=file)
+    parts = file_name.replace("\\", "/").split("/")
+    if (file_name.startswith(("/", "\\")) or os.path.isabs(file_name) or (len(file_name) > 1 and file_name[1] == ":")
+            or ".." in parts or "\0" in file_name):
+        raise ConversionError(f"image {image_id!r}: file_name {file_name!r} is not a relative path inside the output "
+                              "folder (absolute paths, drive letters, '..' and NUL are refused)", image_id=image_id,
+                              file=file)
+    return png_name(file_name)
+
+
 def ids_to_rgb(ids: np.ndarray) -> np.ndarray:
     """An (h, w, 3) uint8 panoptic colour image of an id map: R + 256 G + 65536 B = id."""
     ids = np.ascontiguousarray(ids, dtype="<u4")
@@ -107,6 +126,9 @@ def ids_to_rgb(ids: np.ndarray) -> np.ndarray:
 def write_png(path: str, pixels: np.ndarray) -> None:
     """Writes an (h, w, 3) uint8, (h, w) uint8 or (h, w) uint16 array as a PNG."""
     Image = pillow()
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)  # a file_name with a sub-folder
     if pixels.dtype == np.uint16:
         image = Image.fromarray(np.ascontiguousarray(pixels, dtype="<u2"), mode="I;16")
     else:

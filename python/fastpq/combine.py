@@ -32,7 +32,7 @@ import numpy as np
 from . import _core
 from ._dataset import read_json
 from ._panoptic_io import (Categories, ensure_folder, hashable_id, ids_to_rgb, images_of, load_categories,
-                           png_name, read_label_png, run_parallel, sized_rle, write_json, write_png)
+                           output_png_name, read_label_png, run_parallel, sized_rle, write_json, write_png)
 from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, ConversionError, InvalidOptionError
 from .limits import DEFAULT_MAX_PIXELS, check_engine_options, check_image_size
 
@@ -76,6 +76,7 @@ def combine(images: Sequence[Mapping[str, Any]], instances: Iterable[Mapping[str
     images = list(images)
     by_image: Dict[Any, int] = {}
     sizes: List[Tuple[int, int]] = []
+    names: List[str] = []
     for i, img in enumerate(images):
         if not isinstance(img, Mapping) or "id" not in img or "height" not in img or "width" not in img:
             raise AnnotationKeyError(f"image entry {i} lacks id, height or width")
@@ -84,6 +85,7 @@ def combine(images: Sequence[Mapping[str, Any]], instances: Iterable[Mapping[str
             raise AnnotationError(f"image {image_id!r} is listed twice", image_id=image_id)
         by_image[image_id] = i
         sizes.append(check_image_size(img["height"], img["width"], max_pixels, image_id))
+        names.append(output_png_name(img.get("file_name", f"{image_id}.png"), image_id))
     masks: List[List[Any]] = [[] for _ in images]
     scores: List[List[float]] = [[] for _ in images]
     labels: List[List[int]] = [[] for _ in images]
@@ -102,10 +104,10 @@ def combine(images: Sequence[Mapping[str, Any]], instances: Iterable[Mapping[str
         image_id = images[index]["id"]
         raise ConversionError(f"image {image_id!r}: {message}", image_id=image_id)
     result = []
-    for img, ids, (seg_ids, seg_cats, areas, boxes) in zip(images, out["ids"], out["segments"]):
+    for img, name, ids, (seg_ids, seg_cats, areas, boxes) in zip(images, names, out["ids"], out["segments"]):
         segments = [{"id": int(s), "category_id": cats.ids[c], "iscrowd": 0, "area": int(a), "bbox": list(b)}
                     for s, c, a, b in zip(seg_ids, seg_cats, areas, boxes)]
-        result.append(CombinedImage(img["id"], png_name(str(img.get("file_name", f"{img['id']}.png"))), ids, segments))
+        result.append(CombinedImage(img["id"], name, ids, segments))
     return result
 
 
@@ -206,6 +208,7 @@ def combine_predictions(instances_json: str, images_json: str, output_json: str,
     images = images_of(images_data, images_json)
     for img in images:  # before any semantic PNG is read
         check_image_size(img["height"], img["width"], max_pixels, img["id"], images_json)
+        output_png_name(img["file_name"], img["id"], images_json)
     categories = load_categories(categories_json if categories_json is not None else images_data)
     instances = read_json(instances_json, "instances")
     if not isinstance(instances, list):
@@ -213,7 +216,8 @@ def combine_predictions(instances_json: str, images_json: str, output_json: str,
     folder = output_folder if output_folder is not None else os.path.splitext(output_json)[0]
 
     def read_semantic(img: Mapping[str, Any]) -> np.ndarray:
-        return read_label_png(os.path.join(semantic_folder, png_name(img["file_name"])), img["id"], "semantic")
+        name = output_png_name(img["file_name"], img["id"], images_json)
+        return read_label_png(os.path.join(semantic_folder, name), img["id"], "semantic")
 
     semantic = run_parallel(read_semantic, images, workers) if semantic_folder is not None else None
     combined = combine(images, instances, semantic, categories, confidence_thr=confidence_thr,

@@ -28,8 +28,9 @@ import numpy as np
 
 from . import _core
 from ._dataset import _segment_id, default_folder, read_json
-from ._panoptic_io import (Categories, ensure_folder, hashable_id, ids_to_rgb, images_of, load_categories, png_name,
-                           read_id_png, read_label_png, read_rgb_png, run_parallel, sized_rle, write_json, write_png)
+from ._panoptic_io import (Categories, ensure_folder, hashable_id, ids_to_rgb, images_of, load_categories,
+                           output_png_name, read_id_png, read_label_png, read_rgb_png, run_parallel, sized_rle,
+                           write_json, write_png)
 from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, ConversionError, MissingFolderError
 from .limits import DEFAULT_MAX_PIXELS, check_image_size, check_positive
 
@@ -133,11 +134,13 @@ def two_channel_to_panoptic(source_folder: str, images_json: str, output_json: s
     data = read_json(images_json, "images")
     images = images_of(data, images_json)
     cats = load_categories(categories_json if categories_json is not None else data)
+    for img in images:
+        output_png_name(img["file_name"], img["id"], images_json)
     folder = output_folder if output_folder is not None else os.path.splitext(output_json)[0]
     ensure_folder(folder)
 
     def convert(img: Mapping[str, Any]) -> Dict[str, Any]:
-        name = png_name(img["file_name"])
+        name = output_png_name(img["file_name"], img["id"], images_json)
         path = os.path.join(source_folder, name)
         rgb = read_rgb_png(path, img["id"], "2-channel")
         category = rgb[..., 0].astype(np.int64)
@@ -191,6 +194,8 @@ def panoptic_to_two_channel(panoptic_json: str, output_folder: str, *, panoptic_
     """
     data, annotations, folder = _panoptic(panoptic_json, panoptic_folder)
     cats = load_categories(categories_json if categories_json is not None else data, need_colors=False)
+    for ann in annotations:
+        output_png_name(ann["file_name"], ann["image_id"], panoptic_json)
     ensure_folder(output_folder)
 
     def convert(ann: Mapping[str, Any]) -> None:
@@ -225,7 +230,8 @@ def panoptic_to_two_channel(panoptic_json: str, output_folder: str, *, panoptic_
             pairs[k + 1] = (c, inst)
         rgb = np.zeros(ids.shape + (3,), np.uint8)
         rgb[..., :2] = pairs[index]
-        write_png(os.path.join(output_folder, png_name(ann["file_name"])), rgb)
+        name = output_png_name(ann["file_name"], ann["image_id"], panoptic_json)
+        write_png(os.path.join(output_folder, name), rgb)
 
     run_parallel(convert, annotations, workers)
 
@@ -257,6 +263,8 @@ def panoptic_to_semantic(panoptic_json: str, output_folder: str, *, panoptic_fol
     if min(values) < 0 or max(values) > 65535:
         raise ConversionError("semantic PNGs hold values 0..65535: a category id or the void value is outside")
     dtype = np.uint8 if max(values) <= 255 else np.uint16
+    for ann in annotations:
+        output_png_name(ann["file_name"], ann["image_id"], panoptic_json)
     ensure_folder(output_folder)
 
     def convert(ann: Mapping[str, Any]) -> None:
@@ -268,7 +276,8 @@ def panoptic_to_semantic(panoptic_json: str, output_folder: str, *, panoptic_fol
         for k, s in enumerate(ann["segments_info"]):
             c = _category(s, cats, ann, path)
             lut[k + 1] = OTHER_CLASS_ID if things_other and cats.isthing[cats.index[c]] else c
-        write_png(os.path.join(output_folder, png_name(ann["file_name"])), lut[index])
+        name = output_png_name(ann["file_name"], ann["image_id"], panoptic_json)
+        write_png(os.path.join(output_folder, name), lut[index])
 
     run_parallel(convert, annotations, workers)
 
@@ -339,6 +348,8 @@ def detection_to_panoptic(detection_json: str, output_json: str, *, categories_j
     images = images_of(data, detection_json)
     sizes = {hashable_id(img["id"], "an image entry", detection_json):
              check_image_size(img["height"], img["width"], max_pixels, img["id"], detection_json) for img in images}
+    for img in images:
+        output_png_name(img["file_name"], img["id"], detection_json)
     if not isinstance(data.get("annotations"), list):
         raise AnnotationKeyError(f"detection JSON file '{detection_json}' has no 'annotations' list",
                                  file=detection_json)
@@ -393,7 +404,7 @@ def detection_to_panoptic(detection_json: str, output_json: str, *, categories_j
                                         int(ys.max() - ys.min() + 1)])
             seg.setdefault("iscrowd", 0)
             segments.append(seg)
-        name = png_name(img["file_name"])
+        name = output_png_name(img["file_name"], img["id"], detection_json)
         write_png(os.path.join(folder, name), ids_to_rgb(ids))
         return {"image_id": img["id"], "file_name": name, "segments_info": segments}
 
