@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <exception>
-#include <limits>
+#include <utility>
 
+#include "box.hpp"
 #include "errors.hpp"
 #include "parallel.hpp"
 
@@ -11,22 +12,38 @@ namespace fastpq {
 
 namespace {
 
-// Category index of each semantic value 0..max category id; -1 for none.
-struct CategoryLookup {
-  std::vector<std::int32_t> index;
+// Category index of a semantic value; -1 for none. Ids below kDenseIds (all a uint8 or uint16 map
+// can hold) are looked up in a table, larger ones by binary search, so memory stays bounded (at
+// most 256 KiB) whatever the category ids: a dense table up to id 2^31 - 1 would take 8 GiB.
+class CategoryLookup {
+ public:
+  static constexpr std::int64_t kDenseIds = std::int64_t{1} << 16;
 
   explicit CategoryLookup(const CategoryTable& categories) {
-    std::int32_t max_id = -1;
-    for (std::int32_t id : categories.ids) {
+    std::int64_t dense_size = 0;
+    for (std::size_t c = 0; c < categories.size(); ++c) {
+      const std::int32_t id = categories.ids[c];
       if (id < 0) throw UsageError("category ids must not be negative");
-      max_id = std::max(max_id, id);
+      if (id < kDenseIds) dense_size = std::max<std::int64_t>(dense_size, id + 1);
+      else sparse_.emplace_back(id, static_cast<std::int32_t>(c));
     }
-    index.assign(static_cast<std::size_t>(max_id) + 1, -1);
-    for (std::size_t c = 0; c < categories.size(); ++c) index[categories.ids[c]] = static_cast<std::int32_t>(c);
+    dense_.assign(static_cast<std::size_t>(dense_size), -1);
+    for (std::size_t c = 0; c < categories.size(); ++c)
+      if (categories.ids[c] < kDenseIds) dense_[categories.ids[c]] = static_cast<std::int32_t>(c);
+    std::sort(sparse_.begin(), sparse_.end());
   }
+
   std::int32_t operator()(std::int64_t value) const {
-    return value >= 0 && value < static_cast<std::int64_t>(index.size()) ? index[value] : -1;
+    if (value >= 0 && value < static_cast<std::int64_t>(dense_.size())) return dense_[value];
+    if (value < kDenseIds || sparse_.empty()) return -1;
+    const auto it = std::lower_bound(sparse_.begin(), sparse_.end(), value,
+                                     [](const std::pair<std::int32_t, std::int32_t>& e, std::int64_t v) { return e.first < v; });
+    return it != sparse_.end() && it->first == value ? it->second : -1;
   }
+
+ private:
+  std::vector<std::int32_t> dense_;
+  std::vector<std::pair<std::int32_t, std::int32_t>> sparse_;  // (category id, index), ascending
 };
 
 // Calls f(p) for every column-major pixel position p in the foreground runs of `rle`.
@@ -39,21 +56,6 @@ void for_each_run(const Rle& rle, F f) {
     p += n;
   }
 }
-
-struct Box {
-  std::uint64_t area = 0;
-  std::uint32_t x0 = std::numeric_limits<std::uint32_t>::max(), y0 = x0, x1 = 0, y1 = 0;
-  void add(std::uint32_t x, std::uint32_t y) {
-    ++area;
-    x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
-  }
-  // `count` pixels of row y, the first at x = first and the last at x = last.
-  void add_run(std::uint32_t y, std::uint32_t first, std::uint32_t last, std::uint32_t count) {
-    area += count;
-    x0 = std::min(x0, first), x1 = std::max(x1, last), y0 = std::min(y0, y), y1 = std::max(y1, y);
-  }
-  std::array<std::uint32_t, 4> bbox() const { return {x0, y0, x1 - x0 + 1, y1 - y0 + 1}; }
-};
 
 // Calls f(y, x0, x1, v) for each maximal run [x0, x1) of one semantic value v in row y. Semantic
 // maps are mostly long runs, so the stuff pass works per run rather than per pixel.

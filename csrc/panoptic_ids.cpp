@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "box.hpp"
 #include "errors.hpp"
 
 namespace fastpq {
@@ -54,10 +55,6 @@ std::uint32_t SegmentIdGenerator::next(std::size_t category) {
 }
 
 std::vector<SegmentStats> segment_stats(const std::uint32_t* ids, std::uint32_t h, std::uint32_t w) {
-  struct Box {
-    std::uint64_t area = 0;
-    std::uint32_t x0 = 0xffffffffu, y0 = 0xffffffffu, x1 = 0, y1 = 0;
-  };
   std::unordered_map<std::uint32_t, Box> boxes;
   std::uint32_t last_id = 0;
   Box* last = nullptr;
@@ -69,18 +66,14 @@ std::vector<SegmentStats> segment_stats(const std::uint32_t* ids, std::uint32_t 
       while (end < w && row[end] == id) ++end;  // a run of one id is counted at once
       if (id != 0) {
         if (!last || id != last_id) last = &boxes[id], last_id = id;
-        last->area += end - x;
-        last->x0 = std::min(last->x0, x);
-        last->x1 = std::max(last->x1, end - 1);
-        last->y0 = std::min(last->y0, y);
-        last->y1 = std::max(last->y1, y);
+        last->add_run(y, x, end - 1, end - x);
       }
       x = end;
     }
   }
   std::vector<SegmentStats> out;
   out.reserve(boxes.size());
-  for (const auto& [id, b] : boxes) out.push_back({id, b.area, {b.x0, b.y0, b.x1 - b.x0 + 1, b.y1 - b.y0 + 1}});
+  for (const auto& [id, b] : boxes) out.push_back({id, b.area, b.bbox()});
   std::sort(out.begin(), out.end(), [](const SegmentStats& a, const SegmentStats& b) { return a.id < b.id; });
   return out;
 }

@@ -74,8 +74,10 @@ def load_categories(source: Any, *, need_colors: bool = True) -> Categories:
             raise AnnotationTypeError(f"category id {cid!r} is not a non-negative integer", file=where)
         if cid in index:
             raise AnnotationError(f"category id {cid} appears twice", file=where)
-        color = tuple(c.get("color", (0, 0, 0)))
-        if len(color) != 3 or not all(isinstance(v, int) and 0 <= v <= 255 for v in color):
+        raw_color = c.get("color", (0, 0, 0))
+        color = tuple(raw_color) if isinstance(raw_color, (list, tuple)) else ()
+        if len(color) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255
+                                      for v in color):
             raise AnnotationTypeError(f"category {cid} has colour {c.get('color')!r}, not three 0..255 integers",
                                       file=where)
         thing = 1 if c["isthing"] else 0
@@ -96,6 +98,25 @@ def png_name(file_name: str) -> str:
     return os.path.splitext(file_name)[0] + ".png"
 
 
+def output_png_name(file_name: Any, image_id: object, file: Optional[str] = None) -> str:
+    """The PNG name an image's output is written under inside the output folder (:func:`png_name`).
+
+    Refused, naming the image and `file`: a file_name that is not a non-empty string, and one that
+    would put the PNG outside the output folder (absolute, a drive letter, a '..' component with
+    either slash, a NUL byte), where panopticapi writes wherever the JSON says. Sub-folders are
+    kept (and created when written)."""
+    if not isinstance(file_name, str) or not file_name:
+        raise AnnotationTypeError(f"image {image_id!r} has file_name {file_name!r}, not a non-empty string",
+                                  image_id=image_id, file=file)
+    parts = file_name.replace("\\", "/").split("/")
+    if (file_name.startswith(("/", "\\")) or os.path.isabs(file_name) or (len(file_name) > 1 and file_name[1] == ":")
+            or ".." in parts or "\0" in file_name):
+        raise ConversionError(f"image {image_id!r}: file_name {file_name!r} is not a relative path inside the output "
+                              "folder (absolute paths, drive letters, '..' and NUL are refused)", image_id=image_id,
+                              file=file)
+    return png_name(file_name)
+
+
 def ids_to_rgb(ids: np.ndarray) -> np.ndarray:
     """An (h, w, 3) uint8 panoptic colour image of an id map: R + 256 G + 65536 B = id."""
     ids = np.ascontiguousarray(ids, dtype="<u4")
@@ -105,6 +126,9 @@ def ids_to_rgb(ids: np.ndarray) -> np.ndarray:
 def write_png(path: str, pixels: np.ndarray) -> None:
     """Writes an (h, w, 3) uint8, (h, w) uint8 or (h, w) uint16 array as a PNG."""
     Image = pillow()
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)  # a file_name with a sub-folder
     if pixels.dtype == np.uint16:
         image = Image.fromarray(np.ascontiguousarray(pixels, dtype="<u2"), mode="I;16")
     else:
@@ -158,21 +182,71 @@ def read_rgb_png(path: str, image_id: object, what: str) -> np.ndarray:
                        file=path) from None
 
 
-def sized_rle(segmentation: Any, height: int, width: int, where: str) -> Tuple[int, int, Any]:
-    """(h, w, counts) of a COCO segmentation: an RLE {"size", "counts"} or polygons (rasterised)."""
+#: RLE sizes and run lengths the core takes (32-bit).
+MAX_RLE_VALUE = 2**32 - 1
+
+
+def sized_rle(segmentation: Any, height: int, width: int, where: str, *, image_id: object = None,
+              file: Optional[str] = None) -> Tuple[int, int, Any]:
+    """(h, w, counts) of a COCO segmentation: an RLE {"size", "counts"} or polygons (rasterised).
+
+    The RLE's size must be two non-negative integers and its counts a compressed string or a list
+    of non-negative integers, each below 2**32, adding up to height x width; errors start with
+    `where` and carry `image_id` and `file`. Whether the size matches the image is left to the caller."""
     if isinstance(segmentation, Mapping):
         if "size" not in segmentation or "counts" not in segmentation:
-            raise AnnotationKeyError(f"{where}: an RLE segmentation needs 'size' and 'counts'")
+            raise AnnotationKeyError(f"{where}: an RLE segmentation needs 'size' and 'counts'", image_id=image_id,
+                                     file=file)
         size = segmentation["size"]
-        if not (isinstance(size, (list, tuple)) and len(size) == 2):
-            raise AnnotationTypeError(f"{where}: RLE size {size!r} is not [height, width]")
-        return int(size[0]), int(size[1]), segmentation["counts"]
+        if not (isinstance(size, (list, tuple)) and len(size) == 2
+                and all(_is_count(v) for v in size)):
+            raise AnnotationTypeError(f"{where}: RLE size {size!r} is not [height, width] of non-negative integers",
+                                      image_id=image_id, file=file)
+        h, w = int(size[0]), int(size[1])
+        counts = _rle_counts(segmentation["counts"], where, image_id, file)
+        if isinstance(counts, list) and sum(counts) != h * w:
+            raise AnnotationError(f"{where}: RLE counts add up to {sum(counts)} pixels, but a {h}x{w} mask has "
+                                  f"{h * w}", image_id=image_id, file=file)
+        return h, w, counts
     if isinstance(segmentation, list):
         try:
             return height, width, _core.rle_from_polygons(segmentation, height, width)
         except (_core.MaskError, TypeError) as e:
-            raise AnnotationError(f"{where}: bad polygon segmentation: {e}") from None
-    raise AnnotationTypeError(f"{where}: segmentation is neither an RLE object nor a list of polygons")
+            raise AnnotationError(f"{where}: bad polygon segmentation: {e}", image_id=image_id, file=file) from None
+    raise AnnotationTypeError(f"{where}: segmentation is neither an RLE object nor a list of polygons",
+                              image_id=image_id, file=file)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value <= MAX_RLE_VALUE
+
+
+def _rle_counts(counts: Any, where: str, image_id: object, file: Optional[str]) -> Any:
+    """An RLE's counts as the core takes them: the compressed string, or the run lengths as a list of ints."""
+    if isinstance(counts, (str, bytes)):
+        return counts
+    if isinstance(counts, (list, tuple, np.ndarray)):
+        runs = np.asarray(counts)
+        if runs.ndim == 1 and (runs.size == 0 or (runs.dtype.kind in "iu" and runs.min() >= 0
+                                                  and runs.max() <= MAX_RLE_VALUE)):
+            return runs.astype(np.int64).tolist()
+    raise AnnotationTypeError(f"{where}: RLE counts must be a compressed string or a list of non-negative integers "
+                              f"below 2**32, not {_preview(counts)}", image_id=image_id, file=file)
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def hashable_id(value: Any, what: str, file: Optional[str] = None) -> Any:
+    """`value` (an image id), refused with an error naming `what` when it cannot key a dict (a list, an object)."""
+    try:
+        hash(value)
+    except TypeError:
+        raise AnnotationTypeError(f"{what} has id {_preview(value)}, which is not a number or string",
+                                  file=file) from None
+    return value
 
 
 def run_parallel(fn: Callable[[Any], Any], items: Iterable[Any], workers: int) -> List[Any]:

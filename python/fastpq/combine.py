@@ -25,15 +25,16 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _core
 from ._dataset import read_json
-from ._panoptic_io import (Categories, ensure_folder, ids_to_rgb, images_of, load_categories, png_name,
-                           read_label_png, run_parallel, sized_rle, write_json, write_png)
-from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, ConversionError
+from ._panoptic_io import (Categories, ensure_folder, hashable_id, ids_to_rgb, images_of, load_categories,
+                           output_png_name, read_label_png, run_parallel, sized_rle, write_json, write_png)
+from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, ConversionError, InvalidOptionError
+from .limits import DEFAULT_MAX_PIXELS, check_engine_options, check_image_size
 
 DEFAULT_CONFIDENCE_THR = 0.5
 DEFAULT_OVERLAP_THR = 0.5
@@ -58,7 +59,8 @@ def combine(images: Sequence[Mapping[str, Any]], instances: Iterable[Mapping[str
             semantic: Union[None, Mapping[Any, Optional[np.ndarray]], Sequence[Optional[np.ndarray]]],
             categories: Any, *, confidence_thr: float = DEFAULT_CONFIDENCE_THR,
             overlap_thr: float = DEFAULT_OVERLAP_THR, stuff_area_limit: float = DEFAULT_STUFF_AREA_LIMIT,
-            void_value: Optional[int] = 0, workers: int = 0) -> List[CombinedImage]:
+            void_value: Optional[int] = 0, workers: int = 0,
+            max_pixels: int = DEFAULT_MAX_PIXELS) -> List[CombinedImage]:
     """Combines in memory: one CombinedImage per entry of ``images``, in that order.
 
     ``images`` are COCO image entries (id, file_name, height, width). ``instances`` are COCO
@@ -67,22 +69,31 @@ def combine(images: Sequence[Mapping[str, Any]], instances: Iterable[Mapping[str
     uint16 or int32; other integer types are converted) as a sequence parallel to ``images`` or a
     mapping by image id; None (or a missing entry) means no stuff for that image. ``categories``
     is the COCO panoptic category list (with isthing and color), a dict holding it, or its file.
+    Images of more than ``max_pixels`` pixels are refused before any memory is taken for them.
     """
+    _check_options(confidence_thr, overlap_thr, stuff_area_limit, void_value, workers, max_pixels)
     cats = load_categories(categories)
     images = list(images)
     by_image: Dict[Any, int] = {}
+    sizes: List[Tuple[int, int]] = []
+    names: List[str] = []
     for i, img in enumerate(images):
         if not isinstance(img, Mapping) or "id" not in img or "height" not in img or "width" not in img:
             raise AnnotationKeyError(f"image entry {i} lacks id, height or width")
-        by_image[img["id"]] = i
+        image_id = hashable_id(img["id"], f"image entry {i}")
+        if image_id in by_image:
+            raise AnnotationError(f"image {image_id!r} is listed twice", image_id=image_id)
+        by_image[image_id] = i
+        sizes.append(check_image_size(img["height"], img["width"], max_pixels, image_id))
+        names.append(output_png_name(img.get("file_name", f"{image_id}.png"), image_id))
     masks: List[List[Any]] = [[] for _ in images]
     scores: List[List[float]] = [[] for _ in images]
     labels: List[List[int]] = [[] for _ in images]
     for k, inst in enumerate(instances):
-        _add_instance(k, inst, images, by_image, cats, masks, scores, labels)
-    maps = [_semantic_of(semantic, i, img) for i, img in enumerate(images)]
-    batch = [(int(img["height"]), int(img["width"]), maps[i], masks[i], scores[i], labels[i])
-             for i, img in enumerate(images)]
+        _add_instance(k, inst, images, sizes, by_image, cats, masks, scores, labels)
+    _check_semantic_count(semantic, len(images))
+    maps = [_semantic_of(semantic, i, img, sizes[i]) for i, img in enumerate(images)]
+    batch = [(h, w, maps[i], masks[i], scores[i], labels[i]) for i, (h, w) in enumerate(sizes)]
     try:
         out = _core.combine_panoptic(batch, *cats.table(), float(confidence_thr), float(overlap_thr),
                                      float(stuff_area_limit), void_value, workers)
@@ -93,22 +104,50 @@ def combine(images: Sequence[Mapping[str, Any]], instances: Iterable[Mapping[str
         image_id = images[index]["id"]
         raise ConversionError(f"image {image_id!r}: {message}", image_id=image_id)
     result = []
-    for img, ids, (seg_ids, seg_cats, areas, boxes) in zip(images, out["ids"], out["segments"]):
+    for img, name, ids, (seg_ids, seg_cats, areas, boxes) in zip(images, names, out["ids"], out["segments"]):
         segments = [{"id": int(s), "category_id": cats.ids[c], "iscrowd": 0, "area": int(a), "bbox": list(b)}
                     for s, c, a, b in zip(seg_ids, seg_cats, areas, boxes)]
-        result.append(CombinedImage(img["id"], png_name(str(img.get("file_name", f"{img['id']}.png"))), ids, segments))
+        result.append(CombinedImage(img["id"], name, ids, segments))
     return result
 
 
-def _add_instance(k: int, inst: Any, images: List[Mapping[str, Any]], by_image: Dict[Any, int], cats: Categories,
-                  masks: List[List[Any]], scores: List[List[float]], labels: List[List[int]]) -> None:
+def _check_options(confidence_thr: Any, overlap_thr: Any, stuff_area_limit: Any, void_value: Any, workers: Any,
+                   max_pixels: Any) -> None:
+    """Refuses option values the heuristic cannot take, naming the option."""
+    for name, value in (("confidence_thr", confidence_thr), ("overlap_thr", overlap_thr),
+                        ("stuff_area_limit", stuff_area_limit)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+            raise InvalidOptionError(f"{name} must be a number, not {value!r}")
+    if void_value is not None and (isinstance(void_value, bool) or not isinstance(void_value, int)
+                                   or not -2**63 <= void_value < 2**63):
+        raise InvalidOptionError(f"void_value must be None or a 64-bit integer, not {void_value!r}")
+    check_engine_options(workers, max_pixels)
+
+
+def _check_semantic_count(semantic: Any, n_images: int) -> None:
+    """A sequence of semantic maps must be parallel to the images."""
+    if semantic is None or isinstance(semantic, Mapping):
+        return
+    try:
+        n = len(semantic)
+    except TypeError:
+        raise AnnotationTypeError("semantic must be None, a mapping by image id or a sequence parallel to the "
+                                  f"images, not {type(semantic).__name__}") from None
+    if n != n_images:
+        raise ConversionError(f"semantic holds {n} maps for {n_images} images; a sequence must be parallel to the "
+                              "images (a mapping by image id may leave images out)")
+
+
+def _add_instance(k: int, inst: Any, images: List[Mapping[str, Any]], sizes: List[Tuple[int, int]],
+                  by_image: Dict[Any, int], cats: Categories, masks: List[List[Any]], scores: List[List[float]],
+                  labels: List[List[int]]) -> None:
     where = f"instance {k}"
     if not isinstance(inst, Mapping):
         raise AnnotationTypeError(f"{where} is not an object")
     for key in ("image_id", "category_id", "score", "segmentation"):
         if key not in inst:
             raise AnnotationKeyError(f"{where} has no '{key}'", image_id=inst.get("image_id"))
-    image_id = inst["image_id"]
+    image_id = hashable_id(inst["image_id"], f"the image of {where}")
     if image_id not in by_image:
         raise AnnotationError(f"{where} belongs to image {image_id!r}, which is not in the image list",
                               image_id=image_id)
@@ -117,27 +156,26 @@ def _add_instance(k: int, inst: Any, images: List[Mapping[str, Any]], by_image: 
         raise AnnotationTypeError(f"{where} of image {image_id!r} has score {score!r}, not a number",
                                   image_id=image_id)
     c = inst["category_id"]
-    if c not in cats.index:
+    if isinstance(c, bool) or not isinstance(c, int) or c not in cats.index:
         raise AnnotationError(f"{where} of image {image_id!r} has unknown category {c!r}", image_id=image_id)
     if not cats.isthing[cats.index[c]]:
         raise AnnotationError(f"{where} of image {image_id!r} has stuff category {c}; instances must be things "
                               "(stuff comes from the semantic map)", image_id=image_id)
     i = by_image[image_id]
-    img = images[i]
-    masks[i].append(sized_rle(inst["segmentation"], int(img["height"]), int(img["width"]),
-                              f"{where} of image {image_id!r}"))
+    h, w = sizes[i]
+    masks[i].append(sized_rle(inst["segmentation"], h, w, f"{where} of image {image_id!r}", image_id=image_id))
     scores[i].append(float(score))
     labels[i].append(cats.index[c])
 
 
-def _semantic_of(semantic: Any, i: int, img: Mapping[str, Any]) -> Optional[np.ndarray]:
+def _semantic_of(semantic: Any, i: int, img: Mapping[str, Any], size: Tuple[int, int]) -> Optional[np.ndarray]:
     if semantic is None:
         return None
     m = semantic.get(img["id"]) if isinstance(semantic, Mapping) else semantic[i]
     if m is None:
         return None
     m = np.asarray(m)
-    if m.ndim != 2 or m.shape != (int(img["height"]), int(img["width"])):
+    if m.ndim != 2 or m.shape != size:
         raise ConversionError(f"image {img['id']!r}: semantic map of shape {m.shape} for a "
                               f"{img['height']}x{img['width']} image", image_id=img["id"])
     if m.dtype not in (np.uint8, np.uint16, np.int32):
@@ -155,7 +193,7 @@ def combine_predictions(instances_json: str, images_json: str, output_json: str,
                         output_folder: Optional[str] = None, confidence_thr: float = DEFAULT_CONFIDENCE_THR,
                         overlap_thr: float = DEFAULT_OVERLAP_THR,
                         stuff_area_limit: float = DEFAULT_STUFF_AREA_LIMIT, void_value: Optional[int] = 0,
-                        workers: int = 0) -> Dict[str, Any]:
+                        workers: int = 0, max_pixels: int = DEFAULT_MAX_PIXELS) -> Dict[str, Any]:
     """Combines files, as panopticapi's ``combine_predictions``, and returns the JSON written.
 
     ``instances_json``: COCO detection results. ``images_json``: a COCO JSON whose ``images`` are
@@ -165,8 +203,12 @@ def combine_predictions(instances_json: str, images_json: str, output_json: str,
     JSON path without its extension) and ``output_json``: the images JSON with the combined
     ``annotations`` and the ``categories``.
     """
+    _check_options(confidence_thr, overlap_thr, stuff_area_limit, void_value, workers, max_pixels)
     images_data = read_json(images_json, "images")
     images = images_of(images_data, images_json)
+    for img in images:  # before any semantic PNG is read
+        check_image_size(img["height"], img["width"], max_pixels, img["id"], images_json)
+        output_png_name(img["file_name"], img["id"], images_json)
     categories = load_categories(categories_json if categories_json is not None else images_data)
     instances = read_json(instances_json, "instances")
     if not isinstance(instances, list):
@@ -174,12 +216,13 @@ def combine_predictions(instances_json: str, images_json: str, output_json: str,
     folder = output_folder if output_folder is not None else os.path.splitext(output_json)[0]
 
     def read_semantic(img: Mapping[str, Any]) -> np.ndarray:
-        return read_label_png(os.path.join(semantic_folder, png_name(img["file_name"])), img["id"], "semantic")
+        name = output_png_name(img["file_name"], img["id"], images_json)
+        return read_label_png(os.path.join(semantic_folder, name), img["id"], "semantic")
 
     semantic = run_parallel(read_semantic, images, workers) if semantic_folder is not None else None
     combined = combine(images, instances, semantic, categories, confidence_thr=confidence_thr,
                        overlap_thr=overlap_thr, stuff_area_limit=stuff_area_limit, void_value=void_value,
-                       workers=workers)
+                       workers=workers, max_pixels=max_pixels)
     ensure_folder(folder)
     run_parallel(lambda c: write_png(os.path.join(folder, c.file_name), ids_to_rgb(c.ids)), combined, workers)
     data = dict(images_data)

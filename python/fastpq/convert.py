@@ -27,10 +27,12 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core
-from ._dataset import default_folder, read_json
-from ._panoptic_io import (Categories, ensure_folder, ids_to_rgb, images_of, load_categories, png_name, read_id_png,
-                           read_label_png, read_rgb_png, run_parallel, sized_rle, write_json, write_png)
-from .errors import AnnotationError, AnnotationKeyError, ConversionError, MissingFolderError
+from ._dataset import _segment_id, default_folder, read_json
+from ._panoptic_io import (Categories, ensure_folder, hashable_id, ids_to_rgb, images_of, load_categories,
+                           output_png_name, read_id_png, read_label_png, read_rgb_png, run_parallel, sized_rle,
+                           write_json, write_png)
+from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, ConversionError, MissingFolderError
+from .limits import DEFAULT_MAX_PIXELS, check_image_size, check_positive
 
 #: panopticapi's 2-channel offset: a pixel's label is OFFSET * category + instance.
 OFFSET = 1000
@@ -51,18 +53,44 @@ def _panoptic(panoptic_json: str, panoptic_folder: Optional[str]) -> Tuple[Dict[
         for key in ("image_id", "file_name", "segments_info"):
             if not isinstance(ann, Mapping) or key not in ann:
                 raise AnnotationKeyError(f"a panoptic annotation has no '{key}'", file=panoptic_json)
+        _segment_ids(ann, panoptic_json)  # every id is checked before any output is written
     return dict(data), data["annotations"], folder
 
 
-def _segment_lookup(ids: np.ndarray, segments: Sequence[Mapping[str, Any]], ann: Mapping[str, Any],
-                    path: str, unlisted_as_void: bool = False) -> Tuple[np.ndarray, np.ndarray]:
-    """(index map, segment ids): index map holds each pixel's position in ``segments`` plus one, 0 for void.
+def _segment_ids(ann: Mapping[str, Any], json_file: str) -> List[int]:
+    """The ids of an annotation's ``segments_info``, in order, each checked to be an integer as the
+    evaluation checks it (a string "7" would otherwise match no pixel); errors name the image and file."""
+    image_id = ann["image_id"]
+    segments = ann["segments_info"]
+    if not isinstance(segments, list):
+        raise AnnotationTypeError(f"image {image_id!r}: 'segments_info' in '{json_file}' is not a list",
+                                  image_id=image_id, file=json_file)
+    ids = []
+    for k, s in enumerate(segments):
+        if not isinstance(s, Mapping):
+            raise AnnotationTypeError(f"image {image_id!r}: segment {k} of the segments_info in '{json_file}' is not "
+                                      "an object", image_id=image_id, file=json_file)
+        if "id" not in s:
+            raise AnnotationKeyError(f"image {image_id!r}: segment {k} of the segments_info in '{json_file}' has no "
+                                     "'id'", image_id=image_id, file=json_file)
+        try:
+            ids.append(_segment_id(s["id"], image_id, "panoptic"))
+        except AnnotationTypeError as e:
+            raise AnnotationTypeError(f"{e} (segment {k} in '{json_file}')", image_id=image_id,
+                                      file=json_file) from None
+    return ids
 
+
+def _segment_lookup(ids: np.ndarray, segment_ids: Sequence[int], ann: Mapping[str, Any],
+                    path: str, unlisted_as_void: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+    """(index map, segment ids): index map holds each pixel's position in ``segment_ids`` plus one, 0 for void.
+
+    ``segment_ids`` are the checked ids of the annotation's segments (:func:`_segment_ids`).
     Raises when the JSON lists an id the PNG lacks, and when the PNG has an id the JSON does not
     list unless ``unlisted_as_void`` (panopticapi's converters treat such pixels as void; the
     ``unlisted_as_void`` option of each converter does the same).
     """
-    seg_ids = np.array([s["id"] for s in segments], dtype=np.int64)
+    seg_ids = np.array(segment_ids, dtype=np.int64)
     if len(set(seg_ids.tolist())) != len(seg_ids):
         raise AnnotationError(f"image {ann['image_id']!r}: segments_info lists an id twice", image_id=ann["image_id"],
                               file=path)
@@ -78,7 +106,7 @@ def _segment_lookup(ids: np.ndarray, segments: Sequence[Mapping[str, Any]], ann:
         raise ConversionError(f"image {ann['image_id']!r}: PNG '{path}' has segment ids {missing[:5]} that its JSON "
                               "does not list", image_id=ann["image_id"], file=path, segment_id=missing[0])
     present = set(uniq.tolist())
-    absent = [int(s["id"]) for s in segments if int(s["id"]) not in present]
+    absent = [s for s in segment_ids if s not in present]
     if absent:
         raise ConversionError(f"image {ann['image_id']!r}: segments {absent[:5]} of the JSON have no pixels in PNG "
                               f"'{path}'", image_id=ann["image_id"], file=path, segment_id=absent[0])
@@ -106,11 +134,13 @@ def two_channel_to_panoptic(source_folder: str, images_json: str, output_json: s
     data = read_json(images_json, "images")
     images = images_of(data, images_json)
     cats = load_categories(categories_json if categories_json is not None else data)
+    for img in images:
+        output_png_name(img["file_name"], img["id"], images_json)
     folder = output_folder if output_folder is not None else os.path.splitext(output_json)[0]
     ensure_folder(folder)
 
     def convert(img: Mapping[str, Any]) -> Dict[str, Any]:
-        name = png_name(img["file_name"])
+        name = output_png_name(img["file_name"], img["id"], images_json)
         path = os.path.join(source_folder, name)
         rgb = read_rgb_png(path, img["id"], "2-channel")
         category = rgb[..., 0].astype(np.int64)
@@ -164,18 +194,21 @@ def panoptic_to_two_channel(panoptic_json: str, output_folder: str, *, panoptic_
     """
     data, annotations, folder = _panoptic(panoptic_json, panoptic_folder)
     cats = load_categories(categories_json if categories_json is not None else data, need_colors=False)
+    for ann in annotations:
+        output_png_name(ann["file_name"], ann["image_id"], panoptic_json)
     ensure_folder(output_folder)
 
     def convert(ann: Mapping[str, Any]) -> None:
         path = os.path.join(folder, ann["file_name"])
         ids = read_id_png(path, ann["image_id"])
         segments = ann["segments_info"]
-        index, _ = _segment_lookup(ids, segments, ann, path, unlisted_as_void)
+        seg_ids = _segment_ids(ann, panoptic_json)
+        index, _ = _segment_lookup(ids, seg_ids, ann, path, unlisted_as_void)
         pairs = np.zeros((len(segments) + 1, 2), np.int64)
         pairs[0] = (void, 0)
         counters: Dict[int, int] = {}
         seen: Dict[Tuple[int, int], int] = {}
-        for k, s in enumerate(segments):
+        for k, (s, sid) in enumerate(zip(segments, seg_ids)):
             c = _category(s, cats, ann, path)
             if cats.isthing[cats.index[c]]:
                 if s.get("iscrowd", 0) and crowd_instance is not None:
@@ -186,18 +219,19 @@ def panoptic_to_two_channel(panoptic_json: str, output_folder: str, *, panoptic_
             else:
                 inst = 0
             if not (0 <= c <= 255 and c != void and 0 <= inst <= 255 and (inst != crowd_instance or s.get("iscrowd", 0))):
-                raise ConversionError(f"image {ann['image_id']!r}: segment {s['id']} (category {c}, instance {inst}) "
+                raise ConversionError(f"image {ann['image_id']!r}: segment {sid} (category {c}, instance {inst}) "
                                       "does not fit the 2-channel format", image_id=ann["image_id"], file=path,
-                                      segment_id=s["id"])
+                                      segment_id=sid)
             if (c, inst) in seen:
-                raise ConversionError(f"image {ann['image_id']!r}: segments {seen[(c, inst)]} and {s['id']} would "
+                raise ConversionError(f"image {ann['image_id']!r}: segments {seen[(c, inst)]} and {sid} would "
                                       f"both be (category {c}, instance {inst})", image_id=ann["image_id"], file=path,
-                                      segment_id=s["id"])
-            seen[(c, inst)] = s["id"]
+                                      segment_id=sid)
+            seen[(c, inst)] = sid
             pairs[k + 1] = (c, inst)
         rgb = np.zeros(ids.shape + (3,), np.uint8)
         rgb[..., :2] = pairs[index]
-        write_png(os.path.join(output_folder, png_name(ann["file_name"])), rgb)
+        name = output_png_name(ann["file_name"], ann["image_id"], panoptic_json)
+        write_png(os.path.join(output_folder, name), rgb)
 
     run_parallel(convert, annotations, workers)
 
@@ -229,18 +263,21 @@ def panoptic_to_semantic(panoptic_json: str, output_folder: str, *, panoptic_fol
     if min(values) < 0 or max(values) > 65535:
         raise ConversionError("semantic PNGs hold values 0..65535: a category id or the void value is outside")
     dtype = np.uint8 if max(values) <= 255 else np.uint16
+    for ann in annotations:
+        output_png_name(ann["file_name"], ann["image_id"], panoptic_json)
     ensure_folder(output_folder)
 
     def convert(ann: Mapping[str, Any]) -> None:
         path = os.path.join(folder, ann["file_name"])
         ids = read_id_png(path, ann["image_id"])
-        index, _ = _segment_lookup(ids, ann["segments_info"], ann, path, unlisted_as_void)
+        index, _ = _segment_lookup(ids, _segment_ids(ann, panoptic_json), ann, path, unlisted_as_void)
         lut = np.empty(len(ann["segments_info"]) + 1, dtype)
         lut[0] = void
         for k, s in enumerate(ann["segments_info"]):
             c = _category(s, cats, ann, path)
             lut[k + 1] = OTHER_CLASS_ID if things_other and cats.isthing[cats.index[c]] else c
-        write_png(os.path.join(output_folder, png_name(ann["file_name"])), lut[index])
+        name = output_png_name(ann["file_name"], ann["image_id"], panoptic_json)
+        write_png(os.path.join(output_folder, name), lut[index])
 
     run_parallel(convert, annotations, workers)
 
@@ -265,14 +302,15 @@ def panoptic_to_detection(panoptic_json: str, output_json: str, *, panoptic_fold
     def convert(ann: Mapping[str, Any]) -> List[Dict[str, Any]]:
         path = os.path.join(folder, ann["file_name"])
         ids = read_id_png(path, ann["image_id"])
-        _segment_lookup(ids, ann["segments_info"], ann, path, unlisted_as_void)
+        seg_ids = _segment_ids(ann, panoptic_json)
+        _segment_lookup(ids, seg_ids, ann, path, unlisted_as_void)
         h, w = ids.shape
         out = []
-        for s in ann["segments_info"]:
+        for s, sid in zip(ann["segments_info"], seg_ids):
             c = _category(s, cats, ann, path)
             if things_only and not cats.isthing[cats.index[c]]:
                 continue
-            counts = _core.rle_to_string(_core.rle_encode((ids == s["id"]).view(np.uint8)))
+            counts = _core.rle_to_string(_core.rle_encode((ids == sid).view(np.uint8)))
             entry = {k: v for k, v in s.items() if k != "id"}
             entry["image_id"] = ann["image_id"]
             entry["segmentation"] = {"size": [h, w], "counts": counts}
@@ -294,18 +332,24 @@ def panoptic_to_detection(panoptic_json: str, output_json: str, *, panoptic_fold
 
 
 def detection_to_panoptic(detection_json: str, output_json: str, *, categories_json: Optional[str] = None,
-                          output_folder: Optional[str] = None, workers: int = 0) -> Dict[str, Any]:
+                          output_folder: Optional[str] = None, workers: int = 0,
+                          max_pixels: int = DEFAULT_MAX_PIXELS) -> Dict[str, Any]:
     """COCO detection format (RLE or polygon masks that do not overlap) to COCO panoptic.
 
     As panopticapi's ``detection2panoptic_coco_format.py``: images in the JSON's order, each
     annotation becoming a segment (its fields kept but ``segmentation`` and ``image_id``, ``id``
     replaced by the new segment id; ``area``, ``bbox`` and ``iscrowd`` filled in from the mask
     where missing). ``categories_json`` (default: the detection JSON's categories) must give
-    ``isthing`` and ``color``. Overlapping masks and masks without pixels are refused.
-    Returns the JSON written.
+    ``isthing`` and ``color``. Overlapping masks and masks without pixels are refused, and so are
+    images of more than ``max_pixels`` pixels. Returns the JSON written.
     """
+    check_positive("max_pixels", max_pixels)
     data = read_json(detection_json, "detection")
     images = images_of(data, detection_json)
+    sizes = {hashable_id(img["id"], "an image entry", detection_json):
+             check_image_size(img["height"], img["width"], max_pixels, img["id"], detection_json) for img in images}
+    for img in images:
+        output_png_name(img["file_name"], img["id"], detection_json)
     if not isinstance(data.get("annotations"), list):
         raise AnnotationKeyError(f"detection JSON file '{detection_json}' has no 'annotations' list",
                                  file=detection_json)
@@ -318,16 +362,17 @@ def detection_to_panoptic(detection_json: str, output_json: str, *, categories_j
         for key in ("image_id", "category_id", "segmentation"):
             if not isinstance(a, Mapping) or key not in a:
                 raise AnnotationKeyError(f"detection annotation {k} has no '{key}'", file=detection_json)
-        if a["image_id"] not in by_image:
+        if hashable_id(a["image_id"], f"the image of detection annotation {k}", detection_json) not in by_image:
             raise AnnotationError(f"detection annotation {a.get('id', k)} belongs to image {a['image_id']!r}, which is "
                                   "not in the image list", image_id=a["image_id"], file=detection_json)
         by_image[a["image_id"]].append(a)
 
     def convert(img: Mapping[str, Any]) -> Dict[str, Any]:
-        h, w = int(img["height"]), int(img["width"])
+        h, w = sizes[img["id"]]
         anns = by_image[img["id"]]
         for a in anns:
-            if a["category_id"] not in cats.index:
+            c = a["category_id"]
+            if isinstance(c, bool) or not isinstance(c, int) or c not in cats.index:
                 raise ConversionError(f"image {img['id']!r}: annotation {a.get('id')} has unknown category "
                                       f"{a['category_id']!r}", image_id=img["id"], file=detection_json)
         new_ids = cats.segment_ids([a["category_id"] for a in anns])
@@ -335,7 +380,7 @@ def detection_to_panoptic(detection_json: str, output_json: str, *, categories_j
         segments = []
         for a, sid in zip(anns, new_ids):
             where = f"image {img['id']!r}: annotation {a.get('id')}"
-            mh, mw, counts = sized_rle(a["segmentation"], h, w, where)
+            mh, mw, counts = sized_rle(a["segmentation"], h, w, where, image_id=img["id"], file=detection_json)
             if (mh, mw) != (h, w):
                 raise ConversionError(f"{where} has a {mh}x{mw} mask in a {h}x{w} image", image_id=img["id"],
                                       file=detection_json)
@@ -359,7 +404,7 @@ def detection_to_panoptic(detection_json: str, output_json: str, *, categories_j
                                         int(ys.max() - ys.min() + 1)])
             seg.setdefault("iscrowd", 0)
             segments.append(seg)
-        name = png_name(img["file_name"])
+        name = output_png_name(img["file_name"], img["id"], detection_json)
         write_png(os.path.join(folder, name), ids_to_rgb(ids))
         return {"image_id": img["id"], "file_name": name, "segments_info": segments}
 

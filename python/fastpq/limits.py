@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
+
+import numpy as np
 
 from . import _core
-from .errors import InvalidOptionError, LimitExceededError, TimeBudgetExceededError
+from .errors import (AnnotationError, AnnotationTypeError, InvalidOptionError, LimitExceededError,
+                     TimeBudgetExceededError)
 
 #: PNGs with more pixels are refused before any memory is taken for them (2^27: 11585 x 11585).
 DEFAULT_MAX_PIXELS: int = _core.DEFAULT_MAX_PIXELS
@@ -28,6 +31,8 @@ DEFAULT_MAX_JSON_BYTES: int = 1 << 30
 #: More threads than this is taken for a mistake (the core would try to start them all).
 MAX_WORKERS = 4096
 INFLATE_BACKENDS = ("", "libdeflate", "zlib")
+#: The longest image side the core takes (its sizes are 32-bit), whatever max_pixels allows.
+MAX_IMAGE_SIDE = 2**31 - 1
 
 
 def check_positive(name: str, value: Any) -> None:
@@ -74,3 +79,22 @@ def check_count(count: int, limit: int, what: str, image_id: Any, option: str) -
     if count > limit:
         raise LimitExceededError(f"In the image with ID {image_id} the {what} has {count} entries, more than "
                                  f"{option}={limit}", image_id=image_id)
+
+
+def check_image_size(height: Any, width: Any, max_pixels: int, image_id: Any,
+                     file: Optional[str] = None) -> Tuple[int, int]:
+    """(height, width) of an image entry as ints, refused unless both are positive integers (numpy's
+    included, ``bool`` not) and the image has at most `max_pixels` pixels, before any memory is
+    taken for it. Errors name the image and `file`."""
+    for name, value in (("height", height), ("width", width)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise AnnotationTypeError(f"image {image_id!r} has {name} {value!r}, which is not an integer",
+                                      image_id=image_id, file=file)
+        if not 1 <= value <= MAX_IMAGE_SIDE:
+            raise AnnotationError(f"image {image_id!r} has {name} {value}, outside 1..{MAX_IMAGE_SIDE}",
+                                  image_id=image_id, file=file)
+    h, w = int(height), int(width)
+    if h * w > max_pixels:
+        raise LimitExceededError(f"image {image_id!r} is {h}x{w}, more than max_pixels={max_pixels} pixels",
+                                 image_id=image_id, file=file)
+    return h, w
