@@ -532,3 +532,9 @@ def test_evaluate_progress_in_chunks_is_exact(dataset, tmp_path):
         assert [d for d, _ in calls] == sorted(d for d, _ in calls)
         # Chunks continue each other's sums: bit-for-bit the same numbers as one pass.
         assert result.groups == plain.groups and result.classes == plain.classes
+
+
+def test_the_file_path_does_not_import_numpy():
+    """`import fastpq` and scoring files stay light: numpy is only for the in-memory and analysis paths."""
+    code = "import sys, fastpq, fastpq.cli; assert 'numpy' not in sys.modules, 'numpy was imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -14,9 +14,9 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from . import _core
 from ._dataset import load_json, read_json
-from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, LimitExceededError, StrictModeError
+from .errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, StrictModeError
 from .limits import (DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_PROPOSALS_PER_IMAGE, check_count,
-                     check_engine_options, check_positive)
+                     check_engine_options, check_image_size, check_positive)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -106,13 +106,8 @@ def load_amodal_ground_truth(gt: Union[PathLike, Mapping[str, Any]], use_visible
             images[im["id"]] = image
         except (KeyError, TypeError, ValueError, OverflowError):
             raise AnnotationKeyError(f"an image of the ground truth lacks an integer id, height or width: {im!r}")
-        if image.height < 0 or image.width < 0:
-            raise AnnotationError(f"the image with ID {image.image_id} has a negative height or width",
-                                  image_id=image.image_id)
-        if image.height * image.width > max_pixels:
-            # Masks are decoded at the image's size: bound the memory a single mask may take.
-            raise LimitExceededError(f"the image with ID {image.image_id} has {image.height} x {image.width} pixels, "
-                                     f"more than max_pixels={max_pixels}", image_id=image.image_id)
+        # Masks are decoded at the image's size: bound the memory a single mask may take.
+        check_image_size(image.height, image.width, max_pixels, image.image_id)
     seen = set()
     for ann in _list(data, "annotations", "the ground-truth JSON"):
         image_id = ann.get("image_id") if isinstance(ann, dict) else None

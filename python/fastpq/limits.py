@@ -7,10 +7,9 @@ public dataset (COCO, Cityscapes, ADE20K, Mapillary Vistas) and refuse what no r
 from __future__ import annotations
 
 import math
+import operator
 import time
 from typing import Any, Optional, Tuple
-
-import numpy as np
 
 from . import _core
 from .errors import (AnnotationError, AnnotationTypeError, InvalidOptionError, LimitExceededError,
@@ -86,14 +85,20 @@ def check_image_size(height: Any, width: Any, max_pixels: int, image_id: Any,
     """(height, width) of an image entry as ints, refused unless both are positive integers (numpy's
     included, ``bool`` not) and the image has at most `max_pixels` pixels, before any memory is
     taken for it. Errors name the image and `file`."""
+    sides = []
     for name, value in (("height", height), ("width", width)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            side = operator.index(value)  # ints, numpy's included; not floats or strings
+        except TypeError:
             raise AnnotationTypeError(f"image {image_id!r} has {name} {value!r}, which is not an integer",
-                                      image_id=image_id, file=file)
-        if not 1 <= value <= MAX_IMAGE_SIDE:
-            raise AnnotationError(f"image {image_id!r} has {name} {value}, outside 1..{MAX_IMAGE_SIDE}",
+                                      image_id=image_id, file=file) from None
+        if not 1 <= side <= MAX_IMAGE_SIDE:
+            raise AnnotationError(f"image {image_id!r} has {name} {side}, outside 1..{MAX_IMAGE_SIDE}",
                                   image_id=image_id, file=file)
-    h, w = int(height), int(width)
+        sides.append(side)
+    h, w = sides
     if h * w > max_pixels:
         raise LimitExceededError(f"image {image_id!r} is {h}x{w}, more than max_pixels={max_pixels} pixels",
                                  image_id=image_id, file=file)
