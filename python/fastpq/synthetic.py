@@ -546,7 +546,9 @@ def _shift_segment(rng: np.random.Generator, crop: np.ndarray, label: int, max_s
 def _split_segment(rng: np.random.Generator, crop: np.ndarray, label: int, new_label: int) -> None:
     """Relabel the part of a segment on one side of a random line through its centre."""
     ys, xs = np.nonzero(crop == label)
-    angle = rng.uniform(0, np.pi)
+    angle = rng.uniform(0, np.pi)  # drawn even for an empty segment, so later draws do not shift
+    if ys.size == 0:
+        return
     side = (ys - ys.mean()) * np.cos(angle) - (xs - xs.mean()) * np.sin(angle) > 0
     crop[ys[side], xs[side]] = new_label
 
