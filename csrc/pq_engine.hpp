@@ -114,11 +114,11 @@ struct PanopticEvaluation {
 // next lets a dataset be scored in pieces with every sum bit-identical to a single pass.
 PanopticEvaluation evaluate_panoptic(const PanopticDataset& dataset, const EngineOptions& options,
                                      bool keep_images, CategoryTotals initial,
-                                     BreakdownTotals initial_breakdown = {});
+                                     BreakdownTotals initial_breakdown = BreakdownTotals());
 // The same for id maps in memory, with the same matching and the same order of additions.
 PanopticEvaluation evaluate_panoptic(const IdMapBatch& batch, const SegmentTables& tables,
                                      const EngineOptions& options, bool keep_images, CategoryTotals initial,
-                                     BreakdownTotals initial_breakdown = {});
+                                     BreakdownTotals initial_breakdown = BreakdownTotals());
 
 // One image pair of a dataset on disk, matched as evaluate_panoptic matches it, with what was
 // decided for every segment (for pictures and per-segment tables; not on the scoring path).
