@@ -9,8 +9,11 @@
 // element types (% 6), u8 categories (>= 0x80: -1, else % 5); 8 palette ids (u8 tag: % 4 == 0: a
 // u64, else u8 % 8); per image the gt map then the pred map, one u8 per pixel (a palette index);
 // per image u8 gt segments (% 6), each: u8 id tag, u8 category, u8 crowd, u8 area tag; then u8
-// pred segments (% 6), each: u8 id tag, u8 category; finally a u8 that, when 0xff, breaks the
-// offsets.
+// pred segments (% 6), each: u8 id tag, u8 category; then a u8 that, when 0xff, breaks the
+// offsets; finally a u8 of breakdowns (bit 0 by size, 1 covering, 2 boundary; bits 3-5 pick the
+// boundary band's dilation ratio). With breakdowns, more invariants: the size buckets add up to the
+// totals, boundary PQ matches a subset (its TP + FN and TP + FP equal the totals') when the JSON
+// areas fit the maps, covering's weighted IoU is finite and at most the GT area.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -86,6 +89,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   SegmentTables t;
   t.n_categories = n_categories;
+  // With JSON areas that contradict the maps, IoUs can pass 1 and one GT segment can match two
+  // predictions (as in panopticapi); the boundary invariants below need areas that fit the maps.
+  bool consistent_areas = true;
   t.gt_offsets.push_back(0);
   t.pred_offsets.push_back(0);
   for (std::size_t i = 0; i < count; ++i) {
@@ -98,6 +104,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       double area = 0;
       if (area_tag % 4 == 0) {
         area = in.f64();
+        consistent_areas = false;
       } else {
         for (std::int64_t v : gt_pixels[i]) area += v == id;
       }
@@ -122,6 +129,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   batch.width = width;
   EngineOptions options;
   options.workers = 1;
+  const std::uint8_t wanted = in.u8();
+  static const double kRatios[8] = {0.0, 0.02, 0.05, 0.1, 0.5, 1.0, 3.0, 1e9};
+  options.breakdown.by_size = wanted & 1;
+  options.breakdown.covering = wanted & 2;
+  options.breakdown.boundary = wanted & 4;
+  options.breakdown.boundary_dilation_ratio = kRatios[(wanted >> 3) & 7];
 
   PanopticEvaluation r;
   try {
@@ -149,5 +162,32 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   for (std::int64_t v : r.totals.tp) tp += v;
   if (tp != matches) finding("totals do not add up the matches");
+
+  const std::size_t k = r.totals.tp.size();
+  const BreakdownTotals& b = r.breakdown;
+  if (options.breakdown.by_size) {
+    for (std::size_t c = 0; c < k; ++c) {
+      std::int64_t btp = 0, bfp = 0, bfn = 0;
+      for (const CategoryTotals& bucket : b.by_size) btp += bucket.tp[c], bfp += bucket.fp[c], bfn += bucket.fn[c];
+      if (btp != r.totals.tp[c] || bfp != r.totals.fp[c] || bfn != r.totals.fn[c])
+        finding("the size buckets do not add up to the totals");
+    }
+  }
+  if (options.breakdown.boundary && consistent_areas) {
+    for (std::size_t c = 0; c < k; ++c) {
+      const CategoryTotals& bt = b.boundary;
+      if (bt.tp[c] > r.totals.tp[c] || bt.tp[c] + bt.fn[c] != r.totals.tp[c] + r.totals.fn[c] ||
+          bt.tp[c] + bt.fp[c] != r.totals.tp[c] + r.totals.fp[c] || !(bt.iou[c] <= r.totals.iou[c] + 1e-9))
+        finding("boundary PQ is not a stricter matching of the same segments");
+    }
+  }
+  if (options.breakdown.covering) {
+    const CoveringTotals& cv = b.covering;
+    for (std::size_t c = 0; c < cv.gt_area.size(); ++c)
+      if (!std::isfinite(cv.weighted_iou[c]) || cv.weighted_iou[c] < 0 || cv.weighted_iou[c] > cv.gt_area[c] + 1e-9 ||
+          !std::isfinite(cv.weighted_iou_normalized[c]) ||
+          cv.weighted_iou_normalized[c] > cv.gt_area_normalized[c] + 1e-12)
+        finding("covering's weighted IoU is not within the GT area");
+  }
   return 0;
 }
