@@ -357,6 +357,14 @@ def test_compatible_mode_keeps_panopticapis_numbers_strict_mode_refuses(sub, nam
     assert isinstance(info.value, fastpq.AnnotationError)
 
 
+@pytest.mark.parametrize("name", ["a\\b.png", "..\\2.png", "C:2.png", "2.png\x00.txt", "/abs/2.png"])
+def test_strict_mode_refuses_file_names_that_can_leave_their_folder(sub, name):
+    sub.pred["annotations"][1]["file_name"] = name
+    with pytest.raises(fastpq.StrictModeError, match="is not a plain relative path") as info:
+        sub.evaluate(strict=True)
+    assert info.value.image_id == 2
+
+
 @pytest.mark.parametrize("segment_id", [0, -5, 2**24, 2**40])
 def test_strict_mode_refuses_ids_a_png_cannot_hold(sub, segment_id):
     pred_segments(sub).append({"id": segment_id, "category_id": CAR})

@@ -230,6 +230,14 @@ def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_fo
 MAX_PNG_SEGMENT_ID = (1 << 24) - 1
 
 
+def leaves_its_folder(name: str) -> bool:
+    """Whether a file name joined to a folder can point outside it: absolute (either slash), a
+    drive letter, a '..' component (either slash) or a NUL byte."""
+    parts = name.replace("\\", "/").split("/")
+    return (name.startswith(("/", "\\")) or os.path.isabs(name) or (len(name) > 1 and name[1] == ":")
+            or ".." in parts or "\0" in name)
+
+
 def check_strict(gt_annotations: Sequence[Any], pred_annotations: Sequence[Any], categories: Categories) -> None:
     """Refuses, with a :class:`StrictModeError` naming the image (and segment), what panopticapi
     accepts without a word but what no correct submission holds:
@@ -239,7 +247,8 @@ def check_strict(gt_annotations: Sequence[Any], pred_annotations: Sequence[Any],
       prediction) and predictions for images the ground truth lacks (panopticapi ignores them);
     - a segment id listed twice in one image (panopticapi keeps the last), or outside 1..2^24-1,
       the ids a PNG can hold;
-    - a ``file_name`` that is absolute or leads out of its folder (``..``).
+    - a ``file_name`` with a backslash, or one that can lead out of its folder
+      (:func:`leaves_its_folder`).
     """
     if not len(categories):
         raise StrictModeError("the ground-truth JSON lists no categories")
@@ -268,8 +277,7 @@ def check_strict(gt_annotations: Sequence[Any], pred_annotations: Sequence[Any],
 def _check_strict_annotation(ann: Mapping[str, Any], image_id: Any, where: str,
                              categories: Optional[Categories]) -> None:
     name = ann.get("file_name")
-    if isinstance(name, str) and (os.path.isabs(name) or "\\" in name or ".." in name.split("/")
-                                  or (len(name) > 1 and name[1] == ":")):
+    if isinstance(name, str) and ("\\" in name or leaves_its_folder(name)):
         raise StrictModeError(f"In the image with ID {image_id} the {where} file_name {name!r} is not a plain "
                               "relative path inside its folder", image_id=image_id, file=name)
     segments = ann.get("segments_info")

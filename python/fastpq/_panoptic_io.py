@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 import numpy as np
 
 from . import _core
-from ._dataset import read_json
+from ._dataset import leaves_its_folder, read_json
 from .errors import (AnnotationError, AnnotationKeyError, AnnotationTypeError, ConversionError, PngError,
                      PngNotFoundError)
 
@@ -108,9 +108,7 @@ def output_png_name(file_name: Any, image_id: object, file: Optional[str] = None
     if not isinstance(file_name, str) or not file_name:
         raise AnnotationTypeError(f"image {image_id!r} has file_name {file_name!r}, not a non-empty string",
                                   image_id=image_id, file=file)
-    parts = file_name.replace("\\", "/").split("/")
-    if (file_name.startswith(("/", "\\")) or os.path.isabs(file_name) or (len(file_name) > 1 and file_name[1] == ":")
-            or ".." in parts or "\0" in file_name):
+    if leaves_its_folder(file_name):
         raise ConversionError(f"image {image_id!r}: file_name {file_name!r} is not a relative path inside the output "
                               "folder (absolute paths, drive letters, '..' and NUL are refused)", image_id=image_id,
                               file=file)
