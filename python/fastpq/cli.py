@@ -50,9 +50,7 @@ def _add_pq_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ground-truth PNG folder (default: the GT JSON path without .json)")
     parser.add_argument("--pred-folder", "--pred_folder", dest="pred_folder", default=None,
                         help="prediction PNG folder (default: the prediction JSON path without .json)")
-    parser.add_argument("--workers", type=int, default=0, help="threads decoding images (default: all cores)")
-    parser.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
-                        help="refuse PNGs with more pixels than this (default: %(default)s)")
+    _add_png_reading_arguments(parser)
     _add_limit_arguments(parser)
     parser.add_argument("--max-segments-per-image", type=_positive_int, default=DEFAULT_MAX_SEGMENTS_PER_IMAGE,
                         help="refuse images listing more segments than this (default: %(default)s)")
@@ -92,6 +90,13 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text} is not a positive number")
     return value
+
+
+def _add_png_reading_arguments(parser: argparse.ArgumentParser) -> None:
+    """--workers and --max-pixels, for every command that scores PNG pairs."""
+    parser.add_argument("--workers", type=int, default=0, help="threads decoding images (default: all cores)")
+    parser.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
+                        help="refuse PNGs with more pixels than this (default: %(default)s)")
 
 
 def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -262,9 +267,7 @@ def _add_analysis_commands(commands: Any) -> None:
 
 def _add_analysis_options(parser: argparse.ArgumentParser, default_resamples: int) -> None:
     _add_bootstrap_arguments(parser, default_resamples)
-    parser.add_argument("--workers", type=int, default=0, help="threads decoding images (default: all cores)")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                        help="refuse PNGs with more pixels than this (default: %(default)s)")
+    _add_png_reading_arguments(parser)
     parser.add_argument("--json", dest="json_out", default=None, help="also write the results to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
@@ -339,9 +342,7 @@ def _add_report_command(commands: Any) -> None:
     report.add_argument("-o", "--output", required=True, help="the HTML file to write")
     report.add_argument("--worst", type=int, default=8, help="how many worst images to draw (default: %(default)s)")
     report.add_argument("--title", default=None, help="the page title (default: from the prediction file name)")
-    report.add_argument("--workers", type=int, default=0, help="threads decoding images (default: all cores)")
-    report.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                        help="refuse PNGs with more pixels than this (default: %(default)s)")
+    _add_png_reading_arguments(report)
     report.add_argument("--quiet", action="store_true", help="print nothing but errors")
     report.set_defaults(run=_run_report)
 
