@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "amodal_engine.hpp"
-#include "errors.hpp"
+#include "amodal/amodal_engine.hpp"
+#include "common/errors.hpp"
 #include "fuzz_input.hpp"
 
 namespace {

@@ -1,7 +1,7 @@
 // The byte format the structured harnesses read their inputs in, front to back: little-endian
 // integers and doubles, reads past the end give zeros, so every input is a valid one. The seed
 // corpus is written in this format by fuzz/make_corpus.py and replayed from Python by
-// tests/test_fuzz_corpus.py; keep the three in step.
+// tests/core/test_fuzz_corpus.py; keep the three in step.
 #pragma once
 
 #include <cstddef>

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "json_scan.hpp"
+#include "common/json_scan.hpp"
 
 namespace {
 

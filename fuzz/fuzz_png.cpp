@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "errors.hpp"
+#include "common/errors.hpp"
 #include "fuzz_input.hpp"
-#include "inflate.hpp"
+#include "png/inflate.hpp"
 #include "png_oracle.hpp"
-#include "png_reader.hpp"
-#include "png_rows.hpp"
+#include "png/png_reader.hpp"
+#include "png/png_rows.hpp"
 
 namespace {
 

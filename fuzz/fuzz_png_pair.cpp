@@ -10,11 +10,11 @@
 #include <utility>
 #include <vector>
 
-#include "errors.hpp"
+#include "common/errors.hpp"
 #include "fuzz_input.hpp"
-#include "joint_histogram.hpp"
+#include "panoptic/joint_histogram.hpp"
 #include "png_oracle.hpp"
-#include "png_reader.hpp"
+#include "png/png_reader.hpp"
 
 namespace {
 

@@ -22,9 +22,9 @@
 #include <cstring>
 #include <vector>
 
-#include "errors.hpp"
+#include "common/errors.hpp"
 #include "fuzz_input.hpp"
-#include "pq_engine.hpp"
+#include "panoptic/pq_engine.hpp"
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "fuzz_input.hpp"
-#include "masks.hpp"
+#include "masks/masks.hpp"
 
 namespace {
 

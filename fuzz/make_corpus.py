@@ -3,7 +3,7 @@
 The PNG seeds are encoded with tests/pngwriter.py (independent of the reader under test) plus two
 of the real COCO sample's PNGs when /work/shared is there; RLE strings come from pycocotools (the
 reference); the structured targets' seeds are written in the byte format of fuzz/fuzz_input.hpp,
-which tests/test_fuzz_corpus.py reads back. Run from the repository root:
+which tests/core/test_fuzz_corpus.py reads back. Run from the repository root:
 
     python fuzz/make_corpus.py
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from . import _core
-from .compat import init_as_panopticapi
+from .integrations.panopticapi import init_as_panopticapi
 from .errors import (AnnotationError, AnnotationKeyError, AnnotationTypeError, EmptyCategoryGroupError, FastPQError,
                      ImageSetMismatchError, ImageSizeMismatchError, InvalidOptionError, LimitExceededError,
                      MissingFolderError, MissingPredictionError, PngError, PngNotFoundError, SegmentMismatchError,
                      StrictModeError, TimeBudgetExceededError)
-from .breakdown import CoveringResult
-from .limits import (DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_PROPOSALS_PER_IMAGE,
+from .panoptic.breakdown import CoveringResult
+from .io.limits import (DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_PROPOSALS_PER_IMAGE,
                      DEFAULT_MAX_SEGMENTS_PER_IMAGE)
-from .panoptic import evaluate, pq_compute
-from .results import ClassResult, GroupResult, PanopticResult
+from .panoptic.evaluation import evaluate, pq_compute
+from .panoptic.results import ClassResult, GroupResult, PanopticResult
 
 __version__: str = _core.build_info()["version"]
 
@@ -39,11 +39,11 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The in-memory evaluator needs numpy; the file path does not import it.
     if name == "PanopticQuality":
-        from .inmemory import PanopticQuality
+        from .panoptic.inmemory import PanopticQuality
 
         return PanopticQuality
     if name == "amodal_ar":
-        from .amodal import amodal_ar
+        from .amodal.ar import amodal_ar
 
         return amodal_ar
     raise AttributeError(f"module 'fastpq' has no attribute {name!r}")

@@ -1,0 +1,518 @@
+"""The evaluation worker for untrusted submissions: a zip archive in, a score or a clear reason out.
+
+A challenge organiser calls :func:`score_submission` (or ``python -m fastpq.server``) on each
+archive a participant uploads. Whatever the archive holds, the answer is a JSON-ready dict,
+``{"status": "ok", "result": ...}`` or ``{"status": "error", "error": {...}}``; nothing is read
+or written outside the archive's temporary folder, and memory and disk stay within
+:class:`SubmissionLimits`.
+
+Layout of a submission (the rule :func:`unpack_submission` applies):
+
+* The *root* is the top level of the archive, or, when the archive has no file at its top level
+  and exactly one top-level directory, that directory.
+* The root holds exactly one ``*.json`` file: the prediction JSON (COCO panoptic format).
+* The PNG folder is the root's directory named like the JSON without ``.json`` (panopticapi's
+  default layout, ``pred.json`` + ``pred/``); failing that, the root's only directory.
+* ``__MACOSX/`` folders and ``.DS_Store`` files are ignored. Other members are checked but only
+  the JSON and the PNG folder's files are unpacked.
+
+Every member is checked before anything is written: absolute paths, drive letters,
+backslashes, ``..`` / ``.`` / empty components, symlinks and other special files, encrypted
+members, duplicates, compression other than stored or deflate (bzip2 and LZMA inflate without
+an output bound) and the limits (member count, declared sizes, compression ratio) are refused.
+While a member is unpacked the bytes written are counted and unpacking stops as soon as they
+exceed the member's declared size or a limit. Prediction ``file_name`` entries must name files
+inside the PNG folder: an absolute path or ``..`` could otherwise read the server's files (the
+ground truth itself, for a perfect score).
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import io
+import json
+import math
+import os
+import re
+import stat
+import struct
+import sys
+import tempfile
+import time
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from typing import IO, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ..io import zipdir as _zipdir
+from ..io.dataset import default_folder
+from ..errors import (ArchiveFormatError, ArchiveLimitError, FastPQError, SubmissionLayoutError,
+                     UnsafeSubmissionError)
+from ..panoptic.evaluation import DEFAULT_MAX_PIXELS, evaluate
+from ..panoptic.results import GROUPS, PanopticResult, class_scores
+
+PathLike = Union[str, "os.PathLike[str]"]
+Archive = Union[PathLike, bytes, bytearray, IO[bytes]]
+
+MIB = 1 << 20
+GIB = 1 << 30
+
+#: Members smaller than this are not held to max_ratio: however well they compress, they cannot
+#: make a bomb, and small JSON files legitimately compress well.
+RATIO_FLOOR_BYTES = 1 * MIB
+#: The longest member name (bytes, UTF-8) and path component accepted.
+MAX_NAME_BYTES = 1024
+MAX_COMPONENT_BYTES = 255
+#: A central directory entry is 46 bytes plus name, extra field and comment; this bounds what
+#: zipfile parses into memory before any member is looked at.
+MAX_DIRECTORY_ENTRY_BYTES = 46 + 3 * MAX_NAME_BYTES
+_CHUNK = 1 * MIB
+_JUNK_DIRECTORIES = ("__MACOSX",)
+_JUNK_FILES = (".DS_Store",)
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+@dataclass(frozen=True)
+class SubmissionLimits:
+    """Bounds on what a submission may hold; anything beyond them is refused with ArchiveLimitError.
+
+    ``max_pixels`` and ``scoring`` are passed to :func:`fastpq.evaluate` (``scoring`` as keyword
+    options, e.g. future scoring limits); keyword options given to :func:`score_submission`
+    override both.
+    """
+
+    max_archive_bytes: int = 4 * GIB
+    max_members: int = 10_000
+    max_member_bytes: int = 64 * MIB
+    max_total_bytes: int = 2 * GIB
+    max_ratio: float = 200.0
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    scoring: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """An unpacked submission: absolute paths under ``root`` and the names they had in the archive."""
+
+    root: str
+    json_path: str
+    png_folder: str
+    json_member: str
+    png_member: str
+
+
+@dataclass(frozen=True)
+class _Member:
+    info: zipfile.ZipInfo
+    parts: Tuple[str, ...]
+    is_dir: bool
+
+
+# ---------------------------------------------------------------------------
+# Scoring
+
+
+def score_submission(archive: Archive, gt_json: PathLike, gt_folder: Optional[PathLike] = None, *,
+                     limits: SubmissionLimits = SubmissionLimits(), tmp_dir: Optional[PathLike] = None,
+                     **evaluate_options: Any) -> Dict[str, Any]:
+    """Scores one submission archive against the ground truth; never raises for a bad submission.
+
+    Args:
+        archive: the zip, as a path, bytes or a binary file object.
+        gt_json, gt_folder: the ground truth (trusted); the folder defaults to the JSON path
+            without ``.json``.
+        limits: what the archive may hold, and scoring limits passed on to ``fastpq.evaluate``.
+        tmp_dir: where the temporary unpacking folder is made (default: the system's).
+        evaluate_options: passed to :func:`fastpq.evaluate` untouched (``workers``, ``time_budget``,
+            ...). ``strict`` is on unless set to False here: prediction ``file_name`` entries that
+            leave the PNG folder, duplicate images or segments and the like are refused.
+
+    Returns ``{"status": "ok", "result": {...}, "submission": {...}, "elapsed_s": s}`` with the
+    groups and per-class scores (NaN as None, per_class keyed by ``str(category_id)``), or
+    ``{"status": "error", "error": {"type", "message", "image_id", "file", "segment_id"},
+    "elapsed_s": s}`` for any :class:`fastpq.FastPQError`. ``file`` and the message name files by
+    their path in the archive (ground-truth files as ``<ground truth>/...``), never the server's
+    paths. A missing ground truth or archive path raises OSError (the organiser's mistake, not the
+    submission's); genuine bugs propagate.
+    """
+    start = time.perf_counter()
+    gt_json = os.path.abspath(os.fspath(gt_json))
+    gt_folder = default_folder(gt_json) if gt_folder is None else os.path.abspath(os.fspath(gt_folder))
+    if not os.path.isfile(gt_json):
+        raise FileNotFoundError(errno.ENOENT, "ground-truth JSON not found", gt_json)
+    if not os.path.isdir(gt_folder):
+        raise FileNotFoundError(errno.ENOENT, "ground-truth PNG folder not found", gt_folder)
+    options = {"strict": True, "max_pixels": limits.max_pixels, **limits.scoring, **evaluate_options}
+    if tmp_dir is not None:
+        tmp_dir = os.path.abspath(os.fspath(tmp_dir))
+    with tempfile.TemporaryDirectory(prefix="fastpq-submission-", dir=tmp_dir) as root:
+        root = os.path.abspath(root)
+        paths = _PathNamer(root, gt_json, gt_folder)
+        try:
+            submission = unpack_submission(archive, root, limits)
+        except FastPQError as e:  # its `file` is a member name, as written in the archive
+            return {"status": "error", "error": error_dict(e, paths, map_file=False), "elapsed_s": _since(start)}
+        try:
+            result = evaluate(gt_json, submission.json_path, gt_folder, submission.png_folder, **options)
+        except FastPQError as e:
+            return {"status": "error", "error": error_dict(e, paths), "elapsed_s": _since(start)}
+    return {"status": "ok", "result": result_dict(result),
+            "submission": {"json": submission.json_member, "png_folder": submission.png_member},
+            "elapsed_s": _since(start)}
+
+
+def result_dict(result: PanopticResult) -> Dict[str, Any]:
+    """``PanopticResult.to_dict()``'s numbers in JSON form: NaN groups as None, string category keys,
+    and each category's TP / FP / FN."""
+    out: Dict[str, Any] = {}
+    for name, _ in GROUPS:
+        g = result.groups[name]
+        out[name] = {"pq": _finite(g.pq), "sq": _finite(g.sq), "rq": _finite(g.rq), "n": g.n}
+        if name == "All":
+            out["per_class"] = {str(c.category_id): {**class_scores(c.iou, c.tp, c.fp, c.fn),
+                                                     "tp": c.tp, "fp": c.fp, "fn": c.fn}
+                                for c in result.classes}
+    return out
+
+
+def error_dict(error: FastPQError, paths: Optional["_PathNamer"] = None, map_file: bool = True) -> Dict[str, Any]:
+    """The JSON form of a FastPQError; with `paths`, server paths become names relative to the submission
+    (in the message, and in `file` unless it is already a member name: ``map_file=False``)."""
+    message = str(error.args[0]) if error.args else str(error)
+    file = error.file
+    if paths is not None:
+        message = paths.scrub(message)
+        if map_file:
+            file = paths.name(file)
+    return {"type": type(error).__name__, "message": message, "image_id": _jsonable(error.image_id),
+            "file": file, "segment_id": error.segment_id}
+
+
+class _PathNamer:
+    """Maps server paths to what the submitter may see: archive-relative names, ``<ground truth>``."""
+
+    def __init__(self, root: str, gt_json: str, gt_folder: str) -> None:
+        self.root = root
+        self.gt_folder = gt_folder
+        self.gt_json = gt_json
+        pairs = []
+        for path, shown in ((root, "."), (gt_folder, "<ground truth>"), (gt_json, "<ground-truth JSON>")):
+            for variant in {path, os.path.realpath(path)}:
+                pairs.append((variant + os.sep, "" if shown == "." else shown + "/"))
+                pairs.append((variant, shown))
+        self.pairs = sorted(pairs, key=lambda p: -len(p[0]))
+
+    def scrub(self, text: str) -> str:
+        for path, shown in self.pairs:
+            text = text.replace(path, shown)
+        return text
+
+    def name(self, file: Optional[str]) -> Optional[str]:
+        """Archive errors carry member names already; absolute paths are mapped, unknown ones dropped."""
+        if file is None or not os.path.isabs(file):
+            return file
+        file = os.path.normpath(file)
+        if _inside(file, self.root):
+            return os.path.relpath(file, self.root).replace(os.sep, "/")
+        if file == self.gt_json:
+            return "<ground-truth JSON>"
+        if _inside(file, self.gt_folder):
+            return "<ground truth>/" + os.path.relpath(file, self.gt_folder).replace(os.sep, "/")
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Unpacking
+
+
+def unpack_submission(archive: Archive, dest: PathLike, limits: SubmissionLimits = SubmissionLimits()) -> Submission:
+    """Checks a submission archive and unpacks its JSON and PNG folder under ``dest``.
+
+    Raises a :class:`fastpq.errors.SubmissionError` subclass for an archive that is not a zip,
+    unsafe, beyond ``limits`` or not laid out as the module docstring says; nothing is written
+    before every member has passed the checks. Files already written when unpacking stops are
+    left for the caller to remove (``score_submission`` removes the whole folder).
+    """
+    dest = os.path.abspath(os.fspath(dest))
+    if isinstance(archive, (bytes, bytearray)):
+        if len(archive) > limits.max_archive_bytes:
+            raise ArchiveLimitError(f"the archive has {len(archive)} bytes, more than max_archive_bytes = "
+                                    f"{limits.max_archive_bytes}")
+        return _unpack_file(io.BytesIO(archive), len(archive), dest, limits)
+    if isinstance(archive, (str, os.PathLike)):
+        with open(archive, "rb") as f:
+            return _unpack_file(f, os.fstat(f.fileno()).st_size, dest, limits)
+    archive.seek(0, os.SEEK_END)
+    size = archive.tell()
+    archive.seek(0)
+    return _unpack_file(archive, size, dest, limits)
+
+
+def _unpack_file(fp: IO[bytes], size: int, dest: str, limits: SubmissionLimits) -> Submission:
+    if size > limits.max_archive_bytes:
+        raise ArchiveLimitError(f"the archive has {size} bytes, more than max_archive_bytes = "
+                                f"{limits.max_archive_bytes}")
+    _check_central_directory(fp, size, limits)
+    try:
+        zf = zipfile.ZipFile(fp)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, NotImplementedError,
+            struct.error) as e:
+        raise ArchiveFormatError(f"the archive is not a readable zip file: {e}") from None
+    with zf:
+        members = _checked_members(zf.infolist(), limits)
+        submission, chosen = _layout(members, dest)
+        os.makedirs(submission.png_folder, exist_ok=True)
+        written = 0
+        for member in chosen:
+            written = _extract(zf, member, dest, written, limits)
+    return submission
+
+
+def _check_central_directory(fp: IO[bytes], size: int, limits: SubmissionLimits) -> None:
+    """Refuses, before zipfile parses it, a central directory that declares or holds more entries,
+    or more bytes, than ``max_members`` allows (the directory zipfile will use: see ``_zipdir``)."""
+    _zipdir.check(fp, size, limits.max_members, MAX_DIRECTORY_ENTRY_BYTES)
+
+
+def _checked_members(infos: Sequence[zipfile.ZipInfo], limits: SubmissionLimits) -> List[_Member]:
+    """Every member's name, type, encryption, compression and declared size, against the limits."""
+    if len(infos) > limits.max_members:
+        raise ArchiveLimitError(f"the archive has {len(infos)} members, more than max_members = {limits.max_members}")
+    members: List[_Member] = []
+    seen: Dict[Tuple[str, ...], str] = {}
+    total = 0
+    for info in infos:
+        name = info.filename
+        reason = _unsafe_path_reason(name)
+        if reason is not None:
+            raise UnsafeSubmissionError(f"member {name!r} {reason}", file=name)
+        parts = tuple(name.rstrip("/").split("/"))
+        mode = stat.S_IFMT(info.external_attr >> 16)
+        if mode == stat.S_IFLNK:
+            raise UnsafeSubmissionError(f"member {name!r} is a symbolic link", file=name)
+        if mode not in (0, stat.S_IFREG, stat.S_IFDIR):
+            raise UnsafeSubmissionError(f"member {name!r} is a special file (mode {mode:o})", file=name)
+        if info.flag_bits & 0x1:
+            raise UnsafeSubmissionError(f"member {name!r} is encrypted", file=name)
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ArchiveFormatError(f"member {name!r} uses compression method {info.compress_type}; only stored "
+                                     "and deflate are accepted", file=name)
+        if parts in seen:
+            raise UnsafeSubmissionError(f"member {name!r} appears twice in the archive (also as {seen[parts]!r})",
+                                        file=name)
+        seen[parts] = name
+        _check_declared_size(info, total, limits)
+        total += info.file_size
+        members.append(_Member(info, parts, name.endswith("/")))
+    files = {m.parts for m in members if not m.is_dir}
+    for m in members:
+        for n in range(1, len(m.parts)):
+            if m.parts[:n] in files:
+                raise UnsafeSubmissionError(f"member {m.info.filename!r} is inside {'/'.join(m.parts[:n])!r}, "
+                                            "which is a file", file=m.info.filename)
+    return members
+
+
+def _unsafe_path_reason(name: str) -> Optional[str]:
+    """Why a relative path from the submission could land outside its folder (None when it cannot)."""
+    if "\\" in name:
+        return "contains a backslash"
+    if "\x00" in name:
+        return "contains a NUL character"
+    if name.startswith("/"):
+        return "has an absolute path"
+    if _DRIVE.match(name):
+        return "starts with a drive letter"
+    parts = name[:-1].split("/") if name.endswith("/") else name.split("/")
+    if ".." in parts:
+        return "has a '..' component (a path outside the submission)"
+    if any(p in ("", ".") for p in parts):
+        return "has an empty or '.' path component"
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES or \
+            any(len(p.encode("utf-8", "surrogatepass")) > MAX_COMPONENT_BYTES for p in parts):
+        return "has a name that is too long"
+    return None
+
+
+def _check_declared_size(info: zipfile.ZipInfo, total_before: int, limits: SubmissionLimits) -> None:
+    name = info.filename
+    if info.file_size > limits.max_member_bytes:
+        raise ArchiveLimitError(f"member {name!r} declares {info.file_size} bytes, more than max_member_bytes = "
+                                f"{limits.max_member_bytes}", file=name)
+    if total_before + info.file_size > limits.max_total_bytes:
+        raise ArchiveLimitError(f"the archive's members declare more than max_total_bytes = {limits.max_total_bytes} "
+                                f"bytes in all (reached at member {name!r})", file=name)
+    if info.file_size > RATIO_FLOOR_BYTES and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+        raise ArchiveLimitError(f"member {name!r} declares a compression ratio of "
+                                f"{info.file_size / max(info.compress_size, 1):.0f}:1, more than max_ratio = "
+                                f"{limits.max_ratio:g} (a zip bomb?)", file=name)
+
+
+def _layout(members: Sequence[_Member], dest: str) -> Tuple[Submission, List[_Member]]:
+    """Finds the prediction JSON and the PNG folder (the rule in the module docstring)."""
+    kept = [m for m in members if m.parts[0] not in _JUNK_DIRECTORIES and m.parts[-1] not in _JUNK_FILES]
+    top_dirs = {m.parts[0] for m in kept if m.is_dir or len(m.parts) > 1}
+    top_files = [m for m in kept if not m.is_dir and len(m.parts) == 1]
+    prefix: Tuple[str, ...] = (next(iter(top_dirs)),) if not top_files and len(top_dirs) == 1 else ()
+    inside = [(m, m.parts[len(prefix):]) for m in kept if m.parts[:len(prefix)] == prefix and
+              len(m.parts) > len(prefix)]
+    jsons = sorted(rel[0] for m, rel in inside if not m.is_dir and len(rel) == 1 and rel[0].lower().endswith(".json"))
+    where = "/".join(prefix) + "/" if prefix else "the top level"
+    if not jsons:
+        raise SubmissionLayoutError(f"the submission has no prediction JSON at {where} (expected <name>.json next to "
+                                    "a folder <name>/ of PNGs)")
+    if len(jsons) > 1:
+        raise SubmissionLayoutError(f"the submission has {len(jsons)} JSON files at {where} ({', '.join(jsons)}); it "
+                                    "must hold exactly one prediction JSON")
+    folders = sorted({rel[0] for m, rel in inside if m.is_dir or len(rel) > 1})
+    stem = jsons[0][:-len(".json")]
+    if stem in folders:
+        folder = stem
+    elif len(folders) == 1:
+        folder = folders[0]
+    elif not folders:
+        raise SubmissionLayoutError(f"the submission has no PNG folder next to {jsons[0]!r} at {where}")
+    else:
+        raise SubmissionLayoutError(f"the submission has {len(folders)} folders at {where} ({', '.join(folders)}) and "
+                                    f"none is named {stem!r} like its JSON: cannot tell which holds the PNGs")
+    json_parts, folder_parts = prefix + (jsons[0],), prefix + (folder,)
+    chosen = [m for m in kept if not m.is_dir and (m.parts == json_parts or
+                                                   m.parts[:len(folder_parts)] == folder_parts)]
+    submission = Submission(root=dest, json_path=os.path.join(dest, *json_parts),
+                            png_folder=os.path.join(dest, *folder_parts), json_member="/".join(json_parts),
+                            png_member="/".join(folder_parts))
+    return submission, chosen
+
+
+def _extract(zf: zipfile.ZipFile, member: _Member, dest: str, written_before: int, limits: SubmissionLimits) -> int:
+    """Streams one member to disk, counting the bytes; returns the running total of bytes written."""
+    info, name = member.info, member.info.filename
+    target = os.path.join(dest, *member.parts)
+    if not _inside(os.path.realpath(os.path.dirname(target)), os.path.realpath(dest)):
+        raise UnsafeSubmissionError(f"member {name!r} would be written outside the submission", file=name)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    size = 0
+    total = written_before
+    try:
+        with zf.open(info) as source, open(target, "xb") as out:
+            while True:
+                chunk = source.read(_CHUNK)
+                if not chunk:
+                    break
+                size += len(chunk)
+                total += len(chunk)
+                _check_written(name, size, total, info, limits)
+                out.write(chunk)
+    except FastPQError:
+        raise
+    except zipfile.BadZipFile as e:
+        raise ArchiveFormatError(f"member {name!r} does not match its header ({e}): corrupt, or a header that lies "
+                                 f"about its size ({info.file_size} bytes) or checksum", file=name) from None
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise  # the server's disk is full: not the submission's fault
+        raise ArchiveFormatError(f"member {name!r} cannot be unpacked: {e.strerror or type(e).__name__}",
+                                 file=name) from None
+    except (EOFError, zlib.error, ValueError, struct.error) as e:
+        raise ArchiveFormatError(f"member {name!r} cannot be unpacked: corrupt or truncated ({e})", file=name) from None
+    if size != info.file_size:
+        raise ArchiveFormatError(f"member {name!r} inflates to {size} bytes but its header declares {info.file_size}",
+                                 file=name)
+    return total
+
+
+def _check_written(name: str, size: int, total: int, info: zipfile.ZipInfo, limits: SubmissionLimits) -> None:
+    """The limits again, on the bytes actually inflated (a header may lie). CPython's zipfile itself
+    stops at the declared size and then fails the CRC check; these checks do not rely on that."""
+    if size > info.file_size:
+        raise ArchiveLimitError(f"member {name!r} inflates to more than the {info.file_size} bytes its header "
+                                "declares", file=name)
+    if size > limits.max_member_bytes:
+        raise ArchiveLimitError(f"member {name!r} inflates to more than max_member_bytes = {limits.max_member_bytes}",
+                                file=name)
+    if total > limits.max_total_bytes:
+        raise ArchiveLimitError(f"the archive inflates to more than max_total_bytes = {limits.max_total_bytes}",
+                                file=name)
+    if size > RATIO_FLOOR_BYTES and size > limits.max_ratio * max(info.compress_size, 1):
+        raise ArchiveLimitError(f"member {name!r} inflates more than max_ratio = {limits.max_ratio:g} times its "
+                                "compressed size (a zip bomb?)", file=name)
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+
+
+def _inside(path: str, folder: str, strict: bool = False) -> bool:
+    """True when `path` is `folder` (unless strict) or below it; both absolute and normalised."""
+    if path == folder:
+        return not strict
+    return path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _finite(x: float) -> Optional[float]:
+    return None if isinstance(x, float) and math.isnan(x) else x
+
+
+def _jsonable(value: Any) -> Any:
+    """Ids straight from a JSON file are JSON values, except non-finite floats (json reads NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return repr(value)
+
+
+def _since(start: float) -> float:
+    return round(time.perf_counter() - start, 6)
+
+
+# ---------------------------------------------------------------------------
+# Command line
+
+
+def build_parser(prog: str = "python -m fastpq.server") -> argparse.ArgumentParser:
+    defaults = SubmissionLimits()
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Score one submission archive (zip: a prediction JSON and its PNG folder) against the ground "
+                    "truth and print the outcome as JSON. Exit status: 0 scored, 1 submission refused, 2 usage.")
+    parser.add_argument("submission", help="the submission zip archive")
+    parser.add_argument("--gt-json", required=True, help="ground-truth COCO panoptic JSON file")
+    parser.add_argument("--gt-folder", default=None, help="ground-truth PNG folder (default: the JSON path without "
+                                                          ".json)")
+    parser.add_argument("--workers", type=int, default=0, help="threads decoding images (default: all cores)")
+    parser.add_argument("--tmp-dir", default=None, help="where to unpack (default: the system's temporary folder)")
+    parser.add_argument("--max-members", type=int, default=defaults.max_members)
+    parser.add_argument("--max-member-bytes", type=int, default=defaults.max_member_bytes)
+    parser.add_argument("--max-total-bytes", type=int, default=defaults.max_total_bytes)
+    parser.add_argument("--max-archive-bytes", type=int, default=defaults.max_archive_bytes)
+    parser.add_argument("--max-ratio", type=float, default=defaults.max_ratio)
+    parser.add_argument("--max-pixels", type=int, default=defaults.max_pixels,
+                        help="refuse PNGs with more pixels than this (default: %(default)s)")
+    parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                        help="refuse a submission whose scoring takes longer (default: no budget)")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None, prog: str = "python -m fastpq.server") -> int:
+    """Prints the outcome of one submission as JSON; returns 0 (scored), 1 (refused) or 2 (usage error)."""
+    try:
+        args = build_parser(prog).parse_args(argv)
+    except SystemExit as e:  # argparse: 0 for --help, 2 for bad arguments
+        return e.code if isinstance(e.code, int) else 2
+    limits = SubmissionLimits(max_archive_bytes=args.max_archive_bytes, max_members=args.max_members,
+                              max_member_bytes=args.max_member_bytes, max_total_bytes=args.max_total_bytes,
+                              max_ratio=args.max_ratio, max_pixels=args.max_pixels)
+    try:
+        outcome = score_submission(args.submission, args.gt_json, args.gt_folder, limits=limits,
+                                   tmp_dir=args.tmp_dir, workers=args.workers, time_budget=args.time_budget)
+    except OSError as e:
+        print(f"fastpq.server: error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(outcome, indent=1, allow_nan=False))
+    return 0 if outcome["status"] == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

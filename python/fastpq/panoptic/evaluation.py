@@ -1,0 +1,232 @@
+"""Panoptic quality from COCO panoptic files: the drop-in ``pq_compute`` and ``evaluate``."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable, Dict, List, Optional, Union
+
+from .. import _core
+from ..io.dataset import (Categories, SegmentTables, build_tables, category_of, default_folder, load_json,
+                       missing_ids_in_panopticapi_order, require_folder)
+from ..errors import (AnnotationError, FastPQError, ImageSizeMismatchError, PngError, PngNotFoundError,
+                     SegmentMismatchError)
+from .breakdown import DEFAULT_BOUNDARY_DILATION_RATIO, BreakdownSums, check_dilation_ratio
+from ..io.limits import (DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SEGMENTS_PER_IMAGE, Deadline,
+                     check_engine_options, check_positive)
+from .results import PanopticResult
+
+PathLike = Union[str, "os.PathLike[str]"]
+ProgressCallback = Callable[[int, int], None]
+
+
+
+def evaluate(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optional[PathLike] = None,
+             pred_folder: Optional[PathLike] = None, *, workers: int = 0, max_pixels: int = DEFAULT_MAX_PIXELS,
+             per_image: bool = False, progress: Optional[ProgressCallback] = None,
+             inflate: str = "", strict: bool = False,
+             max_segments_per_image: int = DEFAULT_MAX_SEGMENTS_PER_IMAGE,
+             max_json_bytes: int = DEFAULT_MAX_JSON_BYTES, time_budget: Optional[float] = None,
+             by_size: bool = False, covering: bool = False,
+             covering_normalize_by_image_size: bool = True, boundary: bool = False,
+             boundary_dilation_ratio: float = DEFAULT_BOUNDARY_DILATION_RATIO) -> PanopticResult:
+    """Scores a COCO panoptic prediction against its ground truth, exactly as panopticapi does.
+
+    Args:
+        gt_json_file, pred_json_file: COCO panoptic JSON files.
+        gt_folder, pred_folder: PNG folders; by default each JSON path without ``.json``.
+        workers: threads decoding images in parallel; 0 uses every core.
+        max_pixels: PNGs with more pixels are refused before any memory is taken for them.
+        per_image: also keep per-image, per-category TP / FP / FN / IoU sums (``result.per_image``).
+        progress: called as ``progress(done, total)`` while images are scored.
+        inflate: "" (the build's default), "libdeflate" or "zlib".
+        strict: refuse what panopticapi silently accepts (two predictions for one image, predictions
+            for unknown images, repeated or out-of-range segment ids, file names leaving their folder;
+            see :func:`fastpq._dataset.check_strict`). The default keeps panopticapi's behaviour.
+        max_segments_per_image: images listing more segments (either side) are refused.
+        max_json_bytes: larger JSON files are refused before they are read.
+        time_budget: seconds; past it a :class:`TimeBudgetExceededError` is raised. It is checked
+            after each JSON file and between batches of images, so it may be overrun by the time
+            of one batch (a few images).
+        by_size: also PQ by GT segment size (``result.by_size["small" | "medium" | "large"]``).
+        covering: also parsing covering (``result.covering``), TensorFlow DeepLab's ParsingCovering;
+            ``covering_normalize_by_image_size`` is its ``normalize_by_image_size``.
+        boundary: also boundary PQ (``result.boundary``), the Boundary IoU API's; the band width is
+            ``boundary_dilation_ratio`` times the image diagonal.
+        The definitions, and the implementations they equal, are in :mod:`fastpq.breakdown`; all are
+        computed in the same pass over the PNGs.
+
+    Returns a :class:`PanopticResult`; groups with no present category have NaN scores and n = 0.
+    Raises a :class:`FastPQError` subclass, naming the image, file or segment, on bad input.
+    """
+    check_engine_options(workers, max_pixels, inflate)
+    deadline = Deadline(time_budget)
+    tables, categories = prepare(gt_json_file, pred_json_file, gt_folder, pred_folder, strict=strict,
+                                 max_segments_per_image=max_segments_per_image, max_json_bytes=max_json_bytes,
+                                 deadline=deadline)
+    return evaluate_tables(tables, categories, workers=workers, max_pixels=max_pixels, per_image=per_image,
+                           progress=progress, inflate=inflate, deadline=deadline, by_size=by_size, covering=covering,
+                           covering_normalize_by_image_size=covering_normalize_by_image_size, boundary=boundary,
+                           boundary_dilation_ratio=boundary_dilation_ratio)
+
+
+def prepare(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optional[PathLike],
+            pred_folder: Optional[PathLike], *, strict: bool = False,
+            max_segments_per_image: int = DEFAULT_MAX_SEGMENTS_PER_IMAGE,
+            max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
+            deadline: Optional[Deadline] = None) -> "tuple[SegmentTables, Categories]":
+    """Reads both JSON files and pairs their images: every check that needs no PNG, in one order,
+    so that any front end gives the same error for the same input."""
+    check_positive("max_segments_per_image", max_segments_per_image)
+    check_positive("max_json_bytes", max_json_bytes)
+    deadline = deadline or Deadline(None)
+    gt_json_file, pred_json_file = os.fspath(gt_json_file), os.fspath(pred_json_file)
+    gt_json = load_json(gt_json_file, "ground-truth", max_json_bytes)
+    deadline.check("after reading the ground-truth JSON")
+    pred_json = load_json(pred_json_file, "prediction", max_json_bytes)
+    deadline.check("after reading the prediction JSON")
+    gt_folder = default_folder(gt_json_file) if gt_folder is None else os.fspath(gt_folder)
+    pred_folder = default_folder(pred_json_file) if pred_folder is None else os.fspath(pred_folder)
+    require_folder(gt_folder, "ground truth")
+    require_folder(pred_folder, "predicted")
+    categories = Categories.from_json(gt_json)
+    tables = build_tables(gt_json, pred_json, gt_folder, pred_folder, categories, strict=strict,
+                          max_segments_per_image=max_segments_per_image)
+    deadline.check("after pairing the images")
+    return tables, categories
+
+
+def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: int = 0,
+                    max_pixels: int = DEFAULT_MAX_PIXELS, per_image: bool = False,
+                    progress: Optional[ProgressCallback] = None, inflate: str = "",
+                    deadline: Optional[Deadline] = None, by_size: bool = False, covering: bool = False,
+                    covering_normalize_by_image_size: bool = True, boundary: bool = False,
+                    boundary_dilation_ratio: float = DEFAULT_BOUNDARY_DILATION_RATIO,
+                    _chunk_images: Optional[int] = None) -> PanopticResult:
+    """Runs the C++ engine over prepared segment tables, in chunks when progress is reported or
+    a time budget is to be checked (``_chunk_images`` images a chunk, when given: for tests).
+
+    Each chunk continues the sums of the previous one (main totals and breakdowns alike), so every
+    sum is added in the order of a single pass and the result does not depend on the chunking."""
+    ratio = check_dilation_ratio(boundary_dilation_ratio)
+    breakdowns = BreakdownSums(len(categories))
+    n = len(tables)
+    k = len(categories)
+    tp: List[int] = [0] * k
+    fp: List[int] = [0] * k
+    fn: List[int] = [0] * k
+    iou: List[float] = [0.0] * k
+    rows: Optional[List[Dict[str, Any]]] = [] if per_image else None
+    timed = deadline is not None and deadline.active
+    chunk = max(n, 1) if progress is None and not timed else max(64 if progress else 16, 8 * _threads(workers))
+    if _chunk_images is not None:
+        check_positive("_chunk_images", _chunk_images)
+        chunk = _chunk_images
+    if progress is not None:
+        progress(0, n)
+    for start in range(0, n, chunk) if n else [0]:
+        stop = min(n, start + chunk)
+        part = tables.chunk(start, stop)
+        out = _core.evaluate_panoptic(
+            part.gt_files, part.pred_files, part.gt_offsets, part.gt_ids, part.gt_categories, part.gt_iscrowd,
+            part.gt_areas, part.pred_offsets, part.pred_ids, part.pred_categories, k, workers=workers,
+            max_pixels=max_pixels, inflate=inflate, keep_images=per_image, initial_tp=tp, initial_fp=fp,
+            initial_fn=fn, initial_iou=iou, by_size=by_size, covering=covering, boundary=boundary,
+            boundary_dilation_ratio=ratio, initial_breakdown=breakdowns.initial())
+        if out["failure"] is not None:
+            raise _failure_to_error(out["failure"], part)
+        # Each chunk continues the previous sums, so the addition order is that of one pass.
+        breakdowns.update(out["breakdown"])
+        tp, fp, fn, iou = out["tp"], out["fp"], out["fn"], out["iou"]
+        if rows is not None:
+            rows.extend(_image_rows(out["images"], part, categories))
+        if progress is not None:
+            progress(stop, n)
+        if timed and stop < n:
+            deadline.check(f"{stop} of {n} images scored")
+    images = None if rows is None else [(i, os.path.basename(f)) for i, f in zip(tables.image_ids, tables.gt_files)]
+    result = PanopticResult.from_totals(categories, tp, fp, fn, iou, per_image=rows, images=images)
+    breakdowns.attach(result, categories, covering_normalize_by_image_size)
+    return result
+
+
+def _threads(workers: int) -> int:
+    """The threads the engine runs with `workers` (0: the core's default, every core)."""
+    return workers if workers > 0 else max(1, int(_core.build_info()["default_workers"]))
+
+
+def _image_rows(images: Dict[str, List[Any]], part: SegmentTables, categories: Categories) -> List[Dict[str, Any]]:
+    rows = []
+    for i, c, t, p, f, s in zip(images["image"], images["category"], images["tp"], images["fp"], images["fn"],
+                                images["iou"]):
+        rows.append({"image_id": part.image_ids[i], "file_name": os.path.basename(part.gt_files[i]),
+                     "category_id": categories.ids[c], "tp": t, "fp": p, "fn": f, "iou": s})
+    return rows
+
+
+def _failure_to_error(failure: Dict[str, Any], part: SegmentTables) -> FastPQError:
+    """Builds the Python exception for the first image the engine could not score."""
+    i = failure["image_index"]
+    image_id = part.image_ids[i]
+    kind = failure["kind"]
+    segment_id = failure["segment_id"]
+    pred_file = part.pred_files[i]
+    if kind == "png_id_not_in_json":
+        return SegmentMismatchError(
+            "In the image with ID {} segment with ID {} is presented in PNG and not presented in JSON.".format(
+                image_id, segment_id), image_id=image_id, file=pred_file, segment_id=segment_id)
+    if kind == "unknown_category":
+        return SegmentMismatchError(
+            "In the image with ID {} segment with ID {} has unknown category_id {}.".format(
+                image_id, segment_id, category_of(part.pred_annotations[i], segment_id)),
+            image_id=image_id, file=pred_file, segment_id=segment_id)
+    if kind == "json_ids_not_in_png":
+        ids = missing_ids_in_panopticapi_order(part.pred_annotations[i], failure["segment_ids"])
+        return SegmentMismatchError(
+            "In the image with ID {} the following segment IDs {} are presented in JSON and not presented in "
+            "PNG.".format(image_id, ids), image_id=image_id, file=pred_file, segment_id=segment_id)
+    if kind == "bad_area":
+        return AnnotationError(
+            f"In the image with ID {image_id} ground-truth segment with ID {segment_id} has an 'area' that "
+            f"does not fit its pixels in '{part.gt_files[i]}' (IoU union <= 0)",
+            image_id=image_id, file=part.gt_files[i], segment_id=segment_id)
+    if kind == "size_mismatch":
+        return ImageSizeMismatchError(f"In the image with ID {image_id}: {failure['message']}",
+                                      image_id=image_id, file=pred_file)
+    message = failure["message"]
+    file = part.gt_files[i] if f"'{part.gt_files[i]}'" in message else pred_file
+    error_class = PngNotFoundError if kind == "file_missing" else PngError
+    return error_class(f"In the image with ID {image_id}: {message}", image_id=image_id, file=file)
+
+
+def pq_compute(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optional[PathLike] = None,
+               pred_folder: Optional[PathLike] = None) -> Dict[str, Any]:
+    """Drop-in for ``panopticapi.evaluation.pq_compute``: same arguments, printout and return dict.
+
+    Returns ``{"All" | "Things" | "Stuff": {"pq", "sq", "rq", "n"}, "per_class": {category_id: {...}}}``
+    with every value equal to panopticapi's. panopticapi's KeyError texts are kept; where it fails
+    obscurely (images of different sizes, an empty category group) a clear FastPQError is raised.
+    """
+    return report_like_panopticapi(gt_json_file, pred_json_file, gt_folder, pred_folder, evaluate)
+
+
+def report_like_panopticapi(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optional[PathLike],
+                            pred_folder: Optional[PathLike],
+                            score: Callable[[str, str, str, str], PanopticResult]) -> Dict[str, Any]:
+    """Runs `score` on the resolved paths with panopticapi's printout around it; returns its dict."""
+    start = time.time()
+    gt_json_file, pred_json_file = os.fspath(gt_json_file), os.fspath(pred_json_file)
+    gt_folder = default_folder(gt_json_file) if gt_folder is None else os.fspath(gt_folder)
+    pred_folder = default_folder(pred_json_file) if pred_folder is None else os.fspath(pred_folder)
+    print("Evaluation panoptic segmentation metrics:")
+    print("Ground truth:")
+    print("\tSegmentation folder: {}".format(gt_folder))
+    print("\tJSON file: {}".format(gt_json_file))
+    print("Prediction:")
+    print("\tSegmentation folder: {}".format(pred_folder))
+    print("\tJSON file: {}".format(pred_json_file))
+    result = score(gt_json_file, pred_json_file, gt_folder, pred_folder)
+    results = result.to_dict()
+    print(result.table())
+    print("Time elapsed: {:0.2f} seconds".format(time.time() - start))
+    return results

@@ -1,0 +1,1 @@
+"""Tools around the metrics: the combination heuristic, format converters, the HTML report."""
