@@ -120,3 +120,7 @@ class SubmissionLayoutError(SubmissionError):
 
 class InvalidOptionError(FastPQError, ValueError):
     """An evaluation option out of its range (such as a negative boundary dilation ratio)."""
+
+
+class LabelError(FastPQError, ValueError):
+    """A label map holds a value that is neither an evaluated class nor ignored (semantic scores)."""

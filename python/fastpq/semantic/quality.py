@@ -1,0 +1,78 @@
+"""``SemanticQuality``: semantic scores accumulated batch by batch in memory (arrays, tensors, files
+or PNG bytes), mergeable across workers and picklable, equal to one ``evaluate`` over all images."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional
+
+from .compute import compute
+from .evaluation import run_pass
+from .results import SemanticResult
+from .sources import flatten
+from .spec import Spec, make_spec
+from .state import SemanticState
+
+
+class SemanticQuality:
+    """Accumulates semantic scores over batches.
+
+    >>> m = SemanticQuality(num_classes=150, preset="mmseg", reduce_zero_label=True)
+    >>> m.update(gt_batch, pred_batch)   # (N, H, W) or (H, W) integer arrays / tensors, paths, bytes
+    >>> m.compute().miou
+
+    The options are :func:`fastpq.semantic.evaluate`'s. ``merge`` adds another instance's images
+    after this one's (the order the reference would have seen them in, for the presets whose
+    arithmetic depends on it)."""
+
+    def __init__(self, num_classes: Optional[int] = None, preset: Optional[str] = None, *, workers: int = 0,
+                 max_pixels: Optional[int] = None, **options: Any) -> None:
+        self._init = dict(num_classes=num_classes, preset=preset, workers=workers, max_pixels=max_pixels, **options)
+        self.preset = preset
+        self.workers, self.max_pixels = workers, max_pixels
+        self._options = options
+        self.spec: Spec = make_spec(preset, num_classes=num_classes, instances=preset == "cityscapes", **options)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forgets every image counted so far."""
+        self.state = SemanticState(self.spec.n_rows, self.spec.n_cols, self.spec.instances)
+
+    def update(self, gt: Any, pred: Any, instances: Any = None) -> "SemanticQuality":
+        """Counts one image or a batch: ground truth, prediction (and Cityscapes instance maps)."""
+        gts, preds = flatten(gt, "ground truth"), flatten(pred, "prediction")
+        if len(gts) != len(preds):
+            raise ValueError(f"{len(gts)} ground-truth maps but {len(preds)} predictions")
+        insts = None
+        if instances is not None:
+            if not self.spec.instances:
+                raise TypeError("instance maps are only scored by the cityscapes preset")
+            insts = flatten(instances, "instances")
+            if len(insts) != len(gts):
+                raise ValueError(f"{len(gts)} ground-truth maps but {len(insts)} instance maps")
+        first = self.state.n_images
+        names = [g if isinstance(g, str) else f"<image #{first + i}>" for i, g in enumerate(gts)]
+        run_pass(self.state, self.spec, gts, preds, insts, names, self.workers, self.max_pixels)
+        return self
+
+    def merge(self, other: "SemanticQuality") -> "SemanticQuality":
+        """Adds the images ``other`` counted (same options) after this one's."""
+        if other.spec.preset != self.spec.preset or other.spec.class_names != self.spec.class_names:
+            raise ValueError("cannot merge SemanticQuality objects of different presets or classes")
+        self.state.merge(other.state)
+        return self
+
+    def compute(self) -> SemanticResult:
+        """The scores of every image counted so far."""
+        return compute(self.spec, self.state)
+
+    @property
+    def n_images(self) -> int:
+        return self.state.n_images
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return {"init": self._init, "state": self.state}
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        self.__init__(**state["init"])  # type: ignore[misc]
+        self.state = state["state"]
+

@@ -1,0 +1,162 @@
+"""Turning what a user passes (folders, file lists, (gt, pred) pairs, arrays, tensors) into the
+lists of sources the C++ pass reads, with a name per image for error messages and per-image rows.
+
+Folders: for ``cityscapes``, the ground truth is every ``*_gtFine_labelIds.png`` below the folder
+(instances from the ``instanceIds`` file beside it) and each prediction the one PNG below the
+prediction folder whose name starts with ``<city>_<seq>_<frame>``, as cityscapesscripts finds them;
+for the other presets, every ``*.png`` below the ground-truth folder, its prediction at the same
+relative path below the prediction folder. A missing prediction, two candidates for one image, or a
+prediction PNG no ground truth claims is an error.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+from typing import Any, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import ImageSetMismatchError, MissingFolderError, MissingPredictionError, PngNotFoundError
+
+Source = Any  # str path, bytes, or a 2-D integer numpy array
+Resolved = Tuple[List[Source], List[Source], Optional[List[Source]], List[str]]
+
+_ARRAY_KINDS = "iu"
+
+
+def _is_folder(x: Any) -> bool:
+    return isinstance(x, (str, os.PathLike)) and os.path.isdir(x)
+
+
+def as_array(x: Any, name: str) -> np.ndarray:
+    """A 2-D (or 3-D batch) C-contiguous integer array from a numpy array or CPU torch tensor,
+    without a copy where the input already is one."""
+    if hasattr(x, "detach") and hasattr(x, "numpy"):
+        x = x.detach()
+        if getattr(x, "device", None) is not None and str(x.device) != "cpu":
+            x = x.cpu()
+        x = x.numpy()
+    a = np.asarray(x)
+    if a.dtype.kind not in _ARRAY_KINDS:
+        raise TypeError(f"{name}: label maps must be integer arrays, not {a.dtype}")
+    if a.ndim not in (2, 3):
+        raise ValueError(f"{name}: label maps must be (H, W) or a batch (N, H, W), not shape {a.shape}")
+    return np.ascontiguousarray(a)
+
+
+def _one(x: Any, name: str) -> List[Source]:
+    """One source, or the images of a (N, H, W) batch."""
+    if isinstance(x, (str, os.PathLike)):
+        if not os.path.isfile(x):
+            raise PngNotFoundError(f"{os.fspath(x)}: no such file", file=os.fspath(x))
+        return [os.fspath(x)]
+    if isinstance(x, (bytes, bytearray, memoryview)):
+        return [bytes(x)]
+    a = as_array(x, name)
+    return [a] if a.ndim == 2 else [a[i] for i in range(a.shape[0])]
+
+
+def _name(x: Source, index: int) -> str:
+    return x if isinstance(x, str) else f"<{'memory' if isinstance(x, bytes) else 'array'} #{index}>"
+
+
+def flatten(items: Any, what: str) -> List[Source]:
+    """A list of sources from one source, a batch array, or a sequence of them."""
+    if isinstance(items, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(items, "ndim") \
+            or hasattr(items, "detach"):
+        return _one(items, what)
+    out: List[Source] = []
+    for i, x in enumerate(items):
+        out.extend(_one(x, f"{what} #{i}"))
+    return out
+
+
+def _cityscapes_key(path: Path) -> str:
+    parts = path.name.split("_")
+    if len(parts) < 3:
+        raise MissingPredictionError(f"{path}: not a Cityscapes file name (<city>_<seq>_<frame>_...)",
+                                     file=str(path))
+    return "_".join(parts[:3])
+
+
+def _cityscapes_folders(gt_dir: Path, pred_dir: Path, instances: bool) -> Resolved:
+    gts = sorted(gt_dir.rglob("*_gtFine_labelIds.png"))
+    if not gts:
+        raise MissingPredictionError(f"{gt_dir}: no *_gtFine_labelIds.png below it", file=str(gt_dir))
+    walk = [(root, files) for root, _, files in os.walk(pred_dir)]
+    claimed = set()
+    preds, insts = [], []
+    for gt in gts:
+        pattern = _cityscapes_key(gt) + "*.png"
+        found = [os.path.join(root, f) for root, files in walk for f in fnmatch.filter(files, pattern)]
+        if not found:
+            raise MissingPredictionError(f"{gt}: no prediction {pattern} below {pred_dir}", file=str(gt))
+        if len(found) > 1:
+            raise ImageSetMismatchError(f"{gt}: several predictions match {pattern}: {', '.join(sorted(found))}",
+                                        file=str(gt))
+        claimed.add(os.path.normpath(found[0]))
+        preds.append(found[0])
+        if instances:
+            inst = str(gt).replace("labelIds", "instanceIds")
+            if not os.path.isfile(inst):
+                raise PngNotFoundError(f"{inst}: no such file (the instance map of {gt})", file=inst)
+            insts.append(inst)
+    _check_extra(pred_dir, walk, claimed)
+    return [str(g) for g in gts], preds, insts if instances else None, [str(g) for g in gts]
+
+
+def _check_extra(pred_dir: Path, walk: Sequence[Tuple[str, List[str]]], claimed: set) -> None:
+    extra = sorted(os.path.join(root, f) for root, files in walk for f in files
+                   if f.lower().endswith(".png") and os.path.normpath(os.path.join(root, f)) not in claimed)
+    if extra:
+        more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
+        raise ImageSetMismatchError(f"{extra[0]}: a prediction for no ground-truth image{more}", file=extra[0])
+
+
+def _plain_folders(gt_dir: Path, pred_dir: Path) -> Resolved:
+    gts = sorted(gt_dir.rglob("*.png"), key=lambda p: p.relative_to(gt_dir).as_posix())
+    if not gts:
+        raise MissingPredictionError(f"{gt_dir}: no PNG files below it", file=str(gt_dir))
+    preds = []
+    for gt in gts:
+        pred = pred_dir / gt.relative_to(gt_dir)
+        if not pred.is_file():
+            raise MissingPredictionError(f"{gt}: no prediction {pred}", file=str(pred))
+        preds.append(str(pred))
+    walk = [(root, files) for root, _, files in os.walk(pred_dir)]
+    _check_extra(pred_dir, walk, {os.path.normpath(p) for p in preds})
+    return [str(g) for g in gts], preds, None, [str(g) for g in gts]
+
+
+def resolve(gt: Any, pred: Any, instances: Any, preset: Optional[str], want_instances: bool) -> Resolved:
+    """(gt sources, pred sources, instance sources or None, image names) of an evaluation's inputs."""
+    if pred is None and not _is_folder(gt):
+        gts, preds, insts = [], [], []
+        for i, item in enumerate(gt):
+            if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+                raise TypeError("with pred=None, gt must be a list of (gt, pred) or (gt, pred, instances)")
+            g, p = _one(item[0], f"ground truth #{i}"), _one(item[1], f"prediction #{i}")
+            gts += g
+            preds += p
+            if len(item) == 3:
+                insts += _one(item[2], f"instances #{i}")
+        instances = insts or instances
+    elif _is_folder(gt) or _is_folder(pred):
+        for folder in (gt, pred):
+            if not _is_folder(folder):
+                raise MissingFolderError(f"{folder}: not a folder", file=str(folder))
+        if preset == "cityscapes":
+            return _cityscapes_folders(Path(gt), Path(pred), want_instances and instances is not False)
+        return _plain_folders(Path(gt), Path(pred))
+    else:
+        gts, preds = flatten(gt, "ground truth"), flatten(pred, "prediction")
+    if len(gts) != len(preds):
+        raise ImageSetMismatchError(f"{len(gts)} ground-truth maps but {len(preds)} predictions")
+    inst_list = None
+    if instances is not None and instances is not False:
+        inst_list = flatten(instances, "instances")
+        if len(inst_list) != len(gts):
+            raise ImageSetMismatchError(f"{len(gts)} ground-truth maps but {len(inst_list)} instance maps")
+    return gts, preds, inst_list, [_name(g, i) for i, g in enumerate(gts)]
