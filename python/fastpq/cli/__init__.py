@@ -476,7 +476,7 @@ def _add_combine_and_convert(commands: Any) -> None:
 
 #: The order `fastpq --help` lists the commands in: scoring first, then preparing predictions,
 #: serving submissions, and the demo.
-COMMAND_ORDER = ("pq", "compare", "consistency", "report", "amodal", "amodal-stats", "combine", "convert",
+COMMAND_ORDER = ("pq", "semseg", "compare", "consistency", "report", "amodal", "amodal-stats", "combine", "convert",
                  "score-submission", "demo")
 
 EPILOG = """\
@@ -484,6 +484,7 @@ typical uses:
   fastpq demo                                          generate a small example and score it
   fastpq pq --gt-json gt.json --pred-json pred.json    PQ/SQ/RQ, as panopticapi's pq_compute prints them
   fastpq pq ... --per-class --bootstrap 1000 --by-size --json out.json
+  fastpq semseg --preset cityscapes gtFine/val results/   class / category IoU and iIoU
   fastpq compare gt.json a.json b.json --bootstrap 1000   is B better than A?
   fastpq report gt.json pred.json -o report.html       one HTML file with plots and the worst images
   fastpq combine --instances det.json --semantic sem/ --images images.json --output panoptic.json
@@ -548,6 +549,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "score-submission", add_help=False, help="score an untrusted zip submission safely and print JSON",
         description="fastpq.server's worker: see 'fastpq score-submission --help'.")
+    from . import semseg
+
+    semseg.register(commands)
     order = {name: i for i, name in enumerate(COMMAND_ORDER)}
     commands._choices_actions.sort(key=lambda a: order.get(a.dest, len(order)))
     return parser

@@ -32,6 +32,11 @@ def _not_ignored(exclude: Any = ()) -> List[int]:
     return [i for i in _IDS if not _BY_ID[i].ignore_in_eval and i not in exclude]
 
 
+def counted_rows() -> List[int]:
+    """The label ids whose ground-truth rows count false positives (the non-ignored classes)."""
+    return _not_ignored()
+
+
 def _instance_categories() -> Dict[str, List[int]]:
     """Categories all of whose labels (id >= 0) have instances, with those label ids."""
     out: Dict[str, List[int]] = {}
