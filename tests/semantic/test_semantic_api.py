@@ -1,0 +1,233 @@
+"""fastpq.semantic's Python layer: inputs of every kind, SemanticQuality (batches, merge, pickle),
+errors naming the file, per-image rows and the bootstrap against numpy oracles, the CLI and the
+report, and the label tables against cityscapesscripts."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import pickle
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import fastpq.semantic as S
+from fastpq.errors import (FastPQError, ImageSetMismatchError, ImageSizeMismatchError, LabelError,
+                           MissingPredictionError, PngError)
+
+K = 7
+
+
+def _maps(seed: int, n: int = 5, shape=(24, 40), k: int = K, ignore: int = 255):
+    rng = np.random.default_rng(seed)
+    gts, preds = [], []
+    for _ in range(n):
+        g = rng.integers(0, k, size=(shape[0] // 4, shape[1] // 4)).repeat(4, 0).repeat(4, 1).astype(np.uint8)
+        g[rng.random(shape) < 0.05] = ignore
+        p = np.where(rng.random(shape) < 0.3, rng.integers(0, k, size=shape), np.where(g == ignore, 0, g))
+        gts.append(g)
+        preds.append(p.astype(np.uint8))
+    return gts, preds
+
+
+def _confusion_oracle(gts, preds, k=K, ignore=255):
+    m = np.zeros((k, k), dtype=np.uint64)
+    for g, p in zip(gts, preds):
+        keep = g != ignore
+        m += np.bincount(g[keep].astype(np.int64) * k + p[keep], minlength=k * k).reshape(k, k).astype(np.uint64)
+    return m
+
+
+def _png(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _write(tmp_path, gts, preds):
+    gdir, pdir = tmp_path / "gt", tmp_path / "pred"
+    gdir.mkdir()
+    pdir.mkdir()
+    for i, (g, p) in enumerate(zip(gts, preds)):
+        Image.fromarray(g).save(gdir / f"img_{i:03d}.png")
+        Image.fromarray(p).save(pdir / f"img_{i:03d}.png")
+    return gdir, pdir
+
+
+def test_every_input_kind_counts_the_same_matrix(tmp_path):
+    import torch
+
+    gts, preds = _maps(0)
+    expected = _confusion_oracle(gts, preds)
+    gdir, pdir = _write(tmp_path, gts, preds)
+    files_g = sorted(str(p) for p in gdir.glob("*.png"))
+    files_p = sorted(str(p) for p in pdir.glob("*.png"))
+    kw = dict(preset="mmseg", num_classes=K)
+    results = [
+        S.evaluate(gdir, pdir, **kw),
+        S.evaluate(files_g, files_p, **kw),
+        S.evaluate(list(zip(files_g, files_p)), **kw),
+        S.evaluate([_png(g) for g in gts], [_png(p) for p in preds], **kw),
+        S.evaluate(gts, preds, **kw),
+        S.evaluate(np.stack(gts), np.stack(preds).astype(np.int64), **kw),
+        S.evaluate([torch.from_numpy(g.astype(np.int32)) for g in gts], [torch.from_numpy(p) for p in preds], **kw),
+    ]
+    for r in results:
+        np.testing.assert_array_equal(r.confusion, expected)
+        assert r.to_dict() == results[0].to_dict()
+
+
+def test_quality_batches_merge_and_pickle_equal_one_evaluation():
+    gts, preds = _maps(1, n=8)
+    whole = S.evaluate(gts, preds, preset="mmseg", num_classes=K, metrics=["mIoU", "mDice", "mFscore"])
+    a = S.SemanticQuality(num_classes=K, preset="mmseg", metrics=["mIoU", "mDice", "mFscore"])
+    b = S.SemanticQuality(num_classes=K, preset="mmseg", metrics=["mIoU", "mDice", "mFscore"])
+    a.update(np.stack(gts[:3]), np.stack(preds[:3]))
+    a.update(gts[3], preds[3])
+    for g, p in zip(gts[4:], preds[4:]):
+        b.update(g, p)
+    b = pickle.loads(pickle.dumps(b))
+    merged = pickle.loads(pickle.dumps(a.merge(b)))
+    r = merged.compute()
+    assert merged.n_images == 8
+    np.testing.assert_array_equal(r.confusion, whole.confusion)
+    assert r.to_dict() == whole.to_dict()
+    for key in whole.per_class:
+        np.testing.assert_array_equal(np.asarray(r.per_class[key]), np.asarray(whole.per_class[key]))
+    merged.reset()
+    assert merged.n_images == 0
+
+
+@pytest.mark.parametrize("preset", [None, "mmseg", "detectron2", "torchmetrics"])
+def test_plain_scores_follow_the_counts(preset):
+    gts, preds = _maps(2)
+    r = S.evaluate(gts, preds, preset=preset, num_classes=K, ignore_index=255)
+    m = _confusion_oracle(gts, preds).astype(np.float64)
+    tp, g, p = np.diag(m), m.sum(1), m.sum(0)
+    iou = tp / (g + p - tp)
+    for k in range(K):
+        assert r.classes[str(k)].iou == pytest.approx(iou[k], rel=1e-6)
+    assert r.miou == pytest.approx(np.mean(iou), rel=1e-6)
+    assert r.pixel_accuracy == pytest.approx(tp.sum() / g.sum(), rel=1e-6)
+
+
+def test_label_outside_the_classes_names_file_value_and_pixel(tmp_path):
+    gts, preds = _maps(3, n=3)
+    preds[1][5, 9] = 200
+    gdir, pdir = _write(tmp_path, gts, preds)
+    with pytest.raises(LabelError) as e:
+        S.evaluate(gdir, pdir, preset="mmseg", num_classes=K)
+    text = str(e.value)
+    assert "img_001.png" in text and "200" in text and "x=9" in text and "y=5" in text
+    gts[2][3, 4] = 9  # not a class, not ignored
+    with pytest.raises(LabelError, match="9"):
+        S.evaluate(gts, [np.zeros_like(g) for g in gts], preset="mmseg", num_classes=K)
+
+
+def test_bad_files_are_clear_errors(tmp_path):
+    gts, preds = _maps(4, n=3)
+    gdir, pdir = _write(tmp_path, gts, preds)
+    (pdir / "img_001.png").unlink()
+    with pytest.raises(MissingPredictionError, match="img_001.png"):
+        S.evaluate(gdir, pdir, preset="ade20k")
+    Image.fromarray(preds[1]).save(pdir / "img_001.png")
+    Image.fromarray(preds[1]).save(pdir / "extra.png")
+    with pytest.raises(ImageSetMismatchError, match="extra.png"):
+        S.evaluate(gdir, pdir, preset="mmseg", num_classes=K)
+    (pdir / "extra.png").unlink()
+    Image.fromarray(preds[1][:, :-4]).save(pdir / "img_001.png")
+    with pytest.raises(ImageSizeMismatchError, match="img_001.png"):
+        S.evaluate(gdir, pdir, preset="mmseg", num_classes=K)
+    (pdir / "img_001.png").write_bytes(_png(preds[1])[:60])
+    with pytest.raises(PngError, match="img_001.png"):
+        S.evaluate(gdir, pdir, preset="mmseg", num_classes=K)
+    with pytest.raises(FastPQError):
+        S.evaluate(gts, preds[:2], preset="mmseg", num_classes=K)
+
+
+def test_per_image_rows_equal_one_image_evaluations():
+    from fastpq.analysis.semantic import image_rows
+
+    gts, preds = _maps(5)
+    r = S.evaluate(gts, preds, num_classes=K, ignore_index=255)
+    rows = image_rows(r)
+    assert len(rows) == len(gts)
+    for row, g, p in zip(rows, gts, preds):
+        one = S.evaluate([g], [p], num_classes=K, ignore_index=255)
+        assert row["miou"] == pytest.approx(one.miou, rel=1e-12)
+        assert row["pixel_accuracy"] == pytest.approx(one.pixel_accuracy, rel=1e-12)
+        for k in range(K):
+            value = row[f"iou/{k}"]
+            assert (value is None and math.isnan(one.classes[str(k)].iou)) or value == pytest.approx(
+                one.classes[str(k)].iou, rel=1e-12)
+
+
+def test_bootstrap_equals_a_numpy_resampling_oracle():
+    from fastpq.analysis import resample_indices
+    from fastpq.analysis.semantic import bootstrap
+
+    gts, preds = _maps(6, n=9)
+    r = S.evaluate(gts, preds, num_classes=K, ignore_index=255)
+    boot = bootstrap(r, n_resamples=40, seed=3)
+    per_image = [_confusion_oracle([g], [p]).astype(np.float64) for g, p in zip(gts, preds)]
+    samples = []
+    for idx in resample_indices(len(gts), 40, 3):
+        m = sum(per_image[i] for i in idx)
+        tp, g, p = np.diag(m), m.sum(1), m.sum(0)
+        union = g + p - tp
+        samples.append(np.mean(tp[union > 0] / union[union > 0]))
+    lower, upper = np.percentile(samples, [2.5, 97.5])
+    assert boot.intervals["miou"].lower == pytest.approx(lower, rel=1e-12)
+    assert boot.intervals["miou"].upper == pytest.approx(upper, rel=1e-12)
+    assert boot.to_dict() == bootstrap(r, n_resamples=40, seed=3).to_dict()
+
+
+def test_cli_writes_json_rows_and_report(tmp_path, capsys):
+    from fastpq.cli import main
+
+    gts, preds = _maps(7, n=3)
+    gdir, pdir = _write(tmp_path, gts, preds)
+    out, rows, page = tmp_path / "o.json", tmp_path / "rows.csv", tmp_path / "r.html"
+    assert main(["semseg", str(gdir), str(pdir), "--preset", "detectron2", "--num-classes", str(K), "--json",
+                 str(out), "--per-image", str(rows), "--bootstrap", "20", "--report", str(page)]) == 0
+    printed = capsys.readouterr().out
+    data = json.loads(out.read_text())
+    ref = S.evaluate(gdir, pdir, preset="detectron2", num_classes=K).to_dict()
+    assert data["reference"]["sem_seg"]["mIoU"] == pytest.approx(ref["sem_seg"]["mIoU"], rel=1e-15)
+    assert "bootstrap" in data and len(rows.read_text().splitlines()) == 4
+    assert "<svg" in page.read_text() and "Confusion matrix" in page.read_text()
+    assert "mean" in printed
+    (pdir / "img_000.png").unlink()
+    assert main(["semseg", str(gdir), str(pdir), "--preset", "detectron2", "--num-classes", str(K)]) == 1
+    assert "img_000.png" in capsys.readouterr().err
+
+
+def test_label_tables_equal_cityscapesscripts():
+    labels = pytest.importorskip("cityscapesscripts.helpers.labels")
+    ours = [(l.id, l.name, l.train_id, l.category, l.has_instances, l.ignore_in_eval) for l in S.CITYSCAPES_LABELS]
+    theirs = [(l.id, l.name, l.trainId, l.category, l.hasInstances, l.ignoreInEval) for l in labels.labels if l.id >= 0]
+    assert ours == theirs
+    from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as E
+    from fastpq.semantic.labels import CITYSCAPES_AVG_CLASS_SIZE
+
+    assert CITYSCAPES_AVG_CLASS_SIZE == E.args.avgClassSize
+    assert len(S.ADE20K_CLASSES) == 150 == len(set(S.ADE20K_CLASSES))
+
+
+def test_train_ids_map_back_to_label_ids():
+    from fastpq.semantic.labels import cityscapes_train_id_to_label_id
+
+    rng = np.random.default_rng(8)
+    ids = np.array([l.id for l in S.CITYSCAPES_LABELS if not l.ignore_in_eval])
+    gt = rng.choice(ids, size=(16, 16)).astype(np.uint8)
+    to_label = cityscapes_train_id_to_label_id()
+    to_train = {v: k for k, v in to_label.items() if k != 255}
+    pred_train = np.vectorize(to_train.get)(gt).astype(np.uint8)
+    pred_train[0, :4] = 255
+    a = S.evaluate([gt], [pred_train], preset="cityscapes", pred_format="trainIds", instances=False)
+    pred_label = gt.copy()
+    pred_label[0, :4] = 0
+    b = S.evaluate([gt], [pred_label], preset="cityscapes", instances=False)
+    assert a.to_dict()["classScores"] == b.to_dict()["classScores"]
