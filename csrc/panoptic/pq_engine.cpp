@@ -143,6 +143,7 @@ PanopticEvaluation run_images(std::size_t count, const SegmentTables& tables, co
   result.breakdown = std::move(initial_breakdown);
   std::vector<ImageMatches> images(count);
   std::vector<ImageBreakdown> breakdowns(wanted.any() ? count : 0);
+  std::vector<std::vector<CategoryPixels>> semantic(options.semantic ? count : 0);
 
   std::atomic<std::int64_t> first_failure{n};
   std::mutex failure_mutex;
@@ -164,6 +165,8 @@ PanopticEvaluation run_images(std::size_t count, const SegmentTables& tables, co
           ws.hist.sorted_entries(ws.entries);
           match_segments(ws.entries, tables.gt(at), tables.pred(at), tables.n_categories, images[at], ws.scratch);
           if (wanted.any()) add_breakdowns(tables, at, images[at], wanted, ws, breakdowns[at]);
+          if (options.semantic)
+            category_confusion(ws.entries, tables.gt(at), tables.pred(at), tables.n_categories, semantic[at]);
         },
         [&] { return describe(at); });
     if (f.kind != ImageFailure::kNone) record(i, std::move(f));
@@ -175,6 +178,7 @@ PanopticEvaluation run_images(std::size_t count, const SegmentTables& tables, co
   for (const ImageMatches& image : images) result.totals.add(image);
   for (const ImageBreakdown& image : breakdowns) result.breakdown.add(image, wanted);
   if (keep_images) result.images = std::move(images);
+  result.semantic = std::move(semantic);
   return result;
 }
 

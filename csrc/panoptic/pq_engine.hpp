@@ -12,6 +12,7 @@
 #include "png/inflate.hpp"
 #include "panoptic/joint_histogram.hpp"
 #include "common/parallel.hpp"
+#include "panoptic/category_confusion.hpp"
 #include "panoptic/pq_match.hpp"
 
 namespace fastpq {
@@ -61,6 +62,7 @@ struct EngineOptions {
   std::uint64_t max_pixels = std::uint64_t{1} << 27;
   InflateBackend inflate = InflateBackend::kDefault;
   BreakdownOptions breakdown;
+  bool semantic = false;  // also count pixels per (gt category, pred category) per image
 };
 
 // Per-category sums; IoUs are added image by image in dataset order, within an image in
@@ -106,6 +108,7 @@ struct PanopticEvaluation {
   CategoryTotals totals;
   BreakdownTotals breakdown;
   std::vector<ImageMatches> images;  // per image, kept only when asked for
+  std::vector<std::vector<CategoryPixels>> semantic;  // per image, when options.semantic
   ImageFailure failure;
 };
 
