@@ -29,7 +29,8 @@ def evaluate(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Option
              max_json_bytes: int = DEFAULT_MAX_JSON_BYTES, time_budget: Optional[float] = None,
              by_size: bool = False, covering: bool = False,
              covering_normalize_by_image_size: bool = True, boundary: bool = False,
-             boundary_dilation_ratio: float = DEFAULT_BOUNDARY_DILATION_RATIO) -> PanopticResult:
+             boundary_dilation_ratio: float = DEFAULT_BOUNDARY_DILATION_RATIO,
+             semantic: bool = False) -> PanopticResult:
     """Scores a COCO panoptic prediction against its ground truth, exactly as panopticapi does.
 
     Args:
@@ -55,6 +56,8 @@ def evaluate(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Option
             ``boundary_dilation_ratio`` times the image diagonal.
         The definitions, and the implementations they equal, are in :mod:`fastpq.breakdown`; all are
         computed in the same pass over the PNGs.
+        semantic: also the semantic scores of the prediction (``result.semantic``: each pixel's
+            category, ground-truth void ignored), counted from the same pass.
 
     Returns a :class:`PanopticResult`; groups with no present category have NaN scores and n = 0.
     Raises a :class:`FastPQError` subclass, naming the image, file or segment, on bad input.
@@ -67,7 +70,7 @@ def evaluate(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Option
     return evaluate_tables(tables, categories, workers=workers, max_pixels=max_pixels, per_image=per_image,
                            progress=progress, inflate=inflate, deadline=deadline, by_size=by_size, covering=covering,
                            covering_normalize_by_image_size=covering_normalize_by_image_size, boundary=boundary,
-                           boundary_dilation_ratio=boundary_dilation_ratio)
+                           boundary_dilation_ratio=boundary_dilation_ratio, semantic=semantic)
 
 
 def prepare(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optional[PathLike],
@@ -102,7 +105,7 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
                     deadline: Optional[Deadline] = None, by_size: bool = False, covering: bool = False,
                     covering_normalize_by_image_size: bool = True, boundary: bool = False,
                     boundary_dilation_ratio: float = DEFAULT_BOUNDARY_DILATION_RATIO,
-                    _chunk_images: Optional[int] = None) -> PanopticResult:
+                    semantic: bool = False, _chunk_images: Optional[int] = None) -> PanopticResult:
     """Runs the C++ engine over prepared segment tables, in chunks when progress is reported or
     a time budget is to be checked (``_chunk_images`` images a chunk, when given: for tests).
 
@@ -117,6 +120,7 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
     fn: List[int] = [0] * k
     iou: List[float] = [0.0] * k
     rows: Optional[List[Dict[str, Any]]] = [] if per_image else None
+    semantic_parts: List[Dict[str, Any]] = []
     timed = deadline is not None and deadline.active
     chunk = max(n, 1) if progress is None and not timed else max(64 if progress else 16, 8 * _threads(workers))
     if _chunk_images is not None:
@@ -132,7 +136,7 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
             part.gt_areas, part.pred_offsets, part.pred_ids, part.pred_categories, k, workers=workers,
             max_pixels=max_pixels, inflate=inflate, keep_images=per_image, initial_tp=tp, initial_fp=fp,
             initial_fn=fn, initial_iou=iou, by_size=by_size, covering=covering, boundary=boundary,
-            boundary_dilation_ratio=ratio, initial_breakdown=breakdowns.initial())
+            boundary_dilation_ratio=ratio, initial_breakdown=breakdowns.initial(), semantic=semantic)
         if out["failure"] is not None:
             raise _failure_to_error(out["failure"], part)
         # Each chunk continues the previous sums, so the addition order is that of one pass.
@@ -140,6 +144,8 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
         tp, fp, fn, iou = out["tp"], out["fp"], out["fn"], out["iou"]
         if rows is not None:
             rows.extend(_image_rows(out["images"], part, categories))
+        if semantic:
+            semantic_parts.append(out["semantic"])
         if progress is not None:
             progress(stop, n)
         if timed and stop < n:
@@ -147,6 +153,9 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
     images = None if rows is None else [(i, os.path.basename(f)) for i, f in zip(tables.image_ids, tables.gt_files)]
     result = PanopticResult.from_totals(categories, tp, fp, fn, iou, per_image=rows, images=images)
     breakdowns.attach(result, categories, covering_normalize_by_image_size)
+    if semantic:
+        result.semantic_counts = {"parts": semantic_parts, "n_categories": k,
+                                  "names": [os.path.basename(f) for f in tables.gt_files]}
     return result
 
 

@@ -67,6 +67,9 @@ class PanopticResult:
     by_size: Optional[Dict[str, "PanopticResult"]] = field(default=None, repr=False)  # "small", "medium", "large"
     covering: Optional["CoveringResult"] = field(default=None, repr=False)
     boundary: Optional["PanopticResult"] = field(default=None, repr=False)  # boundary PQ
+    #: With ``semantic=True``: per image, pixels per (gt category index, pred category index), void
+    #: (id 0, or an id the JSON lacks) at index len(classes): (image_offsets, gt, pred, counts) arrays.
+    semantic_counts: Optional[Dict[str, Any]] = field(default=None, repr=False)
 
     @classmethod
     def from_totals(cls, categories: "Categories", tp: Sequence[int], fp: Sequence[int],
@@ -82,6 +85,17 @@ class PanopticResult:
                                        scores["pq"], scores["sq"], scores["rq"], *counts, float(iou[i])))
         groups = {name: _average(classes, isthing) for name, isthing in GROUPS}
         return cls(groups=groups, classes=classes, per_image=per_image, images=images)
+
+    @property
+    def semantic(self) -> Any:
+        """The semantic scores of this panoptic pass (``evaluate(..., semantic=True)``): a
+        :class:`fastpq.semantic.SemanticResult` over the categories, ground-truth void ignored, a
+        void prediction on a labelled pixel a miss; None when not asked for."""
+        if self.semantic_counts is None:
+            return None
+        from ..semantic.panoptic import from_panoptic  # the semantic family reads these counts
+
+        return from_panoptic(self)
 
     @property
     def pq(self) -> float:
