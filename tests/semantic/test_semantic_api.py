@@ -231,3 +231,13 @@ def test_train_ids_map_back_to_label_ids():
     pred_label[0, :4] = 0
     b = S.evaluate([gt], [pred_label], preset="cityscapes", instances=False)
     assert json.dumps(a.to_dict()["classScores"]) == json.dumps(b.to_dict()["classScores"])
+
+
+def test_a_zero_stride_giant_is_refused_before_any_copy():
+    from fastpq.errors import LimitExceededError
+
+    giant = np.lib.stride_tricks.as_strided(np.zeros(1, dtype=np.uint8), shape=(100000, 100000), strides=(0, 0))
+    with pytest.raises(LimitExceededError, match="max_pixels"):
+        S.evaluate([giant], [giant], num_classes=K)
+    with pytest.raises(LimitExceededError):
+        S.SemanticQuality(num_classes=K).update(giant, giant)

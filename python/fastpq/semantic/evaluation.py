@@ -74,7 +74,8 @@ def evaluate(gt: Any, pred: Any = None, *, preset: Optional[str] = None, num_cla
     spec = make_spec(preset, num_classes=num_classes, ignore_index=ignore_index, label_map=label_map,
                      reduce_zero_label=reduce_zero_label, class_names=class_names, pred_format=pred_format,
                      instances=False, **options)
-    gts, preds, insts, names = resolve(gt, pred, instances, preset, want_instances)
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else int(max_pixels)
+    gts, preds, insts, names = resolve(gt, pred, instances, preset, want_instances, limit)
     if preset == "cityscapes":
         spec = make_spec(preset, pred_format=pred_format, instances=insts is not None)
     elif insts is not None:

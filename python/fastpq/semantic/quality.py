@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional
 
+from ..io.limits import DEFAULT_MAX_PIXELS
 from .compute import compute
 from .evaluation import run_pass
 from .results import SemanticResult
@@ -39,14 +40,15 @@ class SemanticQuality:
 
     def update(self, gt: Any, pred: Any, instances: Any = None) -> "SemanticQuality":
         """Counts one image or a batch: ground truth, prediction (and Cityscapes instance maps)."""
-        gts, preds = flatten(gt, "ground truth"), flatten(pred, "prediction")
+        limit = DEFAULT_MAX_PIXELS if self.max_pixels is None else int(self.max_pixels)
+        gts, preds = flatten(gt, "ground truth", limit), flatten(pred, "prediction", limit)
         if len(gts) != len(preds):
             raise ValueError(f"{len(gts)} ground-truth maps but {len(preds)} predictions")
         insts = None
         if instances is not None:
             if not self.spec.instances:
                 raise TypeError("instance maps are only scored by the cityscapes preset")
-            insts = flatten(instances, "instances")
+            insts = flatten(instances, "instances", limit)
             if len(insts) != len(gts):
                 raise ValueError(f"{len(gts)} ground-truth maps but {len(insts)} instance maps")
         first = self.state.n_images

@@ -18,7 +18,9 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import ImageSetMismatchError, MissingFolderError, MissingPredictionError, PngNotFoundError
+from ..errors import (ImageSetMismatchError, LimitExceededError, MissingFolderError, MissingPredictionError,
+                      PngNotFoundError)
+from ..io.limits import DEFAULT_MAX_PIXELS
 
 Source = Any  # str path, bytes, or a 2-D integer numpy array
 Resolved = Tuple[List[Source], List[Source], Optional[List[Source]], List[str]]
@@ -30,9 +32,10 @@ def _is_folder(x: Any) -> bool:
     return isinstance(x, (str, os.PathLike)) and os.path.isdir(x)
 
 
-def as_array(x: Any, name: str) -> np.ndarray:
+def as_array(x: Any, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """A 2-D (or 3-D batch) C-contiguous integer array from a numpy array or CPU torch tensor,
-    without a copy where the input already is one."""
+    without a copy where the input already is one. Maps of more than ``max_pixels`` pixels are
+    refused before anything is copied (a zero-stride view can fake a huge array)."""
     if hasattr(x, "detach") and hasattr(x, "numpy"):
         x = x.detach()
         if getattr(x, "device", None) is not None and str(x.device) != "cpu":
@@ -43,10 +46,14 @@ def as_array(x: Any, name: str) -> np.ndarray:
         raise TypeError(f"{name}: label maps must be integer arrays, not {a.dtype}")
     if a.ndim not in (2, 3):
         raise ValueError(f"{name}: label maps must be (H, W) or a batch (N, H, W), not shape {a.shape}")
+    pixels = int(a.shape[-1]) * int(a.shape[-2])
+    if pixels > max_pixels:
+        raise LimitExceededError(f"{name}: a label map of {a.shape[-2]}x{a.shape[-1]} = {pixels} pixels is more "
+                                 f"than max_pixels = {max_pixels}")
     return np.ascontiguousarray(a)
 
 
-def _one(x: Any, name: str) -> List[Source]:
+def _one(x: Any, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> List[Source]:
     """One source, or the images of a (N, H, W) batch."""
     if isinstance(x, (str, os.PathLike)):
         if not os.path.isfile(x):
@@ -54,7 +61,7 @@ def _one(x: Any, name: str) -> List[Source]:
         return [os.fspath(x)]
     if isinstance(x, (bytes, bytearray, memoryview)):
         return [bytes(x)]
-    a = as_array(x, name)
+    a = as_array(x, name, max_pixels)
     return [a] if a.ndim == 2 else [a[i] for i in range(a.shape[0])]
 
 
@@ -62,14 +69,14 @@ def _name(x: Source, index: int) -> str:
     return x if isinstance(x, str) else f"<{'memory' if isinstance(x, bytes) else 'array'} #{index}>"
 
 
-def flatten(items: Any, what: str) -> List[Source]:
+def flatten(items: Any, what: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> List[Source]:
     """A list of sources from one source, a batch array, or a sequence of them."""
     if isinstance(items, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(items, "ndim") \
             or hasattr(items, "detach"):
-        return _one(items, what)
+        return _one(items, what, max_pixels)
     out: List[Source] = []
     for i, x in enumerate(items):
-        out.extend(_one(x, f"{what} #{i}"))
+        out.extend(_one(x, f"{what} #{i}", max_pixels))
     return out
 
 
@@ -130,18 +137,19 @@ def _plain_folders(gt_dir: Path, pred_dir: Path) -> Resolved:
     return [str(g) for g in gts], preds, None, [str(g) for g in gts]
 
 
-def resolve(gt: Any, pred: Any, instances: Any, preset: Optional[str], want_instances: bool) -> Resolved:
+def resolve(gt: Any, pred: Any, instances: Any, preset: Optional[str], want_instances: bool,
+            max_pixels: int = DEFAULT_MAX_PIXELS) -> Resolved:
     """(gt sources, pred sources, instance sources or None, image names) of an evaluation's inputs."""
     if pred is None and not _is_folder(gt):
         gts, preds, insts = [], [], []
         for i, item in enumerate(gt):
             if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
                 raise TypeError("with pred=None, gt must be a list of (gt, pred) or (gt, pred, instances)")
-            g, p = _one(item[0], f"ground truth #{i}"), _one(item[1], f"prediction #{i}")
+            g, p = _one(item[0], f"ground truth #{i}", max_pixels), _one(item[1], f"prediction #{i}", max_pixels)
             gts += g
             preds += p
             if len(item) == 3:
-                insts += _one(item[2], f"instances #{i}")
+                insts += _one(item[2], f"instances #{i}", max_pixels)
         instances = insts or instances
     elif _is_folder(gt) or _is_folder(pred):
         for folder in (gt, pred):
@@ -151,12 +159,12 @@ def resolve(gt: Any, pred: Any, instances: Any, preset: Optional[str], want_inst
             return _cityscapes_folders(Path(gt), Path(pred), want_instances and instances is not False)
         return _plain_folders(Path(gt), Path(pred))
     else:
-        gts, preds = flatten(gt, "ground truth"), flatten(pred, "prediction")
+        gts, preds = flatten(gt, "ground truth", max_pixels), flatten(pred, "prediction", max_pixels)
     if len(gts) != len(preds):
         raise ImageSetMismatchError(f"{len(gts)} ground-truth maps but {len(preds)} predictions")
     inst_list = None
     if instances is not None and instances is not False:
-        inst_list = flatten(instances, "instances")
+        inst_list = flatten(instances, "instances", max_pixels)
         if len(inst_list) != len(gts):
             raise ImageSetMismatchError(f"{len(gts)} ground-truth maps but {len(inst_list)} instance maps")
     return gts, preds, inst_list, [_name(g, i) for i, g in enumerate(gts)]
