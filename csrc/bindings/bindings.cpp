@@ -21,6 +21,10 @@
 namespace py = pybind11;
 using namespace fastpq;
 
+namespace fastpq {
+void register_semantic(py::module_& m);
+}  // namespace fastpq
+
 namespace {
 
 
@@ -195,6 +199,33 @@ BreakdownOptions make_breakdown(bool by_size, bool covering, bool boundary, doub
   return b;
 }
 
+// Per-image (gt category, pred category, pixels) entries as CSR numpy arrays.
+py::dict category_pixels_to_python(const std::vector<std::vector<CategoryPixels>>& images) {
+  std::size_t n = 0;
+  for (const auto& im : images) n += im.size();
+  py::array_t<std::int64_t> offsets(static_cast<py::ssize_t>(images.size() + 1));
+  py::array_t<std::int32_t> rows(static_cast<py::ssize_t>(n)), cols(static_cast<py::ssize_t>(n));
+  py::array_t<std::uint64_t> counts(static_cast<py::ssize_t>(n));
+  std::int64_t* o = offsets.mutable_data();
+  o[0] = 0;
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    for (const CategoryPixels& e : images[i]) {
+      rows.mutable_data()[k] = e.gt;
+      cols.mutable_data()[k] = e.pred;
+      counts.mutable_data()[k] = e.count;
+      ++k;
+    }
+    o[i + 1] = static_cast<std::int64_t>(k);
+  }
+  py::dict d;
+  d["image_offsets"] = offsets;
+  d["image_rows"] = rows;
+  d["image_cols"] = cols;
+  d["image_counts"] = counts;
+  return d;
+}
+
 py::dict evaluation_to_python(const PanopticEvaluation& r, bool keep_images, const BreakdownOptions& breakdown) {
   py::dict out;
   out["breakdown"] = breakdown.any() && r.failure.kind == ImageFailure::kNone
@@ -206,6 +237,7 @@ py::dict evaluation_to_python(const PanopticEvaluation& r, bool keep_images, con
   out["iou"] = r.totals.iou;
   out["failure"] = failure_to_python(r.failure);
   out["images"] = keep_images && r.failure.kind == ImageFailure::kNone ? py::object(image_rows(r.images)) : py::none();
+  out["semantic"] = r.semantic.empty() ? py::object(py::none()) : py::object(category_pixels_to_python(r.semantic));
   return out;
 }
 
@@ -274,13 +306,15 @@ PYBIND11_MODULE(_core, m) {
          Ids pred_offsets, Ids pred_ids, Categories pred_categories, std::int32_t n_categories, int workers,
          std::uint64_t max_pixels, const std::string& inflate, bool keep_images, OptionalCounts initial_tp,
          OptionalCounts initial_fp, OptionalCounts initial_fn, OptionalSums initial_iou, bool by_size, bool covering,
-         bool boundary, double boundary_dilation_ratio, const std::optional<py::dict>& initial_breakdown) {
+         bool boundary, double boundary_dilation_ratio, const std::optional<py::dict>& initial_breakdown,
+         bool semantic) {
         PanopticDataset d{std::move(gt_files), std::move(pred_files),
                           make_tables(std::move(gt_offsets), std::move(gt_ids), std::move(gt_categories),
                                       std::move(gt_iscrowd), std::move(gt_areas), std::move(pred_offsets),
                                       std::move(pred_ids), std::move(pred_categories), n_categories)};
         EngineOptions options = make_options(workers, max_pixels, inflate);
         options.breakdown = make_breakdown(by_size, covering, boundary, boundary_dilation_ratio);
+        options.semantic = semantic;
         CategoryTotals initial = make_initial(static_cast<std::size_t>(n_categories), std::move(initial_tp),
                                               std::move(initial_fp), std::move(initial_fn), std::move(initial_iou));
         BreakdownTotals start = breakdown_from_python(initial_breakdown);
@@ -297,7 +331,8 @@ PYBIND11_MODULE(_core, m) {
       py::arg("max_pixels") = kDefaultMaxPixels, py::arg("inflate") = "", py::arg("keep_images") = false,
       py::arg("initial_tp") = py::none(), py::arg("initial_fp") = py::none(), py::arg("initial_fn") = py::none(),
       py::arg("initial_iou") = py::none(), py::arg("by_size") = false, py::arg("covering") = false,
-      py::arg("boundary") = false, py::arg("boundary_dilation_ratio") = 0.02, py::arg("initial_breakdown") = py::none());
+      py::arg("boundary") = false, py::arg("boundary_dilation_ratio") = 0.02, py::arg("initial_breakdown") = py::none(),
+      py::arg("semantic") = false);
   m.def(
       "evaluate_id_maps",
       [](const py::array& gt, const py::array& pred, Ids gt_offsets, Ids gt_ids, Categories gt_categories,
@@ -741,4 +776,5 @@ PYBIND11_MODULE(_core, m) {
         py::arg("ids"), "(ids ascending, areas, [x, y, width, height] boxes) of the non-zero segments of an id map.");
   }
   // ---- end combine ----
+  register_semantic(m);
 }

@@ -144,7 +144,7 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
         tp, fp, fn, iou = out["tp"], out["fp"], out["fn"], out["iou"]
         if rows is not None:
             rows.extend(_image_rows(out["images"], part, categories))
-        if semantic:
+        if semantic and out["semantic"] is not None:
             semantic_parts.append(out["semantic"])
         if progress is not None:
             progress(stop, n)

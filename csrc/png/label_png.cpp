@@ -1,0 +1,144 @@
+#include "png/label_png.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/errors.hpp"
+#include "png/png_chunks.hpp"
+
+namespace fastpq {
+namespace {
+
+std::uint8_t paeth(std::uint8_t a, std::uint8_t b, std::uint8_t c) {
+  const int p = int{a} + int{b} - int{c};
+  const int pa = std::abs(p - int{a}), pb = std::abs(p - int{b}), pc = std::abs(p - int{c});
+  if (pa <= pb && pa <= pc) return a;
+  return pb <= pc ? b : c;
+}
+
+// Undoes one row's filter: `in` is the filtered row (without its filter byte), `up` the previous
+// unfiltered row (zeros for the first), `bpp` the filter distance.
+void unfilter(int filter, const std::uint8_t* in, const std::uint8_t* up, std::uint8_t* out, std::size_t n,
+              std::size_t bpp) {
+  switch (filter) {
+    case 0:
+      std::memcpy(out, in, n);
+      break;
+    case 1:
+      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(in[i] + (i >= bpp ? out[i - bpp] : 0));
+      break;
+    case 2:
+      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(in[i] + up[i]);
+      break;
+    case 3:
+      for (std::size_t i = 0; i < n; ++i) {
+        const unsigned left = i >= bpp ? out[i - bpp] : 0;
+        out[i] = static_cast<std::uint8_t>(in[i] + ((left + up[i]) >> 1));
+      }
+      break;
+    default:
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::uint8_t left = i >= bpp ? out[i - bpp] : 0, corner = i >= bpp ? up[i - bpp] : 0;
+        out[i] = static_cast<std::uint8_t>(in[i] + paeth(left, up[i], corner));
+      }
+  }
+}
+
+}  // namespace
+
+void LabelPngReader::fail(const std::string& what) const { throw FormatError("PNG file '" + name_ + "': " + what); }
+
+void LabelPngReader::open_file(const std::string& path, std::uint64_t max_pixels) {
+  name_ = path;
+  std::size_t size = read_png_file(path, file_);
+  parse_and_inflate(file_.data(), size, max_pixels);
+}
+
+void LabelPngReader::open_memory(const std::uint8_t* data, std::size_t size, const std::string& name,
+                                 std::uint64_t max_pixels) {
+  name_ = name;
+  parse_and_inflate(data, size, max_pixels);
+}
+
+void LabelPngReader::parse_and_inflate(const std::uint8_t* data, std::size_t size, std::uint64_t max_pixels) {
+  const PngHeader h = parse_png_chunks(data, size, name_);
+  width_ = h.width;
+  height_ = h.height;
+  bit_depth_ = h.bit_depth;
+  const int ct = h.color_type, bd = h.bit_depth;
+  const bool ok = (ct == 0 && (bd == 1 || bd == 2 || bd == 4 || bd == 8 || bd == 16)) ||
+                  (ct == 3 && (bd == 1 || bd == 2 || bd == 4 || bd == 8)) || (ct == 4 && (bd == 8 || bd == 16)) ||
+                  ((ct == 2 || ct == 6) && bd == 8);
+  if (!ok)
+    fail("colour type " + std::to_string(ct) + " at bit depth " + std::to_string(bd) +
+         " is not a label map (grey of 1-16 bits, palette, grey + alpha, or 8-bit RGB / RGBA)");
+  if (h.interlace != 0) fail("is interlaced (Adam7); label maps must not be interlaced");
+  const std::uint64_t pixels = std::uint64_t{width_} * height_;
+  if (pixels > max_pixels)
+    fail("image of " + std::to_string(width_) + "x" + std::to_string(height_) +
+         " pixels is larger than max_pixels=" + std::to_string(max_pixels));
+  channels_ = ct == 2 ? 3 : ct == 6 ? 4 : ct == 4 ? 2 : 1;
+  label_bytes_ = (ct == 2 || ct == 6) ? 4 : bd == 16 ? 2 : 1;
+  const std::size_t bits = std::size_t{width_} * channels_ * bd;
+  row_bytes_ = (bits + 7) / 8;
+  pixel_bytes_ = std::max<std::size_t>(1, std::size_t(channels_) * bd / 8);
+  const std::size_t expected = (row_bytes_ + 1) * height_;
+  std::uint8_t* raw = raw_.reserve(expected);
+  const std::uint32_t declared = inflate_png_data(data, h, inflater_, idat_, raw, expected, name_);
+  std::uint32_t adler = 1;
+  for (std::size_t at = 0; at < expected;) {  // zlib's adler32 takes 32-bit lengths
+    const std::size_t n = std::min<std::size_t>(expected - at, std::size_t{1} << 30);
+    adler = static_cast<std::uint32_t>(adler32(adler, raw + at, static_cast<uInt>(n)));
+    at += n;
+  }
+  if (adler != declared) fail("image data is corrupt (Adler-32 checksum mismatch)");
+  std::memset(rows_[0].reserve(row_bytes_), 0, row_bytes_);
+  rows_[1].reserve(row_bytes_);
+  next_row_ = 0;
+  current_ = 0;
+}
+
+const std::uint8_t* LabelPngReader::next_row_bytes() {
+  if (next_row_ >= height_) fail("read past the last row");
+  const std::uint8_t* in = raw_.data() + std::size_t{next_row_} * (row_bytes_ + 1);
+  if (in[0] > 4) fail("invalid filter type " + std::to_string(in[0]) + " in row " + std::to_string(next_row_));
+  if (next_row_ == 0) std::memset(rows_[current_].data(), 0, row_bytes_);
+  std::uint8_t* out = rows_[current_ ^ 1].data();
+  unfilter(in[0], in + 1, rows_[current_].data(), out, row_bytes_, pixel_bytes_);
+  current_ ^= 1;
+  ++next_row_;
+  return out;
+}
+
+void LabelPngReader::next_row(std::uint32_t* labels) {
+  const std::uint8_t* row = next_row_bytes();
+  const std::uint32_t w = width_;
+  if (bit_depth_ < 8) {
+    const int per_byte = 8 / bit_depth_, mask = (1 << bit_depth_) - 1;
+    for (std::uint32_t x = 0; x < w; ++x) {
+      const int shift = 8 - bit_depth_ * (1 + static_cast<int>(x % per_byte));
+      labels[x] = (row[x / per_byte] >> shift) & mask;
+    }
+    return;
+  }
+  const std::size_t step = pixel_bytes_;
+  if (label_bytes_ == 4) {
+    for (std::uint32_t x = 0; x < w; ++x) {
+      const std::uint8_t* p = row + x * step;
+      labels[x] = std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8) | (std::uint32_t{p[2]} << 16);
+    }
+  } else if (bit_depth_ == 16) {
+    for (std::uint32_t x = 0; x < w; ++x) labels[x] = (std::uint32_t{row[x * step]} << 8) | row[x * step + 1];
+  } else {
+    for (std::uint32_t x = 0; x < w; ++x) labels[x] = row[x * step];
+  }
+}
+
+void LabelPngReader::shrink_if_above(std::size_t limit) {
+  for (ByteBuffer* b : {&file_, &idat_, &raw_}) b->shrink_if_above(limit);
+}
+
+}  // namespace fastpq

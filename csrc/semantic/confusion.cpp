@@ -1,0 +1,354 @@
+#include "semantic/confusion.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+
+#include "common/errors.hpp"
+#include "common/parallel.hpp"
+#include "png/label_png.hpp"
+
+namespace fastpq {
+namespace {
+
+constexpr std::size_t kKeepBufferBytes = std::size_t{256} << 20;
+constexpr std::size_t kDenseLimit = std::size_t{1} << 20;  // matrices up to this many cells are counted densely
+
+// Row access to one label source, whatever it is.
+class LabelRows {
+ public:
+  explicit LabelRows(InflateBackend backend) : png_(backend) {}
+
+  void open(const LabelSource& s, std::uint64_t max_pixels) {
+    src_ = &s;
+    y_ = 0;
+    if (s.kind == LabelSource::kArray) {
+      height_ = static_cast<std::uint32_t>(s.height);
+      width_ = static_cast<std::uint32_t>(s.width);
+      if (std::uint64_t{s.height} * s.width > max_pixels)
+        throw FormatError("array '" + s.name + "': " + std::to_string(s.width) + "x" + std::to_string(s.height) +
+                          " pixels is larger than max_pixels=" + std::to_string(max_pixels));
+      return;
+    }
+    if (s.kind == LabelSource::kFile)
+      png_.open_file(s.name, max_pixels);
+    else
+      png_.open_memory(s.data, s.size, s.name, max_pixels);
+    height_ = png_.height();
+    width_ = png_.width();
+  }
+
+  std::uint32_t height() const { return height_; }
+  std::uint32_t width() const { return width_; }
+  bool byte_labels() const {
+    return src_->kind == LabelSource::kArray ? src_->type == LabelSource::kU8 : png_.byte_labels();
+  }
+  const LabelSource& source() const { return *src_; }
+
+  // The next row's labels as bytes (byte_labels() only).
+  const std::uint8_t* next_bytes() {
+    if (src_->kind == LabelSource::kArray) return src_->data + std::size_t{y_++} * width_;
+    return png_.next_row_bytes();
+  }
+
+  // The next row's labels as int64.
+  void next_values(std::int64_t* out) {
+    if (src_->kind != LabelSource::kArray) {
+      row32_.resize(width_);
+      png_.next_row(row32_.data());
+      for (std::uint32_t x = 0; x < width_; ++x) out[x] = row32_[x];
+      return;
+    }
+    const std::size_t w = width_, at = std::size_t{y_++} * w;
+    switch (src_->type) {
+      case LabelSource::kU8: convert(reinterpret_cast<const std::uint8_t*>(src_->data) + at, w, out); break;
+      case LabelSource::kI8: convert(reinterpret_cast<const std::int8_t*>(src_->data) + at, w, out); break;
+      case LabelSource::kU16: convert(reinterpret_cast<const std::uint16_t*>(src_->data) + at, w, out); break;
+      case LabelSource::kI16: convert(reinterpret_cast<const std::int16_t*>(src_->data) + at, w, out); break;
+      case LabelSource::kU32: convert(reinterpret_cast<const std::uint32_t*>(src_->data) + at, w, out); break;
+      case LabelSource::kI32: convert(reinterpret_cast<const std::int32_t*>(src_->data) + at, w, out); break;
+      case LabelSource::kI64: convert(reinterpret_cast<const std::int64_t*>(src_->data) + at, w, out); break;
+      case LabelSource::kU64: {
+        const std::uint64_t* p = reinterpret_cast<const std::uint64_t*>(src_->data) + at;
+        // Values past int64 cannot be labels: they read as -1, outside every table.
+        for (std::size_t x = 0; x < w; ++x) out[x] = p[x] > 0x7FFFFFFFFFFFFFFFull ? -1 : static_cast<std::int64_t>(p[x]);
+        break;
+      }
+    }
+  }
+
+  void shrink() { png_.shrink_if_above(kKeepBufferBytes); }
+
+ private:
+  template <typename T>
+  static void convert(const T* p, std::size_t w, std::int64_t* out) {
+    for (std::size_t x = 0; x < w; ++x) out[x] = static_cast<std::int64_t>(p[x]);
+  }
+
+  LabelPngReader png_;
+  const LabelSource* src_ = nullptr;
+  std::uint32_t height_ = 0, width_ = 0, y_ = 0;
+  std::vector<std::uint32_t> row32_;
+};
+
+struct Workspace {
+  explicit Workspace(InflateBackend b) : backend(b), gt(b), pred(b), inst(b) {}
+  InflateBackend backend;
+  LabelRows gt, pred, inst;
+  std::vector<std::uint32_t> hist32;  // raw (gt byte, pred byte) pairs
+  std::vector<std::uint64_t> hist64;
+  std::vector<std::uint64_t> dense;   // n_rows x n_cols of the image being counted
+  std::unordered_map<std::uint64_t, std::uint64_t> sparse, instances;
+  std::vector<std::int64_t> g, p, i;
+};
+
+Workspace& thread_workspace(InflateBackend backend) {
+  thread_local std::unique_ptr<Workspace> ws;
+  if (!ws || ws->backend != backend) ws = std::make_unique<Workspace>(backend);
+  return *ws;
+}
+
+[[noreturn]] void refuse(const LabelSource& s, std::int64_t value, std::uint32_t x, std::uint32_t y) {
+  throw FormatError("'" + s.name + "': label " + std::to_string(value) + " at pixel (x=" + std::to_string(x) +
+                    ", y=" + std::to_string(y) + ") is not an evaluated label (neither a class nor ignored)");
+}
+
+std::string size_text(const LabelRows& r) { return std::to_string(r.width()) + "x" + std::to_string(r.height()); }
+
+void check_same_size(const LabelRows& a, const char* what_a, const LabelRows& b, const char* what_b) {
+  if (a.width() != b.width() || a.height() != b.height())
+    throw FormatError(std::string("label maps differ in size: ") + what_a + " '" + a.source().name + "' is " +
+                      size_text(a) + " pixels but " + what_b + " '" + b.source().name + "' is " + size_text(b));
+}
+
+class Counter {
+ public:
+  Counter(const SemanticOptions& o, Workspace& ws) : o_(o), ws_(ws), cols_(static_cast<std::uint64_t>(o.n_cols)) {
+    dense_ = std::size_t(o.n_rows) * std::size_t(o.n_cols) <= kDenseLimit;
+    if (dense_) ws.dense.assign(std::size_t(o.n_rows) * std::size_t(o.n_cols), 0);
+    else ws.sparse.clear();
+  }
+  void add(std::int32_t r, std::int32_t c, std::uint64_t n) {
+    const std::uint64_t key = std::uint64_t(r) * cols_ + std::uint64_t(c);
+    if (dense_) ws_.dense[key] += n;
+    else ws_.sparse[key] += n;
+  }
+  void collect(std::vector<SparseCount>& out) {
+    out.clear();
+    if (dense_) {
+      for (std::size_t k = 0; k < ws_.dense.size(); ++k)
+        if (ws_.dense[k]) out.push_back({std::int64_t(k / cols_), std::int32_t(k % cols_), ws_.dense[k]});
+    } else {
+      for (const auto& kv : ws_.sparse)
+        out.push_back({std::int64_t(kv.first / cols_), std::int32_t(kv.first % cols_), kv.second});
+      std::sort(out.begin(), out.end(), [](const SparseCount& a, const SparseCount& b) {
+        return a.row != b.row ? a.row < b.row : a.col < b.col;
+      });
+    }
+  }
+
+ private:
+  const SemanticOptions& o_;
+  Workspace& ws_;
+  std::uint64_t cols_;
+  bool dense_;
+};
+
+// Both maps of 8-bit labels: count raw byte pairs, apply the tables once per image.
+// Returns false when a refused label occurs (the caller rescans to name its first pixel).
+bool count_bytes(Workspace& ws, const LabelTable& gt_t, const LabelTable& pred_t, Counter& counter) {
+  ws.hist32.assign(65536, 0);
+  ws.hist64.assign(65536, 0);
+  const std::uint32_t w = ws.gt.width(), h = ws.gt.height();
+  std::uint64_t pending = 0;
+  for (std::uint32_t y = 0; y < h; ++y) {
+    const std::uint8_t* a = ws.gt.next_bytes();
+    const std::uint8_t* b = ws.pred.next_bytes();
+    std::uint32_t key = (std::uint32_t{a[0]} << 8) | b[0], run = 1;
+    for (std::uint32_t x = 1; x < w; ++x) {
+      const std::uint32_t k = (std::uint32_t{a[x]} << 8) | b[x];
+      if (k == key) {
+        ++run;
+      } else {
+        ws.hist32[key] += run;
+        key = k;
+        run = 1;
+      }
+    }
+    ws.hist32[key] += run;
+    pending += w;
+    if (pending > 0x7FFFFFFFu || y + 1 == h) {  // a uint32 bin cannot overflow before a flush
+      for (std::size_t k = 0; k < 65536; ++k) ws.hist64[k] += ws.hist32[k];
+      std::fill(ws.hist32.begin(), ws.hist32.end(), 0u);
+      pending = 0;
+    }
+  }
+  std::int32_t gcode[256], pcode[256];
+  for (int v = 0; v < 256; ++v) {
+    gcode[v] = gt_t.code(v);
+    pcode[v] = pred_t.code(v);
+  }
+  for (std::size_t k = 0; k < 65536; ++k) {
+    const std::uint64_t n = ws.hist64[k];
+    if (!n) continue;
+    const std::int32_t r = gcode[k >> 8], c = pcode[k & 255];
+    if (r == kRefuse || c == kRefuse) return false;
+    if (r >= 0 && c >= 0) counter.add(r, c, n);
+  }
+  return true;
+}
+
+// Any label types: int64 rows, run by run, tables applied per run. Throws at the first refused label.
+void count_values(Workspace& ws, const LabelTable& gt_t, const LabelTable& pred_t, bool with_instances,
+                  const SemanticOptions& o, Counter& counter) {
+  const std::uint32_t w = ws.gt.width(), h = ws.gt.height();
+  ws.g.resize(w);
+  ws.p.resize(w);
+  if (with_instances) ws.i.resize(w);
+  ws.instances.clear();
+  const std::uint64_t cols = std::uint64_t(o.n_cols) + 1;
+  for (std::uint32_t y = 0; y < h; ++y) {
+    ws.gt.next_values(ws.g.data());
+    ws.pred.next_values(ws.p.data());
+    const std::int64_t* g = ws.g.data();
+    const std::int64_t* p = ws.p.data();
+    std::uint32_t start = 0;
+    for (std::uint32_t x = 1; x <= w; ++x) {
+      if (x < w && g[x] == g[start] && p[x] == p[start]) continue;
+      const std::int32_t r = gt_t.code(g[start]);
+      if (r == kRefuse) refuse(ws.gt.source(), g[start], start, y);
+      const std::int32_t c = pred_t.code(p[start]);
+      if (c == kRefuse) refuse(ws.pred.source(), p[start], start, y);
+      if (r >= 0 && c >= 0) counter.add(r, c, x - start);
+      start = x;
+    }
+    if (!with_instances) continue;
+    ws.inst.next_values(ws.i.data());
+    const std::int64_t* v = ws.i.data();
+    start = 0;
+    for (std::uint32_t x = 1; x <= w; ++x) {
+      if (x < w && v[x] == v[start] && p[x] == p[start]) continue;
+      if (v[start] >= o.instance_min) {
+        if (v[start] >= (std::int64_t{1} << 40))
+          throw FormatError("'" + ws.inst.source().name + "': instance value " + std::to_string(v[start]) +
+                            " at pixel (x=" + std::to_string(start) + ", y=" + std::to_string(y) + ") is too large");
+        const std::int32_t c = pred_t.code(p[start]);
+        const std::uint64_t col = c >= 0 ? std::uint64_t(c) : std::uint64_t(o.n_cols);
+        ws.instances[std::uint64_t(v[start]) * cols + col] += x - start;
+      }
+      start = x;
+    }
+  }
+}
+
+void count_image(const LabelSource& gt, const LabelSource& pred, const LabelSource* inst, const LabelTable& gt_t,
+                 const LabelTable& pred_t, const SemanticOptions& o, Workspace& ws, SemanticImage& out) {
+  ws.gt.open(gt, o.max_pixels);
+  ws.pred.open(pred, o.max_pixels);
+  check_same_size(ws.gt, "ground truth", ws.pred, "prediction");
+  if (inst) {
+    ws.inst.open(*inst, o.max_pixels);
+    check_same_size(ws.gt, "ground truth", ws.inst, "instance map");
+  }
+  out.height = ws.gt.height();
+  out.width = ws.gt.width();
+  Counter counter(o, ws);
+  if (!inst && ws.gt.byte_labels() && ws.pred.byte_labels()) {
+    if (!count_bytes(ws, gt_t, pred_t, counter)) {
+      ws.gt.open(gt, o.max_pixels);  // name the first refused pixel: rescan, which throws there
+      ws.pred.open(pred, o.max_pixels);
+      Counter again(o, ws);
+      count_values(ws, gt_t, pred_t, false, o, again);
+      throw UsageError("internal error: a refused label was not found again");
+    }
+  } else {
+    count_values(ws, gt_t, pred_t, inst != nullptr, o, counter);
+  }
+  counter.collect(out.confusion);
+  out.instances.clear();
+  if (inst) {
+    const std::uint64_t cols = std::uint64_t(o.n_cols) + 1;
+    for (const auto& kv : ws.instances)
+      out.instances.push_back({std::int64_t(kv.first / cols), std::int32_t(kv.first % cols), kv.second});
+    std::sort(out.instances.begin(), out.instances.end(), [](const SparseCount& a, const SparseCount& b) {
+      return a.row != b.row ? a.row < b.row : a.col < b.col;
+    });
+  }
+  ws.gt.shrink();
+  ws.pred.shrink();
+  ws.inst.shrink();
+}
+
+void check_table(const LabelTable& t, std::int32_t n, const char* what) {
+  auto ok = [n](std::int32_t c) { return c == kSkip || c == kRefuse || (c >= 0 && c < n); };
+  if (!ok(t.other)) throw UsageError(std::string(what) + " table: the code for other values is out of range");
+  for (std::int32_t c : t.lut)
+    if (!ok(c)) throw UsageError(std::string(what) + " table holds a code out of range");
+}
+
+}  // namespace
+
+SemanticResult semantic_confusion(const std::vector<LabelSource>& gt, const std::vector<LabelSource>& pred,
+                                  const std::vector<LabelSource>* instances, const LabelTable& gt_table,
+                                  const LabelTable& pred_table, const SemanticOptions& o) {
+  if (gt.size() != pred.size()) throw UsageError("as many predictions as ground-truth maps are needed");
+  if (instances && instances->size() != gt.size()) throw UsageError("as many instance maps as ground-truth maps are needed");
+  if (o.n_rows < 1 || o.n_cols < 1 || o.n_cols >= (1 << 21)) throw UsageError("n_rows and n_cols out of range");
+  check_table(gt_table, o.n_rows, "ground-truth");
+  check_table(pred_table, o.n_cols, "prediction");
+  const std::int64_t n = static_cast<std::int64_t>(gt.size());
+  SemanticResult result;
+  result.images.resize(gt.size());
+  std::atomic<std::int64_t> first_failure{n};
+  std::mutex mutex;
+  std::string message;
+  bool missing = false;
+  auto record = [&](std::int64_t i, std::string what, bool not_found) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (i < first_failure.load()) {
+      first_failure.store(i);
+      message = std::move(what);
+      missing = not_found;
+    }
+  };
+  parallel_for(n, o.workers, [&](std::int64_t i) {
+    if (i > first_failure.load(std::memory_order_relaxed)) return;
+    const std::size_t at = static_cast<std::size_t>(i);
+    try {
+      Workspace& ws = thread_workspace(o.inflate);
+      count_image(gt[at], pred[at], instances ? &(*instances)[at] : nullptr, gt_table, pred_table, o, ws,
+                  result.images[at]);
+    } catch (const FileNotFound& e) {
+      record(i, e.what(), true);
+    } catch (const std::bad_alloc&) {
+      record(i, "out of memory while reading '" + gt[at].name + "' and '" + pred[at].name + "'", false);
+    } catch (const std::exception& e) {
+      record(i, e.what(), false);
+    }
+  });
+  if (first_failure.load() < n) {
+    if (missing) throw FileNotFound(message);
+    throw FormatError(message);
+  }
+  result.confusion.assign(std::size_t(o.n_rows) * std::size_t(o.n_cols), 0);
+  for (const SemanticImage& image : result.images) {
+    result.pixels += std::uint64_t{image.height} * image.width;
+    for (const SparseCount& e : image.confusion) result.confusion[std::size_t(e.row) * o.n_cols + e.col] += e.count;
+  }
+  return result;
+}
+
+void read_labels(const LabelSource& source, std::uint64_t max_pixels, InflateBackend inflate,
+                 std::vector<std::int64_t>& out, std::uint32_t& height, std::uint32_t& width) {
+  LabelRows rows(inflate);
+  rows.open(source, max_pixels);
+  height = rows.height();
+  width = rows.width();
+  out.resize(std::size_t{height} * width);
+  for (std::uint32_t y = 0; y < height; ++y) rows.next_values(out.data() + std::size_t{y} * width);
+}
+
+}  // namespace fastpq
