@@ -163,6 +163,7 @@ bool count_bytes(Workspace& ws, const LabelTable& gt_t, const LabelTable& pred_t
   ws.hist32.assign(65536, 0);
   ws.hist64.assign(65536, 0);
   const std::uint32_t w = ws.gt.width(), h = ws.gt.height();
+  if (w == 0 || h == 0) return true;
   std::uint64_t pending = 0;
   for (std::uint32_t y = 0; y < h; ++y) {
     const std::uint8_t* a = ws.gt.next_bytes();

@@ -71,8 +71,12 @@ def evaluate_panoptic(
     boundary: bool = False,
     boundary_dilation_ratio: float = 0.02,
     initial_breakdown: Optional[Dict[str, Any]] = None,
+    semantic: bool = False,
 ) -> EvaluationOutput:
     """Scores images given as flat segment tables; image i owns rows offsets[i]:offsets[i+1].
+
+    ``semantic`` adds ``semantic``: per image, the pixels of every (gt category index, pred category
+    index) pair (void at n_categories) as CSR arrays image_offsets, image_rows, image_cols, image_counts.
 
     ``by_size``, ``covering`` and ``boundary`` add the breakdowns of fastpq.breakdown to the
     output (``breakdown``); their sums start from ``initial_breakdown`` (a previous output's
@@ -223,3 +227,24 @@ def assign_segment_ids(segment_categories: Sequence[int], category_ids: Sequence
 
 def segment_stats(ids: npt.ArrayLike) -> Tuple[List[int], List[int], List[List[int]]]:
     """(ids ascending, areas, [x, y, width, height] boxes) of the non-zero segments of a (height, width) id map."""
+
+
+LabelSource = Union[str, bytes, npt.NDArray[Any]]
+
+def semantic_confusion(gt: List[LabelSource], pred: List[LabelSource], instances: Optional[List[LabelSource]],
+                       gt_lut: npt.ArrayLike, pred_lut: npt.ArrayLike, gt_other: int, pred_other: int,
+                       n_rows: int, n_cols: int, instance_min: int = 1000, per_image: bool = False,
+                       workers: int = 0, max_pixels: int = 134217728, inflate: str = "") -> Dict[str, Any]:
+    """One pass over label-map pairs (paths, PNG bytes or C-contiguous 2-D integer arrays): the
+    (n_rows, n_cols) uint64 confusion of the lookup-table codes (>= 0 an index, -1 skip, -2 refuse:
+    FormatError naming the file, value and first pixel), ``pixels``, ``sizes``; with ``per_image``
+    each image's nonzero entries (image_offsets, image_rows, image_cols, image_counts); with
+    ``instances`` the pixels per (instance value >= instance_min, predicted column; n_cols for a
+    skipped prediction) (instance_offsets, instance_ids, instance_cols, instance_counts)."""
+
+def read_label_png(path: str, max_pixels: int = 134217728, inflate: str = "") -> npt.NDArray[Any]:
+    """A label-map PNG as an (H, W) array: uint8 (grey <= 8 bits, palette), uint16 (16-bit grey), uint32 (RGB)."""
+
+def decode_label_png(data: bytes, name: str = "<memory>", max_pixels: int = 134217728,
+                     inflate: str = "") -> npt.NDArray[Any]:
+    """read_label_png for PNG bytes."""

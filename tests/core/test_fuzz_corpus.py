@@ -105,7 +105,7 @@ def decode(png: bytes, inflate: str):
 
 def test_corpus_is_small_and_complete():
     targets = {p.name for p in CORPUS.iterdir()}
-    assert targets == {"png", "png_pair", "rle", "polygon", "pq_match", "amodal", "json_scan"}
+    assert targets == {"png", "png_pair", "rle", "polygon", "pq_match", "amodal", "json_scan", "label_png", "semantic"}
     assert all(corpus(t) for t in targets)
     assert sum(p.stat().st_size for p in CORPUS.rglob("*") if p.is_file()) < 1 << 20
 
@@ -371,3 +371,76 @@ def test_rle_encode_of_an_empty_mask():
         mask = np.zeros(shape, np.uint8)
         assert _core.rle_encode(mask) == [0]
         assert cocomask.encode(np.asfortranarray(mask[:, :, None]))[0]["counts"] == b"0"
+
+
+# --- label maps and the semantic pass ---------------------------------------------------------------
+
+@pytest.mark.parametrize("path", corpus("label_png"), ids=ids_of(corpus("label_png")))
+def test_label_png_seed(path: Path):
+    from PIL import Image
+    import io
+
+    png = path.read_bytes()
+    results = []
+    for inflate in INFLATE:
+        try:
+            results.append(_core.decode_label_png(png, "corpus.png", inflate=inflate))
+        except _core.FormatError as e:
+            assert "corpus.png" in str(e)
+            results.append(None)
+    for other in results[1:]:
+        if results[0] is not None:
+            np.testing.assert_array_equal(results[0], other)
+    if results[0] is None:
+        return
+    image = Image.open(io.BytesIO(png))
+    expected = np.array(image)
+    if image.mode == "1":
+        expected = expected.astype(np.uint8)  # Pillow's bits; fastpq gives the raw 0 / 1 samples
+    elif image.mode == "LA":
+        expected = expected[..., 0]
+    elif image.mode == "RGB":
+        e = expected.astype(np.uint32)
+        expected = e[..., 0] + 256 * e[..., 1] + 65536 * e[..., 2]
+    np.testing.assert_array_equal(results[0], expected)
+
+
+_SEMANTIC_TYPES = [np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.uint64, np.int64]
+
+
+def _semantic_map(r: ByteReader, kind: int, w: int, h: int):
+    if kind >= 8:
+        return r.bytes(r.u32() % 4096)
+    dtype = np.dtype(_SEMANTIC_TYPES[kind]).newbyteorder("<")
+    raw = r.bytes(w * h * dtype.itemsize).ljust(w * h * dtype.itemsize, b"\0")
+    return np.frombuffer(raw, dtype=dtype).reshape(h, w).astype(dtype.newbyteorder("="))
+
+
+@pytest.mark.parametrize("path", corpus("semantic"), ids=ids_of(corpus("semantic")))
+def test_semantic_seed(path: Path):
+    r = ByteReader(path.read_bytes())
+    n_rows, n_cols, table = r.u8() % 40 + 1, r.u8() % 40 + 1, r.u8() % 64
+    code = lambda byte, n: byte % (n + 3) - 2  # noqa: E731
+    gt_other, pred_other = code(r.u8(), n_rows), code(r.u8(), n_cols)
+    gt_lut = np.array([code(r.u8(), n_rows) for _ in range(table)], dtype=np.int32)
+    pred_lut = np.array([code(r.u8(), n_cols) for _ in range(table)], dtype=np.int32)
+    w, h, types, inst, imin = r.u8() % 33, r.u8() % 33, r.u8(), r.u8() & 1, r.u16()
+    g, p = _semantic_map(r, types & 15, w, h), _semantic_map(r, types >> 4, w, h)
+    i = _semantic_map(r, 2, w, h)
+    args = ([g], [p], [i] if inst else None, gt_lut, pred_lut, gt_other, pred_other, n_rows, n_cols)
+    try:
+        out = _core.semantic_confusion(*args, instance_min=imin, per_image=True, max_pixels=1 << 16)
+    except _core.FormatError:
+        return
+    decoded = [x if isinstance(x, np.ndarray) else _core.decode_label_png(x) for x in (g, p)]
+    a, b = (x.astype(np.int64).ravel() for x in decoded)
+
+    def codes(values, lut, other):
+        inside = (values >= 0) & (values < len(lut))
+        return np.where(inside, lut[np.clip(values, 0, max(len(lut) - 1, 0))] if len(lut) else other, other)
+
+    ca, cb = codes(a, gt_lut, gt_other), codes(b, pred_lut, pred_other)
+    assert not ((ca == -2) | (cb == -2)).any()
+    keep = (ca >= 0) & (cb >= 0)
+    expected = np.bincount(ca[keep] * n_cols + cb[keep], minlength=n_rows * n_cols).reshape(n_rows, n_cols)
+    np.testing.assert_array_equal(out["confusion"], expected)

@@ -1,0 +1,118 @@
+// The semantic pass: random lookup tables and label maps (arrays of every type, or PNG bytes)
+// through semantic_confusion. Findings besides sanitizer reports: counts that differ from a
+// per-pixel oracle, a refused label reported at another pixel than the oracle's first, results
+// that depend on the number of threads.
+//
+// Input (fuzz_input.hpp format): u8 n_rows-1 (mod 40), u8 n_cols-1 (mod 40), u8 table size (mod 64),
+// u8 gt other code, u8 pred other code, then table size gt codes and pred codes (u8 each, code =
+// byte mod (n + 3) - 2: -2 refuse, -1 skip, else an index), u8 width (mod 33), u8 height (mod 33),
+// u8 types (low nibble gt, high nibble pred: 0..7 an array type, 8+ PNG bytes), u8 with instances,
+// u16 instance_min; then each map: arrays as width*height little-endian values of their type,
+// PNG maps as a u32 length and that many bytes; instances as a u16 array.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/errors.hpp"
+#include "fuzz_input.hpp"
+#include "semantic/confusion.hpp"
+
+namespace {
+
+using namespace fastpq;
+using namespace fastpq_fuzz;
+
+std::int32_t code_of(std::uint8_t byte, std::int32_t n) { return static_cast<std::int32_t>(byte % (n + 3)) - 2; }
+
+const int kItem[8] = {1, 1, 2, 2, 4, 4, 8, 8};
+const LabelSource::Type kTypes[8] = {LabelSource::kU8, LabelSource::kI8, LabelSource::kU16, LabelSource::kI16,
+                                     LabelSource::kU32, LabelSource::kI32, LabelSource::kU64, LabelSource::kI64};
+
+struct Map {
+  std::string bytes;
+  LabelSource source;
+};
+
+Map make_map(ByteReader& in, int kind, std::size_t w, std::size_t h, const char* name) {
+  Map m;
+  m.source.name = name;
+  if (kind >= 8) {
+    m.bytes = in.bytes(in.u32() % 4096);
+    m.source.kind = LabelSource::kMemory;
+  } else {
+    m.bytes = in.bytes(w * h * kItem[kind]);
+    m.bytes.resize(w * h * kItem[kind] + 8, '\0');
+    m.source.kind = LabelSource::kArray;
+    m.source.type = kTypes[kind];
+    m.source.height = h;
+    m.source.width = w;
+  }
+  return m;
+}
+
+void point(Map& m) {
+  m.source.data = reinterpret_cast<const std::uint8_t*>(m.bytes.data());
+  m.source.size = m.bytes.size();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  ByteReader in(data, size);
+  SemanticOptions o;
+  o.n_rows = in.u8() % 40 + 1;
+  o.n_cols = in.u8() % 40 + 1;
+  const std::size_t table = in.u8() % 64;
+  LabelTable gt_t, pred_t;
+  gt_t.other = code_of(in.u8(), o.n_rows);
+  pred_t.other = code_of(in.u8(), o.n_cols);
+  for (std::size_t v = 0; v < table; ++v) gt_t.lut.push_back(code_of(in.u8(), o.n_rows));
+  for (std::size_t v = 0; v < table; ++v) pred_t.lut.push_back(code_of(in.u8(), o.n_cols));
+  const std::size_t w = in.u8() % 33, h = in.u8() % 33;
+  const std::uint8_t types = in.u8();
+  const bool with_instances = in.u8() & 1;
+  o.instance_min = in.u16();
+  o.max_pixels = 1 << 16;
+  Map g = make_map(in, types & 15, w, h, "gt"), p = make_map(in, types >> 4, w, h, "pred");
+  Map inst = make_map(in, 2, w, h, "inst");
+  point(g);
+  point(p);
+  point(inst);
+  std::vector<LabelSource> gts{g.source}, preds{p.source}, insts{inst.source};
+  SemanticResult one, two;
+  std::string error_one, error_two;
+  try {
+    o.workers = 1;
+    one = semantic_confusion(gts, preds, with_instances ? &insts : nullptr, gt_t, pred_t, o);
+  } catch (const FormatError& e) {
+    error_one = e.what();
+  } catch (const UsageError& e) {
+    error_one = e.what();
+  }
+  try {
+    o.workers = 2;
+    two = semantic_confusion(gts, preds, with_instances ? &insts : nullptr, gt_t, pred_t, o);
+  } catch (const FormatError& e) {
+    error_two = e.what();
+  } catch (const UsageError& e) {
+    error_two = e.what();
+  }
+  if (error_one != error_two) finding("the outcome depends on the number of threads");
+  if (!error_one.empty()) return 0;
+  if (one.confusion != two.confusion) finding("the counts depend on the number of threads");
+  // A per-pixel oracle on the decoded labels.
+  std::vector<std::int64_t> a, b;
+  std::uint32_t ha, wa, hb, wb;
+  read_labels(g.source, o.max_pixels, InflateBackend::kZlib, a, ha, wa);
+  read_labels(p.source, o.max_pixels, InflateBackend::kZlib, b, hb, wb);
+  if (ha != hb || wa != wb) finding("maps of different sizes were accepted");
+  std::vector<std::uint64_t> expected(std::size_t(o.n_rows) * o.n_cols, 0);
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    const std::int32_t r = gt_t.code(a[k]), c = pred_t.code(b[k]);
+    if (r == kRefuse || c == kRefuse) finding("a refused label was accepted");
+    if (r >= 0 && c >= 0) ++expected[std::size_t(r) * o.n_cols + c];
+  }
+  if (expected != one.confusion) finding("the counts differ from the per-pixel oracle");
+  return 0;
+}
