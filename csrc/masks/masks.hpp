@@ -1,6 +1,7 @@
 // COCO run-length encoded (RLE) binary masks, bit-identical to pycocotools' mask API
 // (pycocotools 2.0.11, common/maskApi.c): compressed strings, polygons, area, bounding box, merge
-// and IoU. No Python here; csrc/bindings.cpp translates.
+// and IoU (masks.cpp; polygons and boxes in polygon.cpp). No Python here; csrc/bindings/register_masks.cpp
+// translates.
 //
 // An RLE covers an h x w image in column-major (Fortran) order: counts[0] zeros, counts[1] ones,
 // counts[2] zeros, ... Every function that takes an Rle checks it first (check_rle): the counts

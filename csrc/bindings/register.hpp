@@ -1,0 +1,18 @@
+// One registration function per family, each in its own register_<family>.cpp, called from
+// module.cpp's PYBIND11_MODULE. Bindings only translate between Python objects and the C++ core;
+// logic lives in csrc/<family>/. A new family: declare its function here, call it in module.cpp.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace fastpq {
+
+void register_panoptic(pybind11::module_& m);
+void register_png(pybind11::module_& m);
+void register_common(pybind11::module_& m);
+void register_masks(pybind11::module_& m);
+void register_amodal(pybind11::module_& m);
+void register_combine(pybind11::module_& m);
+void register_semantic(pybind11::module_& m);
+
+}  // namespace fastpq

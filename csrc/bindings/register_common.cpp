@@ -1,0 +1,26 @@
+// Bindings of the shared helpers (csrc/common/): the JSON nesting check that runs before a JSON parser.
+#include <pybind11/pybind11.h>
+
+#include "bindings/register.hpp"
+#include "common/json_scan.hpp"
+
+namespace py = pybind11;
+
+namespace fastpq {
+
+void register_common(py::module_& m) {
+  m.def(
+      "json_nesting_depth",
+      [](const py::bytes& text, std::size_t stop_above) {
+        char* data = nullptr;
+        Py_ssize_t size = 0;
+        PyBytes_AsStringAndSize(text.ptr(), &data, &size);
+        py::gil_scoped_release release;
+        return json_nesting_depth(data, static_cast<std::size_t>(size), stop_above);
+      },
+      py::arg("text"), py::arg("stop_above"),
+      "The deepest nesting of arrays / objects in JSON text (strings skipped), or a value above "
+      "stop_above as soon as it is passed.");
+}
+
+}  // namespace fastpq
