@@ -1,0 +1,261 @@
+"""Every semantic preset against its reference, on generated datasets written as real PNG files.
+
+- cityscapes: cityscapesscripts 2.3.0 itself (PyPI), evaluateImgLists on the same files. Patch, as
+  allowed and said: numpy >= 2.4 has no ``np.in1d``, which its iIoU path calls; it is pointed at
+  ``np.isin`` for the duration of the call. Both its pure-Python path and, where the Cython kernel
+  is built, that one.
+- ade20k: an oracle written here from CSAILVision/sceneparsing evaluationCode/utils_eval.py
+  (intersectionAndUnion, pixelAccuracy and the aggregation its docstrings give), on decoded pixels.
+- mmseg: an oracle from mmseg/evaluation/metrics/iou_metric.py (IoUMetric.intersect_and_union with
+  torch.histc per image, Python's sum of the per-image tensors, total_area_to_metrics, the
+  summary rounding) in torch, on decoded pixels; its LoadAnnotations' reduce_zero_label.
+- detectron2: an oracle from detectron2/evaluation/sem_seg_evaluation.py (bincount of
+  (C+1)*pred + gt, ignore mapped to C, evaluate()'s formulas), on decoded pixels.
+- torchmetrics: MulticlassJaccardIndex itself.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import fastpq.semantic as S
+from fastpq.synthetic.semantic import write_ade20k_like, write_cityscapes_like
+
+
+def _same(a, b) -> bool:
+    """Equal, NaN equal to NaN, recursively."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    return bool(a == b)
+
+
+def _load(path) -> np.ndarray:
+    return np.array(Image.open(path))
+
+
+# --- Cityscapes ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cityscapes_tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cs")
+    return root, write_cityscapes_like(root, n_images=7, seed=3, height=48, width=96)
+
+
+def _cityscapes_reference(triples, cython: bool):
+    E = pytest.importorskip("cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling")
+    if cython and not E.CSUPPORT:
+        pytest.skip("cityscapesscripts' Cython kernel is not built in this installation")
+    saved = (getattr(np, "in1d", None), E.CSUPPORT, E.args.quiet, E.args.JSONOutput)
+    np.in1d = np.isin  # removed in numpy 2.4; the reference's iIoU path calls it
+    E.CSUPPORT = cython
+    E.args.quiet, E.args.JSONOutput = True, False
+    try:
+        return E.evaluateImgLists([p for _, _, p in triples], [g for g, _, _ in triples], E.args)
+    finally:
+        if saved[0] is None:
+            del np.in1d
+        else:
+            np.in1d = saved[0]
+        E.CSUPPORT, E.args.quiet, E.args.JSONOutput = saved[1:]
+
+
+@pytest.mark.parametrize("cython", [False, True])
+def test_cityscapes_equals_cityscapesscripts(cityscapes_tree, cython):
+    root, triples = cityscapes_tree
+    ref = _cityscapes_reference(triples, cython)
+    r = S.evaluate(root / "gtFine" / "val", root / "results", preset="cityscapes")
+    ours = r.to_dict()
+    for key in ref:
+        if key == "perImageScores":
+            continue
+        assert _same(json.loads(json.dumps(ref[key])), json.loads(json.dumps(ours[key]))), key
+    assert r.miou == ref["averageScoreClasses"] and r.miiou == ref["averageScoreInstClasses"]
+    assert r.classes["car"].iiou == ref["classInstScores"]["car"]
+    assert r.categories["vehicle"].iou == ref["categoryScores"]["vehicle"]
+    np.testing.assert_array_equal(r.confusion, np.array(ref["confMatrix"], dtype=np.uint64))
+    # the same from lists and from arrays
+    arrays = S.evaluate([_load(g) for g, _, _ in triples], [_load(p) for _, _, p in triples], preset="cityscapes",
+                        instances=[_load(i) for _, i, _ in triples])
+    assert _same(json.loads(json.dumps(arrays.to_dict())), json.loads(json.dumps(ours)))
+
+
+def test_cityscapes_quality_in_batches_equals_the_reference(cityscapes_tree):
+    _, triples = cityscapes_tree
+    ref = _cityscapes_reference(triples, False)
+    m = S.SemanticQuality(preset="cityscapes")
+    for g, i, p in triples:
+        m.update(_load(g), _load(p), instances=_load(i))
+    ours = m.compute().to_dict()
+    for key in ("classScores", "classInstScores", "categoryScores", "categoryInstScores", "averageScoreInstClasses"):
+        assert _same(json.loads(json.dumps(ref[key])), json.loads(json.dumps(ours[key]))), key
+
+
+# --- ADE20K -------------------------------------------------------------------------------------
+
+def _ade_reference(pairs, num_class=150):
+    inter, union, correct, labelled = [], [], [], []
+    for gt_path, pred_path in pairs:
+        lab, pred = _load(gt_path).astype(np.int64), _load(pred_path).astype(np.int64)
+        pred = pred * (lab > 0)
+        hit = pred * (pred == lab)
+        ai, _ = np.histogram(hit, bins=num_class, range=(1, num_class))
+        ap, _ = np.histogram(pred, bins=num_class, range=(1, num_class))
+        al, _ = np.histogram(lab, bins=num_class, range=(1, num_class))
+        inter.append(ai)
+        union.append(ap + al - ai)
+        correct.append(np.sum((pred == lab) * (lab > 0)))
+        labelled.append(np.sum(lab > 0))
+    area_intersection, area_union = np.array(inter).T, np.array(union).T  # (classes, images)
+    iou = 1.0 * np.sum(area_intersection, axis=1) / np.sum(np.spacing(1) + area_union, axis=1)
+    accuracy = 1.0 * np.sum(correct) / (np.spacing(1) + np.sum(labelled))
+    return {"pixel_accuracy": float(accuracy), "mean_iou": float(np.mean(iou)),
+            "score": float((accuracy + np.mean(iou)) / 2), "iou": [float(v) for v in iou]}
+
+
+def test_ade20k_equals_the_benchmark_rules(tmp_path):
+    pairs = write_ade20k_like(tmp_path, n_images=9, seed=5)
+    ref = _ade_reference(pairs)
+    r = S.evaluate(tmp_path / "annotations" / "validation", tmp_path / "pred", preset="ade20k")
+    assert r.to_dict() == ref
+    assert r.score == ref["score"] and r.miou == ref["mean_iou"]
+
+
+# --- mmseg --------------------------------------------------------------------------------------
+
+def _mmseg_reference(pairs, num_classes, ignore_index=255, reduce_zero_label=False, metrics=("mIoU",)):
+    torch = pytest.importorskip("torch")
+    results = []
+    for gt_path, pred_path in pairs:
+        label = torch.from_numpy(_load(gt_path).astype(np.int64))
+        if reduce_zero_label:
+            label[label == 0] = 255
+            label = label - 1
+            label[label == 254] = 255
+        pred = torch.from_numpy(_load(pred_path).astype(np.int64))
+        mask = label != ignore_index
+        pred, label = pred[mask], label[mask]
+        hit = pred[pred == label]
+        h = lambda x: torch.histc(x.float(), bins=num_classes, min=0, max=num_classes - 1)  # noqa: E731
+        ai, ap, al = h(hit), h(pred), h(label)
+        results.append((ai, ap + al - ai, ap, al))
+    i, u, p, l = (sum(x) for x in zip(*results))
+    ret = OrderedDict({"aAcc": i.sum() / l.sum()})
+    for metric in metrics:
+        if metric == "mIoU":
+            ret["IoU"], ret["Acc"] = i / u, i / l
+        elif metric == "mDice":
+            ret["Dice"], ret["Acc"] = 2 * i / (p + l), i / l
+        else:
+            precision, recall = i / p, i / l
+            ret["Fscore"] = torch.tensor([2 * (a * b) / (a + b) for a, b in zip(precision, recall)])
+            ret["Precision"], ret["Recall"] = precision, recall
+    ret = {k: v.numpy() for k, v in ret.items()}
+    summary = OrderedDict()
+    for k, v in ret.items():
+        summary[k if k == "aAcc" else "m" + k] = np.round(np.nanmean(v) * 100, 2)
+    per_class = {k: np.round(v * 100, 2) for k, v in ret.items() if k != "aAcc"}
+    return summary, per_class
+
+
+@pytest.mark.parametrize("reduce_zero_label", [False, True])
+def test_mmseg_equals_iou_metric(tmp_path, reduce_zero_label):
+    pairs = write_ade20k_like(tmp_path, n_images=6, seed=7)
+    if not reduce_zero_label:  # class indices 0..149 with 255 ignored
+        for g, p in pairs:
+            lab, pred = _load(g).astype(np.int64), _load(p).astype(np.int64)
+            Image.fromarray(np.where(lab == 0, 255, lab - 1).astype(np.uint8)).save(g)
+            Image.fromarray(np.clip(pred - 1, 0, 149).astype(np.uint8)).save(p)
+    else:
+        for _, p in pairs:
+            Image.fromarray(np.clip(_load(p).astype(np.int64) - 1, 0, 149).astype(np.uint8)).save(p)
+    metrics = ["mIoU", "mDice", "mFscore"]
+    summary, per_class = _mmseg_reference(pairs, 150, reduce_zero_label=reduce_zero_label, metrics=metrics)
+    r = S.evaluate(pairs, preset="mmseg", num_classes=150, reduce_zero_label=reduce_zero_label, metrics=metrics)
+    ours = r.to_dict()
+    assert list(ours) == list(summary)
+    for k in summary:
+        assert _same(float(ours[k]), float(summary[k])), k
+    for k in per_class:
+        np.testing.assert_array_equal(np.asarray(r.per_class[k]), per_class[k])
+
+
+# --- detectron2 -----------------------------------------------------------------------------------
+
+def _detectron2_reference(pairs, num_classes, ignore_label, names):
+    conf = np.zeros((num_classes + 1, num_classes + 1), dtype=np.int64)
+    for gt_path, pred_path in pairs:
+        gt = _load(gt_path).astype(int)
+        pred = _load(pred_path).astype(int)
+        gt[gt == ignore_label] = num_classes
+        conf += np.bincount((num_classes + 1) * pred.reshape(-1) + gt.reshape(-1),
+                            minlength=conf.size).reshape(conf.shape)
+    acc = np.full(num_classes, np.nan, dtype=float)
+    iou = np.full(num_classes, np.nan, dtype=float)
+    tp = conf.diagonal()[:-1].astype(float)
+    pos_gt = np.sum(conf[:-1, :-1], axis=0).astype(float)
+    class_weights = pos_gt / np.sum(pos_gt)
+    pos_pred = np.sum(conf[:-1, :-1], axis=1).astype(float)
+    acc_valid = pos_gt > 0
+    acc[acc_valid] = tp[acc_valid] / pos_gt[acc_valid]
+    union = pos_gt + pos_pred - tp
+    iou_valid = np.logical_and(acc_valid, union > 0)
+    iou[iou_valid] = tp[iou_valid] / union[iou_valid]
+    macc = np.sum(acc[acc_valid]) / np.sum(acc_valid)
+    miou = np.sum(iou[iou_valid]) / np.sum(iou_valid)
+    fiou = np.sum(iou[iou_valid] * class_weights[iou_valid])
+    pacc = np.sum(tp) / np.sum(pos_gt)
+    res = {"mIoU": 100 * miou, "fwIoU": 100 * fiou}
+    for i, name in enumerate(names):
+        res[f"IoU-{name}"] = 100 * iou[i]
+    res["mACC"] = 100 * macc
+    res["pACC"] = 100 * pacc
+    for i, name in enumerate(names):
+        res[f"ACC-{name}"] = 100 * acc[i]
+    return {"sem_seg": res}
+
+
+def test_detectron2_equals_sem_seg_evaluator(tmp_path):
+    pairs = write_ade20k_like(tmp_path, n_images=6, seed=8)
+    for g, p in pairs:  # 0 = ignore (255), classes 0..149; some classes only predicted
+        lab = _load(g).astype(np.int64)
+        Image.fromarray(np.where(lab == 0, 255, lab - 1).astype(np.uint8)).save(g)
+        Image.fromarray(np.clip(_load(p).astype(np.int64) - 1, 0, 149).astype(np.uint8)).save(p)
+    names = list(S.ADE20K_CLASSES)
+    ref = _detectron2_reference(pairs, 150, 255, names)
+    r = S.evaluate(pairs, preset="detectron2", num_classes=150, class_names=names)
+    assert _same(r.to_dict(), ref)
+
+
+# --- torchmetrics ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("average", ["macro", "micro", "weighted", "none"])
+@pytest.mark.parametrize("ignore_index", [None, 0, 255])
+def test_torchmetrics_equals_multiclass_jaccard_index(tmp_path, average, ignore_index):
+    torch = pytest.importorskip("torch")
+    from torchmetrics.classification import MulticlassJaccardIndex
+
+    pairs = write_ade20k_like(tmp_path, n_images=4, seed=9)
+    gts, preds = [], []
+    for g, p in pairs:
+        lab = _load(g).astype(np.int64)
+        lab = np.where(lab > 20, lab % 20, lab)
+        if ignore_index == 255:
+            lab[lab == 0] = 255
+        gts.append(lab.astype(np.uint8))
+        preds.append((_load(p).astype(np.int64) % 20).astype(np.uint8))
+    metric = MulticlassJaccardIndex(num_classes=20, average=average, ignore_index=ignore_index)
+    for g, p in zip(gts, preds):
+        metric.update(torch.from_numpy(p.astype(np.int64)), torch.from_numpy(g.astype(np.int64)))
+    ref = metric.compute().tolist()
+    r = S.evaluate(gts, preds, preset="torchmetrics", num_classes=20, ignore_index=ignore_index, average=average)
+    assert r.to_dict()["jaccard"] == ref
