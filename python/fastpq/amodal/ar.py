@@ -90,13 +90,16 @@ class AmodalResult:
 
 
 def load_amodal_ground_truth(gt: Union[PathLike, Mapping[str, Any]], use_visible: bool = False,
-                             max_pixels: int = DEFAULT_MAX_PIXELS) -> List[AmodalImage]:
+                             max_pixels: int = DEFAULT_MAX_PIXELS, *, strict: bool = False) -> List[AmodalImage]:
     """The images of a COCOA ground-truth file, each with its regions in JSON order.
 
     Accepts the COCOA layout (one annotation per image holding ``regions``; of several
     annotations of an image the first is used) and the per-instance layout (COCO instance
     annotations carrying ``segmentation``, ``visible_mask``, ``occlude_rate`` and ``isStuff``
     or ``isthing``).
+
+    A region whose ``occlude_rate`` is outside [0, 1] is kept but counts in no setting (amodalAPI's
+    "all" occlusion range is the closed interval [0, 1]); ``strict`` refuses it instead.
     """
     data = load_json(os.fspath(gt), "ground-truth") if not isinstance(gt, dict) else gt
     images: Dict[Any, AmodalImage] = {}
@@ -118,14 +121,15 @@ def load_amodal_ground_truth(gt: Union[PathLike, Mapping[str, Any]], use_visible
             if image_id in seen:
                 continue  # several annotators: the first annotation is the one evaluated
             seen.add(image_id)
-            for region in ann["regions"]:
-                _add_region(image, region, use_visible)
+            for index, region in enumerate(ann["regions"]):
+                _add_region(image, region, use_visible, strict, f"region {index}")
         else:
-            _add_region(image, ann, use_visible)
+            _add_region(image, ann, use_visible, strict, f"annotation {ann.get('id')!r}")
     return list(images.values())
 
 
-def _add_region(image: AmodalImage, region: Mapping[str, Any], use_visible: bool) -> None:
+def _add_region(image: AmodalImage, region: Mapping[str, Any], use_visible: bool, strict: bool = False,
+                name: str = "") -> None:
     where = f"In the image with ID {image.image_id} a region"
     try:
         amodal = region["segmentation"]
@@ -134,6 +138,12 @@ def _add_region(image: AmodalImage, region: Mapping[str, Any], use_visible: bool
         raise AnnotationKeyError(f"{where} lacks 'segmentation' or has a non-numeric 'occlude_rate'")
     if math.isnan(occlusion):
         raise AnnotationError(f"{where} has occlude_rate NaN")
+    if strict and not 0 <= occlusion <= 1:
+        order = region.get("order") if isinstance(region, dict) else None
+        label = name + (f" (order {order!r})" if order is not None else "")
+        raise StrictModeError(f"In the image with ID {image.image_id}, {label} has occlude_rate {occlusion}, "
+                              "outside [0, 1]; amodalAPI ignores it in every occlusion setting, strict mode "
+                              "refuses it", image_id=image.image_id)
     if "isStuff" in region:
         is_stuff = bool(region["isStuff"])
     elif "isthing" in region:
@@ -227,7 +237,8 @@ def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLi
             per setting, recall averaged over the thresholds.
         workers: threads; 0 uses every core.
         strict: refuse proposals for images the ground truth lacks and infinite or negative scores,
-            which pycocotools accepts.
+            which pycocotools accepts, and regions whose ``occlude_rate`` is outside [0, 1] (which
+            amodalAPI, and fastpq without ``strict``, ignore in every setting, "all" included).
         max_proposals_per_image: an image with more proposals is refused (COCOA scores the best 1000).
         max_json_bytes: larger JSON files are refused before they are read.
         max_pixels: images with more pixels (height x width in the ground truth) are refused, which
@@ -238,7 +249,7 @@ def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLi
     gt_json = os.fspath(gt_json) if not isinstance(gt_json, dict) else gt_json
     images = load_amodal_ground_truth(
         load_json(gt_json, "ground-truth", max_json_bytes) if isinstance(gt_json, str) else gt_json, use_visible,
-        max_pixels)
+        max_pixels, strict=strict)
     files = [proposals_json] if isinstance(proposals_json, (str, os.PathLike)) else list(proposals_json)
     for path in files:
         data = read_json(os.fspath(path), "proposals", max_json_bytes)
