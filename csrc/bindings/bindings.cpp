@@ -21,6 +21,8 @@
 namespace py = pybind11;
 using namespace fastpq;
 
+void register_amodal_consistency(py::module_& m);  // csrc/bindings/register_amodal_consistency.cpp
+
 namespace {
 
 
@@ -741,4 +743,5 @@ PYBIND11_MODULE(_core, m) {
         py::arg("ids"), "(ids ascending, areas, [x, y, width, height] boxes) of the non-zero segments of an id map.");
   }
   // ---- end combine ----
+  register_amodal_consistency(m);
 }
