@@ -187,3 +187,49 @@ def test_bad_options_are_refused(bsds):
         region_consistency(bsds, matching="hungarian")
     with pytest.raises(fastpq.FastPQError, match="threshold"):
         region_consistency(bsds, threshold=0)
+
+
+# ---------------------------------------------------------------------------
+# Bootstrap over images and the command line
+
+
+def test_bootstrap_resamples_images_with_their_pairs(bsds):
+    from fastpq.analysis import resample_indices
+    from fastpq.analysis.amodal_consistency import bootstrap_consistency
+
+    result = region_consistency(bsds)
+    rows = oracle.oracle_pairs(bsds)
+    by_image = {}
+    for row in rows:
+        by_image.setdefault(row["image"], []).append(row["f"])
+    samples = [np.median(np.concatenate([by_image[i] for i in drawn]))
+               for drawn in resample_indices(len(result.image_ids), 200, 4)]
+    lower, upper = np.percentile(samples, [5, 95])
+    iv = bootstrap_consistency(result, n_resamples=200, seed=4, ci=0.9)
+    assert (iv.estimate, iv.lower, iv.upper, iv.n_nan) == (oracle.oracle_median(rows), lower, upper, 0)
+    assert iv.std == pytest.approx(np.std(samples, ddof=1), rel=1e-12)
+
+
+def test_cli_prints_and_writes_json(bsds, tmp_path, capsys):
+    from fastpq.cli import main
+
+    out = tmp_path / "c.json"
+    assert main(["amodal-consistency", str(bsds), "--visible", "--bootstrap", "50", "--pairs",
+                 "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    data = json.loads(out.read_text())
+    rows = oracle.oracle_pairs(bsds, use_visible=True)
+    assert data["masks"] == "visible" and data["pairs"] == len(rows) == len(data["pair_scores"])
+    assert data["median_f"] == oracle.oracle_median(rows)
+    assert f"median F {data['median_f']:.4f}" in printed and "95% interval" in printed
+    assert data["bootstrap"]["n_resamples"] == 50 and len(data["per_image"]) == 8
+
+
+def test_cli_bad_file_is_one_line(tmp_path, capsys):
+    from fastpq.cli import main
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"images": [{"id": 1, "height": 1, "width": 2}],
+                               "annotations": [{"id": 1, "image_id": 1, "regions": 3}]}))
+    assert main(["amodal-consistency", str(bad)]) == 1
+    assert "image with ID 1, annotation 1 has 'regions' that is not a list" in capsys.readouterr().err

@@ -476,7 +476,8 @@ def _add_combine_and_convert(commands: Any) -> None:
 
 #: The order `fastpq --help` lists the commands in: scoring first, then preparing predictions,
 #: serving submissions, and the demo.
-COMMAND_ORDER = ("pq", "compare", "consistency", "report", "amodal", "amodal-stats", "combine", "convert",
+COMMAND_ORDER = ("pq", "compare", "consistency", "report", "amodal", "amodal-stats", "amodal-consistency", "combine",
+                 "convert",
                  "score-submission", "demo")
 
 EPILOG = """\
@@ -490,6 +491,7 @@ typical uses:
   fastpq convert panoptic2detection panoptic.json detection.json
   fastpq score-submission --gt-json gt.json upload.zip   score an untrusted zip, print JSON
   fastpq amodal --gt cocoa_val.json --proposals proposals.json
+  fastpq amodal-consistency bsds_amodal.json --json out.json   how well annotators agree
 
 'fastpq COMMAND --help' shows a command's options. Bad input ends with one line,
 'fastpq: error: ...', naming the image, segment or file, and exit status 1.
@@ -548,6 +550,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "score-submission", add_help=False, help="score an untrusted zip submission safely and print JSON",
         description="fastpq.server's worker: see 'fastpq score-submission --help'.")
+    from . import amodal_consistency
+    amodal_consistency.register(commands)
     order = {name: i for i, name in enumerate(COMMAND_ORDER)}
     commands._choices_actions.sort(key=lambda a: order.get(a.dest, len(order)))
     return parser
