@@ -223,3 +223,14 @@ def assign_segment_ids(segment_categories: Sequence[int], category_ids: Sequence
 
 def segment_stats(ids: npt.ArrayLike) -> Tuple[List[int], List[int], List[List[int]]]:
     """(ids ascending, areas, [x, y, width, height] boxes) of the non-zero segments of a (height, width) id map."""
+
+# ---- amodal consistency (csrc/amodal/amodal_consistency.hpp) ----
+
+ConsistencyImageArg = Tuple[int, int, List[List[AmodalMask]]]
+"""(height, width, one list of region masks per annotation)."""
+
+def amodal_region_consistency(images: List[ConsistencyImageArg], threshold: float = 0.5, matching: int = 0,
+                              workers: int = 0) -> Dict[str, Any]:
+    """Every ordered annotator pair of every image, as flat numpy columns: image, x, y, regions_x,
+    regions_y, matched_x, matched_y (int64), precision, recall, f (float64); and ``failure``: None or
+    (image index, message). matching: 0 bipartite, 1 greedy, 2 any."""

@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from .. import _core
 from ..io.dataset import load_json, read_json
-from ..errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, StrictModeError
+from ..errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, InvalidOptionError, StrictModeError
 from ..io.limits import (DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_PROPOSALS_PER_IMAGE, check_count,
                      check_engine_options, check_image_size, check_positive)
 
@@ -23,6 +23,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 KINDS = ("all", "things", "stuff")
 OCCLUSIONS = ("all", "none", "partial", "heavy")
 MAX_DETS = (1, 10, 100, 1000)
+ANNOTATION_MODES = ("first", "each", "best")
 
 def iou_thresholds() -> List[float]:
     """COCOeval's iouThrs, value for value."""
@@ -223,7 +224,8 @@ def add_proposals(images: Sequence[AmodalImage], proposals: Iterable[Mapping[str
 def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLike]], *, use_visible: bool = False,
               use_amodal_proposals: bool = False, per_image: bool = False, workers: int = 0,
               strict: bool = False, max_proposals_per_image: int = DEFAULT_MAX_PROPOSALS_PER_IMAGE,
-              max_json_bytes: int = DEFAULT_MAX_JSON_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS) -> AmodalResult:
+              max_json_bytes: int = DEFAULT_MAX_JSON_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS,
+              annotations: str = "first") -> AmodalResult:
     """The COCOA evaluation of proposals against a COCOA ground truth.
 
     Args:
@@ -243,13 +245,27 @@ def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLi
         max_json_bytes: larger JSON files are refused before they are read.
         max_pixels: images with more pixels (height x width in the ground truth) are refused, which
             bounds the memory one decoded mask takes.
+        annotations: which annotations of an image with several (the BSDS amodal files: one per
+            annotator) the proposals are scored against. ``"first"`` (default): the first in the file,
+            as amodalAPI does. ``"each"``: every annotation, each as if it were an image of its own
+            with the image's proposals, so every annotator's regions count (recall pooled over all
+            of them). ``"best"``: per image, the annotation the proposals agree with most (the
+            highest recall, all regions, all occlusion, averaged over the IoU thresholds at 1000
+            proposals; ties to the earlier annotation). See :mod:`fastpq.amodal.multi_ar`.
     """
+    if annotations not in ANNOTATION_MODES:
+        raise InvalidOptionError(f"annotations must be one of {', '.join(ANNOTATION_MODES)}, not {annotations!r}")
     check_positive("max_json_bytes", max_json_bytes)
     check_engine_options(workers, max_pixels)
     gt_json = os.fspath(gt_json) if not isinstance(gt_json, dict) else gt_json
-    images = load_amodal_ground_truth(
-        load_json(gt_json, "ground-truth", max_json_bytes) if isinstance(gt_json, str) else gt_json, use_visible,
-        max_pixels, strict=strict)
+    gt_data = load_json(gt_json, "ground-truth", max_json_bytes) if isinstance(gt_json, str) else gt_json
+    if annotations == "first":
+        images = load_amodal_ground_truth(gt_data, use_visible, max_pixels, strict=strict)
+    else:
+        from .multi import load_multi_annotator
+
+        multi = load_multi_annotator(gt_data, use_visible, strict=strict, max_pixels=max_pixels)
+        images = [AmodalImage(im.image_id, im.height, im.width) for im in multi]  # they take the proposals
     files = [proposals_json] if isinstance(proposals_json, (str, os.PathLike)) else list(proposals_json)
     for path in files:
         data = read_json(os.fspath(path), "proposals", max_json_bytes)
@@ -257,6 +273,11 @@ def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLi
             raise AnnotationTypeError(f"proposals file '{os.fspath(path)}' does not hold a list")
         add_proposals(images, data, use_amodal_proposals, strict=strict,
                       max_proposals_per_image=max_proposals_per_image)
+    if annotations != "first":
+        from .multi_ar import evaluate_annotators
+
+        return evaluate_annotators(multi, images, annotations, workers=workers, use_visible=use_visible,
+                                   per_image=per_image)
     return evaluate_images(images, workers=workers, use_visible=use_visible, per_image=per_image)
 
 
