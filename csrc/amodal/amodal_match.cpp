@@ -14,11 +14,13 @@ bool amodal_region_counts(const AmodalRegion& region, std::size_t setting) {
   const std::size_t kind = setting / kAmodalOcclusions, occlusion = setting % kAmodalOcclusions;
   if ((kind == 1 && region.is_stuff) || (kind == 2 && !region.is_stuff)) return false;
   const double r = region.occlude_rate;
-  switch (occlusion) {  // closed intervals: a region at a bound is in both neighbours
+  // amodalAPI's occRng filters are closed intervals (a region at a bound is in both neighbours),
+  // "all" included: [0, 1], so a rate below 0 or above 1 is ignored in every setting.
+  switch (occlusion) {
     case 1: return r >= 0 && r <= 1e-5;
     case 2: return r >= 1e-5 && r <= 0.25;
     case 3: return r >= 0.25 && r <= 1;
-    default: return true;
+    default: return r >= 0 && r <= 1;
   }
 }
 

@@ -11,7 +11,7 @@
 namespace fastpq {
 
 constexpr std::size_t kAmodalKinds = 3;       // all regions, things only, stuff only
-constexpr std::size_t kAmodalOcclusions = 4;  // all, none [0, 1e-5], partial [1e-5, 0.25], heavy [0.25, 1]
+constexpr std::size_t kAmodalOcclusions = 4;  // all [0, 1], none [0, 1e-5], partial [1e-5, 0.25], heavy [0.25, 1]
 constexpr std::size_t kAmodalSettings = kAmodalKinds * kAmodalOcclusions;
 constexpr std::size_t kAmodalThresholds = 10;
 constexpr std::size_t kAmodalMaxDets = 4;  // 1, 10, 100, 1000 proposals

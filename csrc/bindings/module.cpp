@@ -50,4 +50,5 @@ PYBIND11_MODULE(_core, m) {
   register_amodal(m);
   register_combine(m);
   register_semantic(m);
+  register_amodal_consistency(m);
 }

@@ -248,3 +248,14 @@ def read_label_png(path: str, max_pixels: int = 134217728, inflate: str = "") ->
 def decode_label_png(data: bytes, name: str = "<memory>", max_pixels: int = 134217728,
                      inflate: str = "") -> npt.NDArray[Any]:
     """read_label_png for PNG bytes."""
+
+# ---- amodal consistency (csrc/amodal/amodal_consistency.hpp) ----
+
+ConsistencyImageArg = Tuple[int, int, List[List[AmodalMask]]]
+"""(height, width, one list of region masks per annotation)."""
+
+def amodal_region_consistency(images: List[ConsistencyImageArg], threshold: float = 0.5, matching: int = 0,
+                              workers: int = 0) -> Dict[str, Any]:
+    """Every ordered annotator pair of every image, as flat numpy columns: image, x, y, regions_x,
+    regions_y, matched_x, matched_y (int64), precision, recall, f (float64); and ``failure``: None or
+    (image index, message). matching: 0 bipartite, 1 greedy, 2 any."""

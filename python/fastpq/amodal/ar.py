@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from .. import _core
 from ..io.dataset import load_json, read_json
-from ..errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, StrictModeError
+from ..errors import AnnotationError, AnnotationKeyError, AnnotationTypeError, InvalidOptionError, StrictModeError
 from ..io.limits import (DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_PROPOSALS_PER_IMAGE, check_count,
                      check_engine_options, check_image_size, check_positive)
 
@@ -23,6 +23,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 KINDS = ("all", "things", "stuff")
 OCCLUSIONS = ("all", "none", "partial", "heavy")
 MAX_DETS = (1, 10, 100, 1000)
+ANNOTATION_MODES = ("first", "each", "best")
 
 def iou_thresholds() -> List[float]:
     """COCOeval's iouThrs, value for value."""
@@ -90,13 +91,16 @@ class AmodalResult:
 
 
 def load_amodal_ground_truth(gt: Union[PathLike, Mapping[str, Any]], use_visible: bool = False,
-                             max_pixels: int = DEFAULT_MAX_PIXELS) -> List[AmodalImage]:
+                             max_pixels: int = DEFAULT_MAX_PIXELS, *, strict: bool = False) -> List[AmodalImage]:
     """The images of a COCOA ground-truth file, each with its regions in JSON order.
 
     Accepts the COCOA layout (one annotation per image holding ``regions``; of several
     annotations of an image the first is used) and the per-instance layout (COCO instance
     annotations carrying ``segmentation``, ``visible_mask``, ``occlude_rate`` and ``isStuff``
     or ``isthing``).
+
+    A region whose ``occlude_rate`` is outside [0, 1] is kept but counts in no setting (amodalAPI's
+    "all" occlusion range is the closed interval [0, 1]); ``strict`` refuses it instead.
     """
     data = load_json(os.fspath(gt), "ground-truth") if not isinstance(gt, dict) else gt
     images: Dict[Any, AmodalImage] = {}
@@ -118,14 +122,15 @@ def load_amodal_ground_truth(gt: Union[PathLike, Mapping[str, Any]], use_visible
             if image_id in seen:
                 continue  # several annotators: the first annotation is the one evaluated
             seen.add(image_id)
-            for region in ann["regions"]:
-                _add_region(image, region, use_visible)
+            for index, region in enumerate(ann["regions"]):
+                _add_region(image, region, use_visible, strict, f"region {index}")
         else:
-            _add_region(image, ann, use_visible)
+            _add_region(image, ann, use_visible, strict, f"annotation {ann.get('id')!r}")
     return list(images.values())
 
 
-def _add_region(image: AmodalImage, region: Mapping[str, Any], use_visible: bool) -> None:
+def _add_region(image: AmodalImage, region: Mapping[str, Any], use_visible: bool, strict: bool = False,
+                name: str = "") -> None:
     where = f"In the image with ID {image.image_id} a region"
     try:
         amodal = region["segmentation"]
@@ -134,6 +139,12 @@ def _add_region(image: AmodalImage, region: Mapping[str, Any], use_visible: bool
         raise AnnotationKeyError(f"{where} lacks 'segmentation' or has a non-numeric 'occlude_rate'")
     if math.isnan(occlusion):
         raise AnnotationError(f"{where} has occlude_rate NaN")
+    if strict and not 0 <= occlusion <= 1:
+        order = region.get("order") if isinstance(region, dict) else None
+        label = name + (f" (order {order!r})" if order is not None else "")
+        raise StrictModeError(f"In the image with ID {image.image_id}, {label} has occlude_rate {occlusion}, "
+                              "outside [0, 1]; amodalAPI ignores it in every occlusion setting, strict mode "
+                              "refuses it", image_id=image.image_id)
     if "isStuff" in region:
         is_stuff = bool(region["isStuff"])
     elif "isthing" in region:
@@ -213,7 +224,8 @@ def add_proposals(images: Sequence[AmodalImage], proposals: Iterable[Mapping[str
 def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLike]], *, use_visible: bool = False,
               use_amodal_proposals: bool = False, per_image: bool = False, workers: int = 0,
               strict: bool = False, max_proposals_per_image: int = DEFAULT_MAX_PROPOSALS_PER_IMAGE,
-              max_json_bytes: int = DEFAULT_MAX_JSON_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS) -> AmodalResult:
+              max_json_bytes: int = DEFAULT_MAX_JSON_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS,
+              annotations: str = "first") -> AmodalResult:
     """The COCOA evaluation of proposals against a COCOA ground truth.
 
     Args:
@@ -227,18 +239,33 @@ def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLi
             per setting, recall averaged over the thresholds.
         workers: threads; 0 uses every core.
         strict: refuse proposals for images the ground truth lacks and infinite or negative scores,
-            which pycocotools accepts.
+            which pycocotools accepts, and regions whose ``occlude_rate`` is outside [0, 1] (which
+            amodalAPI, and fastpq without ``strict``, ignore in every setting, "all" included).
         max_proposals_per_image: an image with more proposals is refused (COCOA scores the best 1000).
         max_json_bytes: larger JSON files are refused before they are read.
         max_pixels: images with more pixels (height x width in the ground truth) are refused, which
             bounds the memory one decoded mask takes.
+        annotations: which annotations of an image with several (the BSDS amodal files: one per
+            annotator) the proposals are scored against. ``"first"`` (default): the first in the file,
+            as amodalAPI does. ``"each"``: every annotation, each as if it were an image of its own
+            with the image's proposals, so every annotator's regions count (recall pooled over all
+            of them). ``"best"``: per image, the annotation the proposals agree with most (the
+            highest recall, all regions, all occlusion, averaged over the IoU thresholds at 1000
+            proposals; ties to the earlier annotation). See :mod:`fastpq.amodal.multi_ar`.
     """
+    if annotations not in ANNOTATION_MODES:
+        raise InvalidOptionError(f"annotations must be one of {', '.join(ANNOTATION_MODES)}, not {annotations!r}")
     check_positive("max_json_bytes", max_json_bytes)
     check_engine_options(workers, max_pixels)
     gt_json = os.fspath(gt_json) if not isinstance(gt_json, dict) else gt_json
-    images = load_amodal_ground_truth(
-        load_json(gt_json, "ground-truth", max_json_bytes) if isinstance(gt_json, str) else gt_json, use_visible,
-        max_pixels)
+    gt_data = load_json(gt_json, "ground-truth", max_json_bytes) if isinstance(gt_json, str) else gt_json
+    if annotations == "first":
+        images = load_amodal_ground_truth(gt_data, use_visible, max_pixels, strict=strict)
+    else:
+        from .multi import load_multi_annotator
+
+        multi = load_multi_annotator(gt_data, use_visible, strict=strict, max_pixels=max_pixels)
+        images = [AmodalImage(im.image_id, im.height, im.width) for im in multi]  # they take the proposals
     files = [proposals_json] if isinstance(proposals_json, (str, os.PathLike)) else list(proposals_json)
     for path in files:
         data = read_json(os.fspath(path), "proposals", max_json_bytes)
@@ -246,6 +273,11 @@ def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLi
             raise AnnotationTypeError(f"proposals file '{os.fspath(path)}' does not hold a list")
         add_proposals(images, data, use_amodal_proposals, strict=strict,
                       max_proposals_per_image=max_proposals_per_image)
+    if annotations != "first":
+        from .multi_ar import evaluate_annotators
+
+        return evaluate_annotators(multi, images, annotations, workers=workers, use_visible=use_visible,
+                                   per_image=per_image)
     return evaluate_images(images, workers=workers, use_visible=use_visible, per_image=per_image)
 
 

@@ -476,7 +476,8 @@ def _add_combine_and_convert(commands: Any) -> None:
 
 #: The order `fastpq --help` lists the commands in: scoring first, then preparing predictions,
 #: serving submissions, and the demo.
-COMMAND_ORDER = ("pq", "semseg", "compare", "consistency", "report", "amodal", "amodal-stats", "combine", "convert",
+COMMAND_ORDER = ("pq", "semseg", "compare", "consistency", "report", "amodal", "amodal-stats", "amodal-consistency",
+                 "combine", "convert",
                  "score-submission", "demo")
 
 EPILOG = """\
@@ -491,6 +492,7 @@ typical uses:
   fastpq convert panoptic2detection panoptic.json detection.json
   fastpq score-submission --gt-json gt.json upload.zip   score an untrusted zip, print JSON
   fastpq amodal --gt cocoa_val.json --proposals proposals.json
+  fastpq amodal-consistency bsds_amodal.json --json out.json   how well annotators agree
 
 'fastpq COMMAND --help' shows a command's options. Bad input ends with one line,
 'fastpq: error: ...', naming the image, segment or file, and exit status 1.
@@ -552,6 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import semseg
 
     semseg.register(commands)
+    from . import amodal_consistency
+
+    amodal_consistency.register(commands)
     order = {name: i for i, name in enumerate(COMMAND_ORDER)}
     commands._choices_actions.sort(key=lambda a: order.get(a.dest, len(order)))
     return parser

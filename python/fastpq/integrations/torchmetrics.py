@@ -543,7 +543,12 @@ def _finish_torch(stats: Stats, return_sq_and_rq: bool, return_per_class: bool, 
 def _torch_mean(values: np.ndarray) -> Any:
     """``torch.mean`` of a 1-D float32 / float64 CPU tensor, bit for bit: torch's sum, then / n."""
     dtype = values.dtype.type
-    return dtype(_torch_sum(values) / dtype(len(values))) if len(values) else dtype(np.nan)
+    if not len(values):
+        # torch divides its sum 0 by the count 0 at run time: the machine's default NaN, whose
+        # sign bit is set on x86 (-NaN); numpy's np.nan is +NaN, which differs in its bytes.
+        with np.errstate(invalid="ignore"):
+            return dtype(dtype(0) / dtype(0))
+    return dtype(_torch_sum(values) / dtype(len(values)))
 
 
 def _torch_sum(x: np.ndarray) -> Any:
