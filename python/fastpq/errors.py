@@ -120,3 +120,9 @@ class SubmissionLayoutError(SubmissionError):
 
 class InvalidOptionError(FastPQError, ValueError):
     """An evaluation option out of its range (such as a negative boundary dilation ratio)."""
+
+
+class InstancePredictionError(FastPQError, ValueError):
+    """A Cityscapes instance prediction that cannot be scored: a malformed results line, an unknown
+    label id, a NaN score, a mask outside the results folder or of the wrong size (the message names
+    the image and the file)."""
