@@ -476,7 +476,7 @@ def _add_combine_and_convert(commands: Any) -> None:
 
 #: The order `fastpq --help` lists the commands in: scoring first, then preparing predictions,
 #: serving submissions, and the demo.
-COMMAND_ORDER = ("pq", "compare", "consistency", "report", "amodal", "amodal-stats", "combine", "convert",
+COMMAND_ORDER = ("pq", "compare", "consistency", "report", "amodal", "amodal-stats", "instance-ap", "combine", "convert",
                  "score-submission", "demo")
 
 EPILOG = """\
@@ -548,6 +548,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "score-submission", add_help=False, help="score an untrusted zip submission safely and print JSON",
         description="fastpq.server's worker: see 'fastpq score-submission --help'.")
+    from . import instance_ap
+    instance_ap.register(commands)
     order = {name: i for i, name in enumerate(COMMAND_ORDER)}
     commands._choices_actions.sort(key=lambda a: order.get(a.dest, len(order)))
     return parser
