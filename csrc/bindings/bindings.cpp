@@ -19,6 +19,7 @@
 #include "png/png_rows.hpp"
 
 namespace py = pybind11;
+void register_instance(pybind11::module_& m);  // csrc/bindings/register_instance.cpp
 using namespace fastpq;
 
 namespace {
@@ -741,4 +742,5 @@ PYBIND11_MODULE(_core, m) {
         py::arg("ids"), "(ids ascending, areas, [x, y, width, height] boxes) of the non-zero segments of an id map.");
   }
   // ---- end combine ----
+  register_instance(m);
 }

@@ -26,10 +26,11 @@ def same(a: dict, b: dict) -> bool:
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_generated_trees_equal_reference(tmp_path: Path, seed: int) -> None:
+@pytest.mark.parametrize("engine", ["numpy", "cpp"])
+def test_generated_trees_equal_reference(tmp_path: Path, seed: int, engine: str) -> None:
     gt, res = generate(str(tmp_path), seed=seed, images=3, height=48, width=96, instances=9)
     ref = run_reference(str(gt), str(res))
-    ours = I.evaluate(str(gt), str(res), engine="numpy")
+    ours = I.evaluate(str(gt), str(res), engine=engine)
     assert same(ours.to_dict(), ref)
     assert ours.ap == ref["averages"]["allAp"] or (math.isnan(ours.ap) and math.isnan(ref["averages"]["allAp"]))
     assert ours.classes["car"].ap50 == ref["averages"]["classes"]["car"]["ap50%"] or math.isnan(
@@ -125,9 +126,9 @@ def test_bad_inputs_name_image_and_file(tmp_path: Path) -> None:
         "outside": ([], ["../x.png 26 0.5"], InstancePredictionError, "outside"),
         "fields": ([], ["m/0.png 26"], InstancePredictionError, "line 1"),
     }
-    for name, (preds, lines, error, text) in cases.items():
-        gt, res = write_tree(tmp_path / name, ids, preds, lines)
+    for (name, (preds, lines, error, text)), engine in [(c, e) for c in cases.items() for e in ("numpy", "cpp")]:
+        gt, res = write_tree(tmp_path / name / engine, ids, preds, lines)
         with pytest.raises(error) as info:
-            I.evaluate(str(gt), str(res))
+            I.evaluate(str(gt), str(res), engine=engine)
         assert isinstance(info.value, FastPQError)
         assert STEM in str(info.value) and text in str(info.value), name
