@@ -135,7 +135,7 @@ void GreyPngReader::parse(const std::uint8_t* data, std::size_t size, std::uint6
   }
   if (std::uint64_t{width_} * height_ > max_pixels) fail("image larger than max_pixels");
   stride_ = (std::size_t{width_} * channels_ * d + 7) / 8;
-  std::size_t expected = (stride_ + 1) * height_;
+  std::size_t expected = (stride_ + 1) * std::size_t{height_};
   const std::uint8_t* z = idats[0].first;
   if (idats.size() > 1) {
     std::uint8_t* joined = idat_.reserve(idat_total);
@@ -152,23 +152,34 @@ void GreyPngReader::parse(const std::uint8_t* data, std::size_t size, std::uint6
     fail("image data is corrupt or has the wrong size");
   const std::size_t bpp = std::max<std::size_t>(1, std::size_t(channels_) * d / 8);
   for (std::uint32_t y = 0; y < height_; ++y) {
-    std::uint8_t* row = raw + y * (stride_ + 1);
+    std::uint8_t* row = raw + std::size_t{y} * (stride_ + 1);
     if (row[0] > 4) fail("invalid filter type in row " + std::to_string(y));
     unfilter(row + 1, y ? row + 1 - (stride_ + 1) : nullptr, stride_, bpp, row[0]);
   }
 }
 
 void GreyPngReader::row_values(std::uint32_t y, std::uint32_t* out) const {
-  const std::uint8_t* r = const_cast<ByteBuffer&>(raw_).data() + y * (stride_ + 1) + 1;
+  const std::uint8_t* r = const_cast<ByteBuffer&>(raw_).data() + std::size_t{y} * (stride_ + 1) + 1;
   if (bit_depth_ == 16)
     for (std::uint32_t x = 0; x < width_; ++x) out[x] = (std::uint32_t{r[2 * x]} << 8) | r[2 * x + 1];
   else
     for (std::uint32_t x = 0; x < width_; ++x) out[x] = r[x];
 }
 
-void GreyPngReader::row_nonzero(std::uint32_t y, std::uint8_t* out) const {
-  const std::uint8_t* r = const_cast<ByteBuffer&>(raw_).data() + y * (stride_ + 1) + 1;
+bool GreyPngReader::row_nonzero(std::uint32_t y, std::uint8_t* out) const {
+  const std::uint8_t* r = const_cast<ByteBuffer&>(raw_).data() + std::size_t{y} * (stride_ + 1) + 1;
   const int d = bit_depth_;
+  if (color_type_ != 3 || !palette_nonzero_[0]) {  // all-zero bytes are then all-zero pixels
+    std::uint64_t any = 0;
+    std::size_t i = 0;
+    for (; i + 8 <= stride_; i += 8) {
+      std::uint64_t word;
+      std::memcpy(&word, r + i, 8);
+      any |= word;
+    }
+    for (; i < stride_; ++i) any |= r[i];
+    if (!any) return false;
+  }
   if (color_type_ == 0 || color_type_ == 3) {
     if (d == 8 && color_type_ == 0) {
       for (std::uint32_t x = 0; x < width_; ++x) out[x] = r[x] != 0;
@@ -189,6 +200,7 @@ void GreyPngReader::row_nonzero(std::uint32_t y, std::uint8_t* out) const {
       out[x] = luma(p[0], p[1], p[2]) != 0;
     }
   }
+  return true;
 }
 
 }  // namespace fastpq

@@ -50,7 +50,7 @@ InstanceImageCounts count_with(const Opener& open, std::size_t n_masks, const st
       }
       std::int64_t* counts = out.overlap.data() + m * k;
       for (std::uint32_t y = 0; y < h; ++y) {
-        reader.row_nonzero(y, on.data());
+        if (!reader.row_nonzero(y, on.data())) continue;
         const std::uint32_t* ids = index.get() + std::size_t{y} * w;
         for (std::uint32_t x = 0; x < w; ++x)
           if (on[x]) ++counts[ids[x]];
