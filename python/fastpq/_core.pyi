@@ -223,3 +223,11 @@ def assign_segment_ids(segment_categories: Sequence[int], category_ids: Sequence
 
 def segment_stats(ids: npt.ArrayLike) -> Tuple[List[int], List[int], List[List[int]]]:
     """(ids ascending, areas, [x, y, width, height] boxes) of the non-zero segments of a (height, width) id map."""
+
+# ---- instance (csrc/instance/, csrc/bindings/register_instance.cpp) ----
+def instance_count_files(gt_paths: Sequence[str], masks: Sequence[Sequence[str]], workers: int = 0,
+                         max_pixels: int = 134217728) -> List[Tuple[int, str, npt.NDArray[np.uint32],
+                                                                    npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """Per image (error kind 0 ok / 1 format / 2 not found / 3 size, message, distinct instanceIds
+    values, their pixel counts, masks x values pixel counts); PNGs read in C++, parallel over images."""
+    ...
