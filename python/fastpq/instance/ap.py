@@ -20,22 +20,31 @@ def overlaps() -> Any:
     return np.arange(0.5, 1.0, 0.05)
 
 
-def _image_scores(img: ImageCounts, label: int, th: float, min_size: int) -> tuple:
-    """(y_true, y_score, hard FNs, have GT, have predictions) of one image, class and threshold."""
+def _prepare(img: ImageCounts, label: int, min_size: int) -> tuple:
+    """The threshold-free part of one image and class: overlaps (IoU) and ignored pixels."""
     import numpy as np
     value_labels = np.array([label_of_value(int(v)) for v in img.ids.tolist()], dtype=np.int64)
     cols = np.flatnonzero(value_labels == label)
     gt_ids, gt_pix = img.ids[cols], img.gt_pixels[cols]
     kept = (gt_ids >= 1000) & (gt_pix >= min_size)
     rows = np.flatnonzero(img.labels == label)
-    have_gt, have_pred = bool(kept.any()), rows.size > 0
     sub = img.overlap[rows]
     pix = sub.sum(axis=1)
     inter = sub[:, cols]
     with np.errstate(divide="ignore", invalid="ignore"):
         iou = inter / (gt_pix[None, :] + pix[:, None] - inter)
+    void_cols = np.flatnonzero(np.isin(img.ids, VOID_VALUES))
+    weight = (gt_ids < 1000).astype(np.int64) + (gt_pix < min_size).astype(np.int64)
+    ignore = sub[:, void_cols].sum(axis=1) + (inter * weight[None, :]).sum(axis=1)
+    return kept, inter, iou, img.scores[rows], pix, ignore
+
+
+def _image_scores(prepared: tuple, th: float) -> tuple:
+    """(y_true, y_score, hard FNs, have GT, have predictions) of one image, class and threshold."""
+    import numpy as np
+    kept, inter, iou, conf, pix, ignore = prepared
+    have_gt, have_pred = bool(kept.any()), conf.size > 0
     hit = (inter > 0) & (iou > th)
-    conf = img.scores[rows]
     trues: List[float] = []
     scores: List[float] = []
     hard_fns = 0
@@ -52,9 +61,6 @@ def _image_scores(img: ImageCounts, label: int, th: float, min_size: int) -> tup
         scores += others.tolist()
     unmatched = ~hit.any(axis=1)
     if unmatched.any():
-        void_cols = np.flatnonzero(np.isin(img.ids, VOID_VALUES))
-        weight = (gt_ids < 1000).astype(np.int64) + (gt_pix < min_size).astype(np.int64)
-        ignore = sub[:, void_cols].sum(axis=1) + (inter * weight[None, :]).sum(axis=1)
         for p in np.flatnonzero(unmatched):
             if float(ignore[p]) / int(pix[p]) <= th:
                 trues.append(0.0)
@@ -89,13 +95,15 @@ def ap_matrix(images: List[ImageCounts]) -> Any:
     import numpy as np
     ths = overlaps()
     ap = np.zeros((1, len(INSTANCE_LABELS), len(ths)), float)
+    prepared = {(i, label): _prepare(img, label, MIN_REGION_SIZES[0])
+                for i, img in enumerate(images) for label in INSTANCE_LABEL_IDS}
     for o, th in enumerate(ths):
         for c, label in enumerate(INSTANCE_LABEL_IDS):
             y_true: List[float] = []
             y_score: List[float] = []
             fns, have_gt, have_pred = 0, False, False
-            for img in images:
-                t, s, f, g, p = _image_scores(img, label, th, MIN_REGION_SIZES[0])
+            for i in range(len(images)):
+                t, s, f, g, p = _image_scores(prepared[(i, label)], th)
                 y_true += t
                 y_score += s
                 fns += f
