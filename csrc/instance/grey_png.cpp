@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -166,36 +167,45 @@ void GreyPngReader::row_values(std::uint32_t y, std::uint32_t* out) const {
     for (std::uint32_t x = 0; x < width_; ++x) out[x] = r[x];
 }
 
-bool GreyPngReader::row_nonzero(std::uint32_t y, std::uint8_t* out) const {
+bool GreyPngReader::row_nonzero(std::uint32_t y, std::uint8_t* out, std::uint32_t* x0,
+                                std::uint32_t* x1) const {
   const std::uint8_t* r = const_cast<ByteBuffer&>(raw_).data() + std::size_t{y} * (stride_ + 1) + 1;
   const int d = bit_depth_;
+  const std::size_t bits = std::size_t(channels_) * d;  // per pixel
+  std::uint32_t from = 0, to = width_;
   if (color_type_ != 3 || !palette_nonzero_[0]) {  // all-zero bytes are then all-zero pixels
-    std::uint64_t any = 0;
-    std::size_t i = 0;
-    for (; i + 8 <= stride_; i += 8) {
+    std::size_t b0 = 0, b1 = stride_;
+    while (b0 + 8 <= stride_) {
       std::uint64_t word;
-      std::memcpy(&word, r + i, 8);
-      any |= word;
+      std::memcpy(&word, r + b0, 8);
+      if (word) break;
+      b0 += 8;
     }
-    for (; i < stride_; ++i) any |= r[i];
-    if (!any) return false;
+    while (b0 < stride_ && !r[b0]) ++b0;
+    if (b0 == stride_) return false;
+    while (b1 > b0 && !r[b1 - 1]) --b1;
+    from = static_cast<std::uint32_t>(b0 * 8 / bits);
+    to = static_cast<std::uint32_t>(std::min<std::size_t>(width_, (b1 * 8 + bits - 1) / bits));
   }
-  if (color_type_ == 0 || color_type_ == 3) {
-    if (d == 8 && color_type_ == 0) {
-      for (std::uint32_t x = 0; x < width_; ++x) out[x] = r[x] != 0;
-    } else if (d == 16) {
-      for (std::uint32_t x = 0; x < width_; ++x) out[x] = (r[2 * x] | r[2 * x + 1]) != 0;
-    } else {
-      const int per = 8 / d, mask = (1 << d) - 1;
-      for (std::uint32_t x = 0; x < width_; ++x) {
-        int v = (r[x / per] >> (8 - d * (1 + x % per))) & mask;
-        out[x] = color_type_ == 3 ? palette_nonzero_[v] : v != 0;
-      }
+  *x0 = from;
+  *x1 = to;
+  if (color_type_ == 0 && d == 8) {
+    for (std::uint32_t x = from; x < to; ++x) out[x] = r[x] != 0;
+  } else if (color_type_ == 3 && d == 8) {
+    for (std::uint32_t x = from; x < to; ++x) out[x] = palette_nonzero_[r[x]];
+  } else if (d == 16) {
+    for (std::uint32_t x = from; x < to; ++x) out[x] = (r[2 * x] | r[2 * x + 1]) != 0;
+  } else if (d < 8) {
+    const int mask = (1 << d) - 1;
+    for (std::uint32_t x = from; x < to; ++x) {
+      const std::size_t bit = std::size_t{x} * d;
+      const int v = (r[bit >> 3] >> (8 - d - (bit & 7))) & mask;
+      out[x] = color_type_ == 3 ? palette_nonzero_[v] : v != 0;
     }
   } else if (color_type_ == 4) {
-    for (std::uint32_t x = 0; x < width_; ++x) out[x] = r[2 * x] != 0;
+    for (std::uint32_t x = from; x < to; ++x) out[x] = r[2 * x] != 0;
   } else {
-    for (std::uint32_t x = 0; x < width_; ++x) {
+    for (std::uint32_t x = from; x < to; ++x) {
       const std::uint8_t* p = r + std::size_t{x} * channels_;
       out[x] = luma(p[0], p[1], p[2]) != 0;
     }

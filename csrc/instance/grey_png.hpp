@@ -22,9 +22,9 @@ class GreyPngReader {
   std::uint32_t height() const { return height_; }
   // Grey values of a row (GT ids): needs an 8- or 16-bit greyscale image.
   void row_values(std::uint32_t y, std::uint32_t* out) const;
-  // 1 where the pixel is non-zero after Pillow's conversion to "L", 0 elsewhere; returns false
-  // (writing nothing) when no pixel of the row is.
-  bool row_nonzero(std::uint32_t y, std::uint8_t* out) const;
+  // 1 where the pixel is non-zero after Pillow's conversion to "L", 0 elsewhere, written for the
+  // pixels [*x0, *x1) (outside them all are zero); returns false (writing nothing) for a zero row.
+  bool row_nonzero(std::uint32_t y, std::uint8_t* out, std::uint32_t* x0, std::uint32_t* x1) const;
   bool is_plain_grey() const { return color_type_ == 0 && (bit_depth_ == 8 || bit_depth_ == 16); }
 
  private:

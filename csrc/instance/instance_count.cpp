@@ -50,9 +50,10 @@ InstanceImageCounts count_with(const Opener& open, std::size_t n_masks, const st
       }
       std::int64_t* counts = out.overlap.data() + m * k;
       for (std::uint32_t y = 0; y < h; ++y) {
-        if (!reader.row_nonzero(y, on.data())) continue;
+        std::uint32_t x0 = 0, x1 = 0;
+        if (!reader.row_nonzero(y, on.data(), &x0, &x1)) continue;
         const std::uint32_t* ids = index.get() + std::size_t{y} * w;
-        for (std::uint32_t x = 0; x < w; ++x)
+        for (std::uint32_t x = x0; x < x1; ++x)
           if (on[x]) ++counts[ids[x]];
       }
     }
