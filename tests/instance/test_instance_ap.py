@@ -132,3 +132,26 @@ def test_bad_inputs_name_image_and_file(tmp_path: Path) -> None:
             I.evaluate(str(gt), str(res), engine=engine)
         assert isinstance(info.value, FastPQError)
         assert STEM in str(info.value) and text in str(info.value), name
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "P", "RGB", "RGBA", "LA", "I;16"])
+def test_mask_png_modes_read_as_pillow_convert_L(tmp_path: Path, mode: str) -> None:
+    # faint colours: (1, 0, 0) is 0 after convert("L"), (2, 0, 0) is 1; the C++ reader must agree
+    rgb = np.zeros((40, 60, 3), np.uint8)
+    rgb[5:25, 20:40] = (200, 10, 10)
+    rgb[0:5, 20:40] = (1, 0, 0)
+    rgb[25:30, 20:40] = (2, 0, 0)
+    img = Image.fromarray(rgb)
+    if mode == "1":
+        img = img.convert("L").point(lambda v: 255 if v else 0).convert("1")
+    elif mode == "I;16":
+        img = Image.fromarray((np.array(img.convert("L")).astype(np.uint16) * 257))
+    elif mode == "P":
+        img = img.quantize(colors=4)
+    else:
+        img = img.convert(mode)
+    gt, res = write_tree(tmp_path, scene(), [], ["m/x.png 26 0.9"])
+    img.save(res / "m" / "x.png")
+    ours = I.evaluate(str(gt), str(res), engine="cpp").to_dict()
+    assert same(ours, I.evaluate(str(gt), str(res), engine="numpy").to_dict())
+    assert same(ours, run_reference(str(gt), str(res)))
