@@ -490,6 +490,7 @@ typical uses:
   fastpq convert panoptic2detection panoptic.json detection.json
   fastpq score-submission --gt-json gt.json upload.zip   score an untrusted zip, print JSON
   fastpq amodal --gt cocoa_val.json --proposals proposals.json
+  fastpq instance-ap gtFine/val results/ --json out.json   Cityscapes instance AP, as cityscapesscripts
 
 'fastpq COMMAND --help' shows a command's options. Bad input ends with one line,
 'fastpq: error: ...', naming the image, segment or file, and exit status 1.
