@@ -51,4 +51,5 @@ PYBIND11_MODULE(_core, m) {
   register_combine(m);
   register_semantic(m);
   register_amodal_consistency(m);
+  register_instance(m);
 }

@@ -259,3 +259,11 @@ def amodal_region_consistency(images: List[ConsistencyImageArg], threshold: floa
     """Every ordered annotator pair of every image, as flat numpy columns: image, x, y, regions_x,
     regions_y, matched_x, matched_y (int64), precision, recall, f (float64); and ``failure``: None or
     (image index, message). matching: 0 bipartite, 1 greedy, 2 any."""
+
+# ---- instance (csrc/instance/, csrc/bindings/register_instance.cpp) ----
+def instance_count_files(gt_paths: Sequence[str], masks: Sequence[Sequence[str]], workers: int = 0,
+                         max_pixels: int = 134217728) -> List[Tuple[int, str, npt.NDArray[np.uint32],
+                                                                    npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """Per image (error kind 0 ok / 1 format / 2 not found / 3 size, message, distinct instanceIds
+    values, their pixel counts, masks x values pixel counts); PNGs read in C++, parallel over images."""
+    ...

@@ -124,3 +124,9 @@ class InvalidOptionError(FastPQError, ValueError):
 
 class LabelError(FastPQError, ValueError):
     """A label map holds a value that is neither an evaluated class nor ignored (semantic scores)."""
+
+
+class InstancePredictionError(FastPQError, ValueError):
+    """A Cityscapes instance prediction that cannot be scored: a malformed results line, an unknown
+    label id, a NaN score, a mask outside the results folder or of the wrong size (the message names
+    the image and the file)."""

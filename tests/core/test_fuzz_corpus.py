@@ -105,7 +105,7 @@ def decode(png: bytes, inflate: str):
 
 def test_corpus_is_small_and_complete():
     targets = {p.name for p in CORPUS.iterdir()}
-    assert targets == {"png", "png_pair", "rle", "polygon", "pq_match", "amodal", "json_scan", "label_png", "semantic"}
+    assert targets == {"png", "png_pair", "rle", "polygon", "pq_match", "amodal", "json_scan", "label_png", "semantic", "instance"}
     assert all(corpus(t) for t in targets)
     assert sum(p.stat().st_size for p in CORPUS.rglob("*") if p.is_file()) < 1 << 20
 

@@ -476,8 +476,8 @@ def _add_combine_and_convert(commands: Any) -> None:
 
 #: The order `fastpq --help` lists the commands in: scoring first, then preparing predictions,
 #: serving submissions, and the demo.
-COMMAND_ORDER = ("pq", "semseg", "compare", "consistency", "report", "amodal", "amodal-stats", "amodal-consistency",
-                 "combine", "convert",
+COMMAND_ORDER = ("pq", "semseg", "instance-ap", "compare", "consistency", "report", "amodal", "amodal-stats",
+                 "amodal-consistency", "combine", "convert",
                  "score-submission", "demo")
 
 EPILOG = """\
@@ -493,6 +493,7 @@ typical uses:
   fastpq score-submission --gt-json gt.json upload.zip   score an untrusted zip, print JSON
   fastpq amodal --gt cocoa_val.json --proposals proposals.json
   fastpq amodal-consistency bsds_amodal.json --json out.json   how well annotators agree
+  fastpq instance-ap gtFine/val results/ --json out.json   Cityscapes instance AP, as cityscapesscripts
 
 'fastpq COMMAND --help' shows a command's options. Bad input ends with one line,
 'fastpq: error: ...', naming the image, segment or file, and exit status 1.
@@ -557,6 +558,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import amodal_consistency
 
     amodal_consistency.register(commands)
+    from . import instance_ap
+
+    instance_ap.register(commands)
     order = {name: i for i, name in enumerate(COMMAND_ORDER)}
     commands._choices_actions.sort(key=lambda a: order.get(a.dest, len(order)))
     return parser

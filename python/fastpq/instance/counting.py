@@ -1,0 +1,105 @@
+"""Per image: the GT instance ids with their pixel counts, and for each predicted mask the
+pixels it covers of each GT id (void and group regions are GT ids too)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, List, Sequence
+
+from ..errors import ImageSizeMismatchError, InstancePredictionError, PngError, PngNotFoundError
+from .labels import ID_TO_NAME, INSTANCE_LABEL_IDS, label_of_value
+
+
+@dataclass
+class ImageCounts:
+    """The counts of one image. ``overlap[p, k]`` = pixels of prediction p on GT value ``ids[k]``;
+    only non-empty predictions of the 8 evaluated classes are kept."""
+
+    name: str
+    ids: Any          # int64 (K,), the distinct instanceIds values, ascending
+    gt_pixels: Any    # int64 (K,)
+    labels: Any       # int64 (P,)
+    scores: Any       # float64 (P,)
+    overlap: Any      # int64 (P, K)
+
+
+def read_gt(path: str) -> Any:
+    """The instanceIds image as an integer array, read as the reference does (Pillow)."""
+    import numpy as np
+    from PIL import Image
+    try:
+        with Image.open(path) as im:
+            return np.array(im)
+    except FileNotFoundError as e:
+        raise PngNotFoundError(f"ground-truth file '{path}' not found") from e
+    except OSError as e:
+        raise PngError(f"ground-truth file '{path}': {e}") from e
+
+
+def gt_index(gt: Any, name: str) -> tuple:
+    """(ids, pixel counts, compact index image) of an instanceIds array; checks every label id."""
+    import numpy as np
+    flat = gt.ravel()
+    if flat.size and flat.min() >= 0 and flat.max() < (1 << 20):
+        hist = np.bincount(flat)
+        ids = np.flatnonzero(hist)
+        counts = hist[ids]
+        lut = np.zeros(hist.size, dtype=np.int32)
+        lut[ids] = np.arange(ids.size, dtype=np.int32)
+        index = lut[gt]
+    else:
+        ids, inverse, counts = np.unique(gt, return_inverse=True, return_counts=True)
+        index = inverse.reshape(gt.shape)
+    for v in ids.tolist():
+        if label_of_value(int(v)) not in ID_TO_NAME:
+            raise PngError(f"ground-truth file '{name}': value {v} has no Cityscapes label "
+                           f"(label id {label_of_value(int(v))})")
+    return ids.astype(np.int64), counts.astype(np.int64), index
+
+
+def read_mask(path: str, shape: Sequence[int], image: str) -> Any:
+    """A predicted mask as the reference reads it: Pillow, converted to "L", non-zero."""
+    import numpy as np
+    from PIL import Image
+    try:
+        with Image.open(path) as im:
+            m = np.array(im.convert("L")) != 0
+    except FileNotFoundError as e:
+        raise PngNotFoundError(f"image {image}: mask file '{path}' not found") from e
+    except OSError as e:
+        raise PngError(f"image {image}: mask file '{path}': {e}") from e
+    if m.shape != tuple(shape):
+        raise ImageSizeMismatchError(f"image {image}: mask '{path}' is {m.shape[1]}x{m.shape[0]}, "
+                                     f"the ground truth is {shape[1]}x{shape[0]}")
+    return m
+
+
+def count_image(name: str, ids: Any, gt_pixels: Any, index: Any, masks: List[Any],
+                labels: List[int], scores: List[float]) -> ImageCounts:
+    """Counts given masks (bool arrays or callables returning one) against a compact index image."""
+    import numpy as np
+    keep_rows, keep_labels, keep_scores = [], [], []
+    for mask, label, score in zip(masks, labels, scores):
+        if label not in INSTANCE_LABEL_IDS:
+            continue  # the reference skips these before reading their mask
+        m = mask() if callable(mask) else mask
+        if m.shape != index.shape:
+            raise ImageSizeMismatchError(f"image {name}: a mask is {m.shape[1]}x{m.shape[0]}, "
+                                         f"the ground truth is {index.shape[1]}x{index.shape[0]}")
+        row = np.bincount(index[m.astype(bool)], minlength=ids.size)
+        if row.sum() == 0:
+            continue  # empty masks are dropped
+        keep_rows.append(row)
+        keep_labels.append(label)
+        keep_scores.append(score)
+    overlap = np.array(keep_rows, dtype=np.int64).reshape(len(keep_rows), ids.size)
+    return ImageCounts(name, ids, gt_pixels, np.array(keep_labels, dtype=np.int64),
+                       np.array(keep_scores, dtype=np.float64), overlap)
+
+
+def check_score(score: float, name: str) -> float:
+    """A prediction score as float; NaN is refused."""
+    s = float(score)
+    if s != s:
+        raise InstancePredictionError(f"image {name}: a prediction score is NaN")
+    return s

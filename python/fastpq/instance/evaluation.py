@@ -1,0 +1,120 @@
+"""fastpq.instance.evaluate: Cityscapes instance-level AP / AP50, equal to cityscapesscripts 2.3.0's
+evalInstanceLevelSemanticLabeling (distance-free variant), writing nothing."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+from ..errors import InstancePredictionError, MissingPredictionError
+from . import files
+from .ap import ap_matrix, result_dict
+from .counting import ImageCounts, check_score, count_image, gt_index, read_gt, read_mask
+from .labels import ID_TO_NAME, INSTANCE_LABEL_IDS
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@dataclass
+class ClassAP:
+    """One class: AP (mean over thresholds), AP50 and the AP at each threshold (NaN without GT)."""
+
+    ap: float
+    ap50: float
+    per_threshold: List[float]
+
+
+@dataclass
+class InstanceResult:
+    """The evaluation result; ``to_dict()`` is the reference's own result dict."""
+
+    ap: float
+    ap50: float
+    classes: Dict[str, ClassAP]
+    thresholds: List[float]
+    _dict: Dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The layout cityscapesscripts returns and writes (resultInstanceLevelSemanticLabeling.json)."""
+        import copy
+        return copy.deepcopy(self._dict)
+
+
+def _result(images: List[ImageCounts]) -> InstanceResult:
+    d = result_dict(ap_matrix(images))
+    matrix = d["resultApMatrix"][0]
+    classes = {name: ClassAP(v["ap"], v["ap50%"], list(matrix[i]))
+               for i, (name, v) in enumerate(d["averages"]["classes"].items())}
+    return InstanceResult(d["averages"]["allAp"], d["averages"]["allAp50%"], classes, d["overlaps"], d)
+
+
+def _count_files(gt_file: str, lines: List[files.PredictionLine], engine: str, workers: int) -> ImageCounts:
+    name = files.image_key(gt_file)
+    ids, pix, index = gt_index(read_gt(gt_file), gt_file)
+    masks = [(lambda p=line.mask: read_mask(p, index.shape, name)) for line in lines]
+    return count_image(name, ids, pix, index, masks, [l.label_id for l in lines], [l.score for l in lines])
+
+
+def _decode(mask: Any, shape: Sequence[int], name: str) -> Any:
+    """An in-memory mask: a boolean / integer array or a COCO RLE dict."""
+    import numpy as np
+    if isinstance(mask, Mapping):
+        from .. import _core
+        h, w = (int(v) for v in mask["size"])
+        counts = mask["counts"]
+        if (h, w) != tuple(shape):
+            raise InstancePredictionError(f"image {name}: an RLE mask is {w}x{h}, the ground truth is "
+                                          f"{shape[1]}x{shape[0]}")
+        return _core.rle_decode(counts, h, w).astype(bool)
+    return np.asarray(mask) != 0
+
+
+def evaluate(gt: Union[PathLike, Sequence[PathLike]], pred: Union[PathLike, Mapping[str, Any], Sequence[Any]],
+             *, coco_category_map: Optional[Mapping[int, int]] = None, engine: str = "auto",
+             workers: int = 0) -> InstanceResult:
+    """Scores Cityscapes instance predictions against gtFine *_instanceIds.png files.
+
+    ``pred`` is the official results folder (per image a ``<city>_<seq>_<frame>*.txt`` of
+    ``relPath labelId score`` lines and binary mask PNGs), or in memory a mapping
+    ``<city>_<seq>_<frame>`` -> list of ``(mask, label_id, score)`` (mask: array or COCO RLE dict),
+    or a list of COCO-style results ``{"image_id", "category_id", "segmentation", "score"}`` whose
+    image_id is ``<city>_<seq>_<frame>`` and category_id a Cityscapes label id (or mapped through
+    ``coco_category_map``). ``engine``: "auto", "cpp" (C++ counting from the PNGs) or "numpy".
+    """
+    gt_list = files.gt_files(gt)
+    images: List[ImageCounts] = []
+    if isinstance(pred, (str, os.PathLike)):
+        root = os.path.abspath(os.fspath(pred))
+        walk = files.index_results(root)
+        per_image = [(g, files.parse_results_txt(files.find_results_txt(g, walk), root, files.image_key(g)))
+                     for g in gt_list]
+        from .native import count_files
+        return _result(count_files(per_image, engine, workers, _count_files))
+    in_memory: Dict[str, List[Any]] = {}
+    if isinstance(pred, Mapping):
+        in_memory = {str(k): list(v) for k, v in pred.items()}
+    else:
+        for r in pred:
+            cat = int(r["category_id"])
+            label = int(coco_category_map[cat]) if coco_category_map is not None else cat
+            in_memory.setdefault(str(r["image_id"]), []).append((r["segmentation"], label, r["score"]))
+    for g in gt_list:
+        name = files.image_key(g)
+        ids, pix, index = gt_index(read_gt(g), g)
+        entries = in_memory.get(name, [])
+        labels = []
+        for _, label, _ in entries:
+            if int(label) not in ID_TO_NAME:
+                raise InstancePredictionError(f"image {name}: unknown Cityscapes label id {label}")
+            labels.append(int(label))
+        scores = [check_score(s, name) for _, _, s in entries]
+        masks = [(lambda m=m: _decode(m, index.shape, name)) for m, _, _ in entries]
+        images.append(count_image(name, ids, pix, index, masks, labels, scores))
+    unknown = set(in_memory) - {files.image_key(g) for g in gt_list}
+    if unknown:
+        raise MissingPredictionError(f"predictions for images without ground truth: {sorted(unknown)[:5]}")
+    return _result(images)
+
+
+cityscapes_ap = evaluate
