@@ -18,10 +18,9 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
-from ..errors import FastPQError
 from ..semantic.cityscapes import counted_rows
 from ..semantic.results import SemanticResult
-from . import Interval, interval, resample_counts
+from . import Interval, _check_bootstrap_arguments, interval, resample_counts
 
 
 def class_counts(result: SemanticResult) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -93,10 +92,7 @@ class SemanticBootstrap:
 
 def bootstrap(result: SemanticResult, n_resamples: int = 1000, seed: int = 0, ci: float = 0.95) -> SemanticBootstrap:
     """Bootstrap percentile intervals over images of mIoU, pixel accuracy and per-class IoU."""
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
-        raise FastPQError(f"the number of bootstrap resamples must be a positive integer, not {n_resamples!r}")
-    if not 0 < ci < 1:
-        raise FastPQError(f"the confidence level must be between 0 and 1 (e.g. 0.95), not {ci!r}")
+    _check_bootstrap_arguments(n_resamples, ci)
     tp, gt, pred = (x.astype(np.float64) for x in class_counts(result))
     names = list(result.spec.class_names)
     samples: Dict[str, List[np.ndarray]] = {k: [] for k in ["miou", "pixel_accuracy"] + [f"iou/{n}" for n in names]}
