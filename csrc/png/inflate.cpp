@@ -146,6 +146,20 @@ InflateStatus Inflater::inflate(const std::uint8_t* in, std::size_t in_size, std
   return InflateStatus::kOk;
 }
 
+std::uint32_t adler32_of(const std::uint8_t* data, std::size_t size, std::uint32_t adler) {
+#ifdef FASTPQ_HAVE_LIBDEFLATE
+  return libdeflate_adler32(adler, data, size);
+#else
+  while (size > 0) {
+    uInt piece = static_cast<uInt>(std::min<std::size_t>(size, UINT_MAX));
+    adler = static_cast<std::uint32_t>(::adler32(adler, data, piece));
+    data += piece;
+    size -= piece;
+  }
+  return adler;
+#endif
+}
+
 std::uint32_t crc32_of(const std::uint8_t* data, std::size_t size, std::uint32_t crc) {
 #ifdef FASTPQ_HAVE_LIBDEFLATE
   return libdeflate_crc32(crc, data, size);

@@ -39,6 +39,9 @@ class Inflater {
   std::unique_ptr<State> state_;
 };
 
+// Adler-32 as zlib streams use it (libdeflate's vectorised one when the build has it).
+std::uint32_t adler32_of(const std::uint8_t* data, std::size_t size, std::uint32_t adler = 1);
+
 // CRC-32 as PNG chunks use it.
 std::uint32_t crc32_of(const std::uint8_t* data, std::size_t size, std::uint32_t crc = 0);
 

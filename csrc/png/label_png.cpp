@@ -1,7 +1,5 @@
 #include "png/label_png.hpp"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -88,13 +86,7 @@ void LabelPngReader::parse_and_inflate(const std::uint8_t* data, std::size_t siz
   const std::size_t expected = (row_bytes_ + 1) * height_;
   std::uint8_t* raw = raw_.reserve(expected);
   const std::uint32_t declared = inflate_png_data(data, h, inflater_, idat_, raw, expected, name_);
-  std::uint32_t adler = 1;
-  for (std::size_t at = 0; at < expected;) {  // zlib's adler32 takes 32-bit lengths
-    const std::size_t n = std::min<std::size_t>(expected - at, std::size_t{1} << 30);
-    adler = static_cast<std::uint32_t>(adler32(adler, raw + at, static_cast<uInt>(n)));
-    at += n;
-  }
-  if (adler != declared) fail("image data is corrupt (Adler-32 checksum mismatch)");
+  if (adler32_of(raw, expected) != declared) fail("image data is corrupt (Adler-32 checksum mismatch)");
   std::memset(rows_[0].reserve(row_bytes_), 0, row_bytes_);
   rows_[1].reserve(row_bytes_);
   next_row_ = 0;
