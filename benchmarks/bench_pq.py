@@ -85,10 +85,14 @@ class Dataset:
 
 
 def _generator_digest() -> str:
-    """SHA-256 of the installed synthetic-data generator, so that a changed generator regenerates."""
+    """SHA-256 of the installed synthetic-data generator's modules, so that a changed generator
+    regenerates."""
     from fastpq import synthetic
 
-    return hashlib.sha256(Path(synthetic.__file__).read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for module in sorted(Path(synthetic.__file__).parent.glob("*.py")):
+        digest.update(module.name.encode() + b"\0" + module.read_bytes())
+    return digest.hexdigest()
 
 
 def _stamp(spec: Any, n_images: int) -> Dict[str, Any]:

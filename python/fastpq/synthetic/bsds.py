@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Tuple, Union
 
 import numpy as np
 
-from .amodal import _annotation, _Region, _rasterise, _round, _scene
+from .amodal_scene import _annotation, _Region, _rasterise, _round, _scene
 
 __all__ = ["make_bsds_image", "generate_bsds_dataset"]
 
