@@ -14,7 +14,7 @@ from typing import Any, Dict
 import numpy as np
 
 from ..amodal.consistency import RegionConsistency
-from . import Interval, _check_bootstrap_arguments, interval, resample_indices
+from .resampling import Interval, _check_bootstrap_arguments, interval, resample_indices
 
 
 def bootstrap_consistency(result: RegionConsistency, n_resamples: int = 1000, seed: int = 0,

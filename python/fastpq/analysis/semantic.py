@@ -20,7 +20,7 @@ import numpy as np
 
 from ..semantic.cityscapes import counted_rows
 from ..semantic.results import SemanticResult
-from . import Interval, _check_bootstrap_arguments, interval, resample_counts
+from .resampling import Interval, _check_bootstrap_arguments, interval, resample_counts
 
 
 def class_counts(result: SemanticResult) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
