@@ -4,7 +4,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <map>
 #include <optional>
 
 #include "bindings/register.hpp"
@@ -47,36 +46,15 @@ py::object failure_to_python(const ImageFailure& f) {
 }
 
 // Per-image, per-category sums as columns: image index, category index, tp, fp, fn, iou.
-py::dict image_rows(const std::vector<ImageMatches>& images) {
-  std::vector<std::int64_t> image, tp, fp, fn;
-  std::vector<std::int32_t> category;
-  std::vector<double> iou;
-  for (std::size_t i = 0; i < images.size(); ++i) {
-    std::map<std::int32_t, std::size_t> row_of;
-    auto row = [&](std::int32_t c) {
-      auto it = row_of.find(c);
-      if (it != row_of.end()) return it->second;
-      image.push_back(static_cast<std::int64_t>(i));
-      category.push_back(c);
-      tp.push_back(0), fp.push_back(0), fn.push_back(0), iou.push_back(0.0);
-      return row_of[c] = image.size() - 1;
-    };
-    for (const auto& m : images[i].matches) {
-      std::size_t r = row(m.first);
-      tp[r] += 1;
-      iou[r] += m.second;
-    }
-    for (std::int32_t c : images[i].false_negatives)
-      if (c >= 0) fn[row(c)] += 1;
-    for (std::int32_t c : images[i].false_positives) fp[row(c)] += 1;
-  }
+py::dict image_rows_to_python(const std::vector<ImageMatches>& images) {
+  ImageRows r = image_rows(images);
   py::dict d;
-  d["image"] = image;
-  d["category"] = category;
-  d["tp"] = tp;
-  d["fp"] = fp;
-  d["fn"] = fn;
-  d["iou"] = iou;
+  d["image"] = std::move(r.image);
+  d["category"] = std::move(r.category);
+  d["tp"] = std::move(r.tp);
+  d["fp"] = std::move(r.fp);
+  d["fn"] = std::move(r.fn);
+  d["iou"] = std::move(r.iou);
   return d;
 }
 
@@ -229,7 +207,7 @@ py::dict evaluation_to_python(const PanopticEvaluation& r, bool keep_images, con
   out["fn"] = r.totals.fn;
   out["iou"] = r.totals.iou;
   out["failure"] = failure_to_python(r.failure);
-  out["images"] = keep_images && r.failure.kind == ImageFailure::kNone ? py::object(image_rows(r.images)) : py::none();
+  out["images"] = keep_images && r.failure.kind == ImageFailure::kNone ? py::object(image_rows_to_python(r.images)) : py::none();
   out["semantic"] = r.semantic.empty() ? py::object(py::none()) : py::object(category_pixels_to_python(r.semantic));
   return out;
 }

@@ -84,13 +84,9 @@ py::array_t<T> image_label_array(LabelPngReader& reader) {
   const std::uint32_t h = reader.height(), w = reader.width();
   py::array_t<T> out({static_cast<py::ssize_t>(h), static_cast<py::ssize_t>(w)});
   T* data = out.mutable_data();
-  std::vector<std::uint32_t> row(w);
   {
     py::gil_scoped_release release;
-    for (std::uint32_t y = 0; y < h; ++y) {
-      reader.next_row(row.data());
-      for (std::uint32_t x = 0; x < w; ++x) data[std::size_t{y} * w + x] = static_cast<T>(row[x]);
-    }
+    read_label_image(reader, data);
   }
   return out;
 }

@@ -1,6 +1,7 @@
 #include "panoptic/pq_match.hpp"
 
 #include <algorithm>
+#include <map>
 
 namespace fastpq {
 namespace {
@@ -138,6 +139,30 @@ void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt,
     out.false_positives.push_back(pred.category[p]);
     out.false_positive_pred.push_back(static_cast<std::uint32_t>(p));
   }
+}
+
+ImageRows image_rows(const std::vector<ImageMatches>& images) {
+  ImageRows r;
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    std::map<std::int32_t, std::size_t> row_of;
+    auto row = [&](std::int32_t c) {
+      auto it = row_of.find(c);
+      if (it != row_of.end()) return it->second;
+      r.image.push_back(static_cast<std::int64_t>(i));
+      r.category.push_back(c);
+      r.tp.push_back(0), r.fp.push_back(0), r.fn.push_back(0), r.iou.push_back(0.0);
+      return row_of[c] = r.image.size() - 1;
+    };
+    for (const auto& m : images[i].matches) {
+      std::size_t k = row(m.first);
+      r.tp[k] += 1;
+      r.iou[k] += m.second;
+    }
+    for (std::int32_t c : images[i].false_negatives)
+      if (c >= 0) r.fn[row(c)] += 1;
+    for (std::int32_t c : images[i].false_positives) r.fp[row(c)] += 1;
+  }
+  return r;
 }
 
 }  // namespace fastpq

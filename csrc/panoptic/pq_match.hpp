@@ -47,6 +47,15 @@ struct ImageMatches {
   }
 };
 
+// Per-image, per-category sums as columns, one row per (image, category) with any TP, FP or FN:
+// rows of an image are in the order its categories first appear (matches, then FNs, then FPs).
+struct ImageRows {
+  std::vector<std::int64_t> image, tp, fp, fn;
+  std::vector<std::int32_t> category;
+  std::vector<double> iou;
+};
+ImageRows image_rows(const std::vector<ImageMatches>& images);
+
 // What the matching decided for one segment.
 enum class SegmentStatus : std::uint8_t {
   kMatched = 0,    // a true positive

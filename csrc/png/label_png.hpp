@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/buffer.hpp"
 #include "png/inflate.hpp"
@@ -53,5 +54,17 @@ class LabelPngReader {
   std::uint32_t next_row_ = 0;
   int current_ = 0;
 };
+
+// Decodes every row of `reader` into `out` (height x width values, row-major), each label cast to
+// T; the caller picks T from label_bytes() so that nothing is narrowed.
+template <typename T>
+void read_label_image(LabelPngReader& reader, T* out) {
+  const std::uint32_t h = reader.height(), w = reader.width();
+  std::vector<std::uint32_t> row(w);
+  for (std::uint32_t y = 0; y < h; ++y) {
+    reader.next_row(row.data());
+    for (std::uint32_t x = 0; x < w; ++x) out[std::size_t{y} * w + x] = static_cast<T>(row[x]);
+  }
+}
 
 }  // namespace fastpq
