@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -98,9 +99,16 @@ struct Workspace {
   explicit Workspace(InflateBackend b) : backend(b), gt(b), pred(b), inst(b) {}
   InflateBackend backend;
   LabelRows gt, pred, inst;
-  std::vector<std::uint32_t> hist32;  // raw (gt byte, pred byte) pairs
-  std::vector<std::uint64_t> hist64;
-  std::vector<std::uint64_t> dense;   // n_rows x n_cols of the image being counted
+  // Raw (gt byte, pred byte) pair counts and the pairs present; all zero between images unless
+  // hist_dirty (an image that threw part-way).
+  std::vector<std::uint64_t> hist;
+  std::vector<std::uint32_t> hist_keys;
+  bool hist_dirty = true;
+  // n_rows x n_cols of the image being counted and the cells it touched; all zero between images
+  // unless dense_dirty.
+  std::vector<std::uint64_t> dense;
+  std::vector<std::uint64_t> dense_keys;
+  bool dense_dirty = true;
   std::unordered_map<std::uint64_t, std::uint64_t> sparse, instances;
   std::vector<std::int64_t> g, p, i;
 };
@@ -127,20 +135,36 @@ void check_same_size(const LabelRows& a, const char* what_a, const LabelRows& b,
 class Counter {
  public:
   Counter(const SemanticOptions& o, Workspace& ws) : o_(o), ws_(ws), cols_(static_cast<std::uint64_t>(o.n_cols)) {
-    dense_ = std::size_t(o.n_rows) * std::size_t(o.n_cols) <= kDenseLimit;
-    if (dense_) ws.dense.assign(std::size_t(o.n_rows) * std::size_t(o.n_cols), 0);
-    else ws.sparse.clear();
+    const std::size_t cells = std::size_t(o.n_rows) * std::size_t(o.n_cols);
+    dense_ = cells <= kDenseLimit;
+    if (dense_) {
+      // Only the cells an image touched are cleared after it, so the matrix's size is no per-image cost.
+      if (ws.dense_dirty || ws.dense.size() != cells) ws.dense.assign(cells, 0);
+      ws.dense_keys.clear();
+      ws.dense_dirty = true;
+    } else {
+      ws.sparse.clear();
+    }
   }
   void add(std::int32_t r, std::int32_t c, std::uint64_t n) {
     const std::uint64_t key = std::uint64_t(r) * cols_ + std::uint64_t(c);
-    if (dense_) ws_.dense[key] += n;
-    else ws_.sparse[key] += n;
+    if (dense_) {
+      if (ws_.dense[key] == 0) ws_.dense_keys.push_back(key);
+      ws_.dense[key] += n;
+    } else {
+      ws_.sparse[key] += n;
+    }
   }
   void collect(std::vector<SparseCount>& out) {
     out.clear();
     if (dense_) {
-      for (std::size_t k = 0; k < ws_.dense.size(); ++k)
-        if (ws_.dense[k]) out.push_back({std::int64_t(k / cols_), std::int32_t(k % cols_), ws_.dense[k]});
+      std::sort(ws_.dense_keys.begin(), ws_.dense_keys.end());
+      for (std::uint64_t k : ws_.dense_keys) {
+        out.push_back({std::int64_t(k / cols_), std::int32_t(k % cols_), ws_.dense[k]});
+        ws_.dense[k] = 0;
+      }
+      ws_.dense_keys.clear();
+      ws_.dense_dirty = false;
     } else {
       for (const auto& kv : ws_.sparse)
         out.push_back({std::int64_t(kv.first / cols_), std::int32_t(kv.first % cols_), kv.second});
@@ -160,46 +184,75 @@ class Counter {
 // Both maps of 8-bit labels: count raw byte pairs, apply the tables once per image.
 // Returns false when a refused label occurs (the caller rescans to name its first pixel).
 bool count_bytes(Workspace& ws, const LabelTable& gt_t, const LabelTable& pred_t, Counter& counter) {
-  ws.hist32.assign(65536, 0);
-  ws.hist64.assign(65536, 0);
+  if (ws.hist_dirty || ws.hist.size() != 65536) ws.hist.assign(65536, 0);
+  ws.hist_keys.clear();
+  ws.hist_dirty = true;
+  std::uint64_t* hist = ws.hist.data();
+  auto add = [&](std::uint32_t key, std::uint64_t n) {
+    if (n == 0) return;
+    if (hist[key] == 0) ws.hist_keys.push_back(key);
+    hist[key] += n;
+  };
   const std::uint32_t w = ws.gt.width(), h = ws.gt.height();
-  if (w == 0 || h == 0) return true;
-  std::uint64_t pending = 0;
-  for (std::uint32_t y = 0; y < h; ++y) {
+  // Pixels are counted against a current pair `key` (the pixel order does not matter to a histogram):
+  // eight at a time when all eight are that pair, the others one by one; a block made mostly of
+  // another pair makes that pair the current one.
+  std::uint32_t key = 0;
+  std::uint64_t run = 0, ka = 0, kb = 0;
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kLow7 = 0x7F7F7F7F7F7F7F7Full, kHigh = 0x8080808080808080ull;
+  for (std::uint32_t y = 0; y < h && w > 0; ++y) {
     const std::uint8_t* a = ws.gt.next_bytes();
     const std::uint8_t* b = ws.pred.next_bytes();
-    std::uint32_t key = (std::uint32_t{a[0]} << 8) | b[0], run = 1;
-    for (std::uint32_t x = 1; x < w; ++x) {
-      const std::uint32_t k = (std::uint32_t{a[x]} << 8) | b[x];
-      if (k == key) {
-        ++run;
-      } else {
-        ws.hist32[key] += run;
-        key = k;
-        run = 1;
+    std::uint32_t x = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && (defined(__GNUC__) || defined(__clang__))
+    for (; x + 8 <= w; x += 8) {
+      std::uint64_t a0, b0;
+      std::memcpy(&a0, a + x, 8);
+      std::memcpy(&b0, b + x, 8);
+      const std::uint64_t d = (a0 ^ ka) | (b0 ^ kb);
+      if (d == 0) {
+        run += 8;
+        continue;
+      }
+      std::uint64_t m = (((d & kLow7) + kLow7) | d) & kHigh;  // the high bit of each differing byte
+      const int others = __builtin_popcountll(m);
+      run += static_cast<std::uint64_t>(8 - others);
+      for (; m; m &= m - 1) {
+        const std::uint32_t i = x + static_cast<std::uint32_t>(__builtin_ctzll(m) >> 3);
+        add((std::uint32_t{a[i]} << 8) | b[i], 1);
+      }
+      if (others > 4) {
+        add(key, run);
+        run = 0;
+        key = (std::uint32_t{a[x + 7]} << 8) | b[x + 7];
+        ka = kOnes * (key >> 8);
+        kb = kOnes * (key & 255);
       }
     }
-    ws.hist32[key] += run;
-    pending += w;
-    if (pending > 0x7FFFFFFFu || y + 1 == h) {  // a uint32 bin cannot overflow before a flush
-      for (std::size_t k = 0; k < 65536; ++k) ws.hist64[k] += ws.hist32[k];
-      std::fill(ws.hist32.begin(), ws.hist32.end(), 0u);
-      pending = 0;
+#endif
+    for (; x < w; ++x) {
+      const std::uint32_t k = (std::uint32_t{a[x]} << 8) | b[x];
+      if (k == key) ++run;
+      else add(k, 1);
     }
   }
+  add(key, run);
   std::int32_t gcode[256], pcode[256];
   for (int v = 0; v < 256; ++v) {
     gcode[v] = gt_t.code(v);
     pcode[v] = pred_t.code(v);
   }
-  for (std::size_t k = 0; k < 65536; ++k) {
-    const std::uint64_t n = ws.hist64[k];
-    if (!n) continue;
+  bool ok = true;
+  for (std::uint32_t k : ws.hist_keys) {
+    const std::uint64_t n = hist[k];
+    hist[k] = 0;
     const std::int32_t r = gcode[k >> 8], c = pcode[k & 255];
-    if (r == kRefuse || c == kRefuse) return false;
-    if (r >= 0 && c >= 0) counter.add(r, c, n);
+    if (r == kRefuse || c == kRefuse) ok = false;
+    else if (ok && r >= 0 && c >= 0) counter.add(r, c, n);
   }
-  return true;
+  ws.hist_keys.clear();
+  ws.hist_dirty = false;
+  return ok;
 }
 
 // Any label types: int64 rows, run by run, tables applied per run. Throws at the first refused label.

@@ -241,3 +241,40 @@ def test_a_zero_stride_giant_is_refused_before_any_copy():
         S.evaluate([giant], [giant], num_classes=K)
     with pytest.raises(LimitExceededError):
         S.SemanticQuality(num_classes=K).update(giant, giant)
+
+
+def _runs_and_noise(rng, h, w, k, noise):
+    """Rows of long runs that change value at random places, plus isolated noise pixels: every branch
+    of the byte-pair counter (eight equal pixels, a few others, a block of a new value, row tails)."""
+    g = np.zeros((h, w), dtype=np.uint8)
+    for y in range(h):
+        cuts = np.sort(rng.integers(0, w + 1, size=rng.integers(0, 4)))
+        row = np.empty(w, dtype=np.uint8)
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, w]):
+            row[lo:hi] = rng.integers(0, k)
+        g[y] = row
+    p = np.where(rng.random((h, w)) < noise, rng.integers(0, k, size=(h, w)), g).astype(np.uint8)
+    return g, p
+
+
+@pytest.mark.parametrize("width", [1, 2, 7, 8, 9, 15, 16, 17, 23, 61, 300])
+def test_byte_pair_counts_equal_bincount_at_every_width(width):
+    rng = np.random.default_rng(width)
+    for noise in (0.0, 0.02, 0.3, 1.0):
+        pairs = [_runs_and_noise(rng, 13, width, K, noise) for _ in range(4)]
+        gts, preds = [g for g, _ in pairs], [p for _, p in pairs]
+        r = S.evaluate(gts, preds, preset="mmseg", num_classes=K, workers=1)
+        assert np.array_equal(r.confusion, _confusion_oracle(gts, preds)), (width, noise)
+
+
+def test_counts_after_a_refused_image_are_not_polluted():
+    """An image that stops at a refused label leaves nothing behind for the next evaluation on the
+    same thread (its per-thread histogram is cleared, not reused half-filled)."""
+    rng = np.random.default_rng(11)
+    g, p = _runs_and_noise(rng, 40, 64, K, 0.1)
+    bad = p.copy()
+    bad[30, 50] = 200
+    with pytest.raises(LabelError, match="x=50"):
+        S.evaluate([g], [bad], preset="mmseg", num_classes=K, workers=1)
+    r = S.evaluate([g], [p], preset="mmseg", num_classes=K, workers=1)
+    assert np.array_equal(r.confusion, _confusion_oracle([g], [p]))
