@@ -122,6 +122,15 @@ class InvalidOptionError(FastPQError, ValueError):
     """An evaluation option out of its range (such as a negative boundary dilation ratio)."""
 
 
+class ResourceLimitError(FastPQError):
+    """A submission's scoring process overran a cap (memory, CPU or wall time, files) or died;
+    ``limit`` names which: "memory_bytes", "cpu_seconds", "wall_seconds", "file_bytes", "signal"."""
+
+    def __init__(self, message: str, *, limit: str = "", **where: object) -> None:
+        super().__init__(message, **where)  # type: ignore[arg-type]
+        self.limit = limit
+
+
 class LabelError(FastPQError, ValueError):
     """A label map holds a value that is neither an evaluated class nor ignored (semantic scores)."""
 

@@ -89,6 +89,14 @@ class SubmissionLimits:
     max_ratio: float = 200.0
     max_pixels: int = DEFAULT_MAX_PIXELS
     scoring: Mapping[str, Any] = field(default_factory=dict)
+    #: Caps on the scoring process, applied by :class:`fastpq.server.IsolatedScorer` only (an
+    #: in-process score_submission shares the caller's process): address space, CPU seconds, wall
+    #: seconds, open files and the largest file it may write. None: no cap.
+    memory_bytes: Optional[int] = 4 * GIB
+    cpu_seconds: Optional[float] = 300.0
+    wall_seconds: Optional[float] = 600.0
+    open_files: Optional[int] = 1024
+    file_bytes: Optional[int] = 4 * GIB
 
 
 @dataclass(frozen=True)
@@ -516,3 +524,12 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "python -m fastpq.ser
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def __getattr__(name: str) -> Any:
+    # IsolatedScorer lives in .isolated, which builds on this module: imported when first asked for.
+    if name == "IsolatedScorer":
+        from .isolated import IsolatedScorer
+
+        return IsolatedScorer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
