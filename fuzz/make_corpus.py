@@ -254,11 +254,48 @@ def amodal_seeds() -> None:
     write("amodal", "nine_thresholds", Bytes().u8(2).u8(1).raw(ok.data()).data())
 
 
+def amodal_consistency_seeds() -> None:
+    from pycocotools import mask as cocomask
+
+    def mask_rle(m: np.ndarray) -> Bytes:
+        return Bytes().u8(0).str16(cocomask.encode(np.asfortranarray(m.astype(np.uint8)))["counts"])
+
+    a = np.zeros((12, 16), bool)
+    a[2:8, 3:10] = True
+    b = np.zeros((12, 16), bool)
+    b[3:9, 4:12] = True
+    c = np.zeros((12, 16), bool)
+    c[9:, :] = True
+    poly = Bytes().u8(1).u8(1).u8(8)
+    for v in [1, 1, 10, 1, 10, 7, 1, 7]:
+        poly.double(v)
+
+    def image(annotators, h=12, w=16) -> Bytes:
+        out = Bytes().u8(h).u8(w).u8(len(annotators))
+        for regions in annotators:
+            out.u8(len(regions))
+            for m in regions:
+                out.raw(m.data())
+        return out
+
+    three = image([[mask_rle(a), mask_rle(c)], [mask_rle(b), poly], [mask_rle(c)]])
+    matrix = Bytes().u8(3).u8(2)
+    for v in [0.9, 0.1, 0.6, 0.55, 0.0, 1.0]:
+        matrix.double(v)
+    for rule in range(3):
+        write("amodal_consistency", f"three_annotators_rule{rule}",
+              Bytes().u8(rule).double(0.5).u8(1).raw(three.data()).raw(matrix.data()).data())
+    bad = image([[Bytes().u8(0).str16(b"bad")], [mask_rle(a)]])
+    write("amodal_consistency", "bad_rle_and_empty_image",
+          Bytes().u8(0).double(0.25).u8(2).raw(image([]).data()).raw(bad.data()).u8(0).u8(0).data())
+
+
 def main() -> None:
     png_seeds()
     rle_seeds()
     pq_seeds()
     amodal_seeds()
+    amodal_consistency_seeds()
     total = sum(p.stat().st_size for p in CORPUS.rglob("*") if p.is_file())
     print(f"seed corpus: {sum(1 for p in CORPUS.rglob('*') if p.is_file())} files, {total} bytes in {CORPUS}")
 

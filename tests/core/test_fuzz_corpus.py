@@ -105,7 +105,7 @@ def decode(png: bytes, inflate: str):
 
 def test_corpus_is_small_and_complete():
     targets = {p.name for p in CORPUS.iterdir()}
-    assert targets == {"png", "png_pair", "rle", "polygon", "pq_match", "amodal", "json_scan", "label_png", "semantic", "instance"}
+    assert targets == {"png", "png_pair", "rle", "polygon", "pq_match", "amodal", "amodal_consistency", "json_scan", "label_png", "semantic", "instance"}
     assert all(corpus(t) for t in targets)
     assert sum(p.stat().st_size for p in CORPUS.rglob("*") if p.is_file()) < 1 << 20
 
@@ -283,6 +283,39 @@ def test_pq_match_seed(path: Path):
         assert 0 <= out["failure"]["image_index"] < count and out["failure"]["message"]
     else:
         assert len(out["tp"]) == n_categories
+
+
+@pytest.mark.parametrize("path", corpus("amodal_consistency"), ids=ids_of(corpus("amodal_consistency")))
+def test_amodal_consistency_seed(path: Path):
+    """fuzz_amodal_consistency's input through the binding: one score per ordered annotator pair, in
+    order, with counts and scores in range, or a failure naming an image and a reason."""
+    r = ByteReader(path.read_bytes())
+    matching, threshold = r.u8() % 3, r.double()
+
+    def mask():
+        if r.u8() % 2 == 0:
+            return r.str16().decode("latin-1")
+        return [[r.double() for _ in range(r.u8() % 17)] for _ in range(r.u8() % 3)]
+
+    images = []
+    for _ in range(r.u8() % 3):
+        h, w = r.u8() % 33, r.u8() % 33
+        images.append((h, w, [[mask() for _ in range(r.u8() % 4)] for _ in range(r.u8() % 4)]))
+    out = _core.amodal_region_consistency(images, threshold, matching, workers=1)
+    if out["failure"] is not None:
+        index, message = out["failure"]
+        assert 0 <= index < len(images) and message
+        return
+    expected = [(i, x, y) for i, (_, _, anns) in enumerate(images)
+                for x in range(len(anns)) for y in range(len(anns)) if x != y]
+    assert list(zip(out["image"], out["x"], out["y"])) == expected
+    for k, (i, x, y) in enumerate(expected):
+        anns = images[i][2]
+        assert out["regions_x"][k] == len(anns[x]) and out["regions_y"][k] == len(anns[y])
+        assert 0 <= out["matched_x"][k] <= len(anns[x]) and 0 <= out["matched_y"][k] <= len(anns[y])
+        for name in ("precision", "recall", "f"):
+            v = out[name][k]
+            assert math.isnan(v) or 0.0 <= v <= 1.0
 
 
 @pytest.mark.parametrize("path", corpus("amodal"), ids=ids_of(corpus("amodal")))
