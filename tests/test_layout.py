@@ -22,7 +22,7 @@ FAMILIES = {"panoptic", "amodal", "semantic", "instance"}
 MAX_LINES = 400
 # Modules over the size rule that issue 11 has still to split; this list may only shrink.
 OVERSIZE = {"synthetic/__init__.py", "synthetic/amodal.py", "integrations/torchmetrics.py", "analysis/__init__.py",
-            "cli/__init__.py", "integrations/server.py", "tools/convert.py", "io/dataset.py"}
+            "cli/__init__.py", "integrations/server.py", "tools/convert.py"}
 
 
 def _modules() -> Dict[str, Path]:
