@@ -177,6 +177,7 @@ def evaluate_tables(tables: SegmentTables, categories: Categories, *, workers: i
     images = None if rows is None else [(i, _base(f)) for i, f in zip(tables.image_ids, tables.gt_files)]
     result = PanopticResult.from_totals(categories, tp, fp, fn, iou, per_image=rows, images=images)
     breakdowns.attach(result, categories, covering_normalize_by_image_size)
+    result.breakdown_sums = breakdowns.initial()  # the raw sums, for a caller that adds evaluations up (Dask)
     if semantic:
         result.semantic_counts = {"parts": semantic_parts, "n_categories": k,
                                   "names": [_base(f) for f in tables.gt_files]}
