@@ -43,7 +43,7 @@ def gt_files(gt: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]) -> 
 
 def image_key(gt_file: str) -> str:
     """``<city>_<seq>_<frame>`` of a Cityscapes file name (the reference's getCsFileInfo parts)."""
-    base = os.path.basename(gt_file)
+    base = os.path.basename(gt_file.partition("::")[0])  # a chained URL's first link names the file
     parts = base.split("_")
     parts = parts[:-1] + parts[-1].split(".")
     if len(parts) not in (5, 6):

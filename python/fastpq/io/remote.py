@@ -59,7 +59,10 @@ def _split(url: str) -> Tuple[str, str]:
 def join(folder: str, name: str) -> str:
     """``folder/name`` for a URL folder; in a chained URL the name joins the first link."""
     head, rest = _split(folder)
-    return head.rstrip("/") + "/" + name.lstrip("/") + rest
+    match = _PROTOCOL.match(head)
+    prefix = match.group(0) if match else ""
+    path = head[len(prefix):].rstrip("/")
+    return prefix + (path + "/" if path else "") + name.lstrip("/") + rest
 
 
 def name_of(url: str) -> str:
