@@ -197,6 +197,28 @@ py::dict category_pixels_to_python(const std::vector<std::vector<CategoryPixels>
   return d;
 }
 
+// Views of the PNG bytes of a list (bytes, or None for "read the file"); the list keeps them alive
+// for the call. None or an empty list: every image is read from its file.
+std::vector<PngBytes> png_bytes_of(const std::optional<py::list>& items, const char* what) {
+  std::vector<PngBytes> out;
+  if (!items) return out;
+  out.reserve(items->size());
+  for (const py::handle& item : *items) {
+    PngBytes b;
+    if (py::isinstance<py::bytes>(item)) {
+      char* data = nullptr;
+      Py_ssize_t size = 0;
+      PyBytes_AsStringAndSize(item.ptr(), &data, &size);
+      b.data = reinterpret_cast<const std::uint8_t*>(data);
+      b.size = static_cast<std::size_t>(size);
+    } else if (!item.is_none()) {
+      throw UsageError(std::string(what) + " must hold bytes or None");
+    }
+    out.push_back(b);
+  }
+  return out;
+}
+
 py::dict evaluation_to_python(const PanopticEvaluation& r, bool keep_images, const BreakdownOptions& breakdown) {
   py::dict out;
   out["breakdown"] = breakdown.any() && r.failure.kind == ImageFailure::kNone
@@ -223,11 +245,12 @@ void register_panoptic(py::module_& m) {
          std::uint64_t max_pixels, const std::string& inflate, bool keep_images, OptionalCounts initial_tp,
          OptionalCounts initial_fp, OptionalCounts initial_fn, OptionalSums initial_iou, bool by_size, bool covering,
          bool boundary, double boundary_dilation_ratio, const std::optional<py::dict>& initial_breakdown,
-         bool semantic) {
+         bool semantic, const std::optional<py::list>& gt_data, const std::optional<py::list>& pred_data) {
         PanopticDataset d{std::move(gt_files), std::move(pred_files),
                           make_tables(std::move(gt_offsets), std::move(gt_ids), std::move(gt_categories),
                                       std::move(gt_iscrowd), std::move(gt_areas), std::move(pred_offsets),
-                                      std::move(pred_ids), std::move(pred_categories), n_categories)};
+                                      std::move(pred_ids), std::move(pred_categories), n_categories),
+                          png_bytes_of(gt_data, "gt_data"), png_bytes_of(pred_data, "pred_data")};
         EngineOptions options = make_options(workers, max_pixels, inflate);
         options.breakdown = make_breakdown(by_size, covering, boundary, boundary_dilation_ratio);
         options.semantic = semantic;
@@ -248,7 +271,7 @@ void register_panoptic(py::module_& m) {
       py::arg("initial_tp") = py::none(), py::arg("initial_fp") = py::none(), py::arg("initial_fn") = py::none(),
       py::arg("initial_iou") = py::none(), py::arg("by_size") = false, py::arg("covering") = false,
       py::arg("boundary") = false, py::arg("boundary_dilation_ratio") = 0.02, py::arg("initial_breakdown") = py::none(),
-      py::arg("semantic") = false);
+      py::arg("semantic") = false, py::arg("gt_data") = py::none(), py::arg("pred_data") = py::none());
   m.def(
       "evaluate_id_maps",
       [](const py::array& gt, const py::array& pred, Ids gt_offsets, Ids gt_ids, Categories gt_categories,

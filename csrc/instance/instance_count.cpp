@@ -92,6 +92,25 @@ InstanceImageCounts count_instance_memory(const std::vector<std::uint8_t>& gt_pn
   return count_with(open, mask_pngs.size(), "<gt>", names);
 }
 
+std::vector<InstanceImageCounts> count_instance_buffers(const std::vector<InstanceImageBytes>& images, int workers,
+                                                        std::uint64_t max_pixels) {
+  for (const InstanceImageBytes& im : images)
+    if (im.mask_data.size() != im.mask_sizes.size() || im.mask_data.size() != im.mask_names.size())
+      throw UsageError("mask bytes, sizes and names differ in length");
+  std::vector<InstanceImageCounts> out(images.size());
+  parallel_for(static_cast<std::int64_t>(images.size()), workers, [&](std::int64_t i) {
+    const InstanceImageBytes& im = images[i];
+    Opener open = [&](GreyPngReader& r, std::size_t k) {
+      if (k == 0)
+        r.open_memory(im.gt_data, im.gt_size, im.gt_name, max_pixels);
+      else
+        r.open_memory(im.mask_data[k - 1], im.mask_sizes[k - 1], im.mask_names[k - 1], max_pixels);
+    };
+    out[i] = count_with(open, im.mask_data.size(), im.gt_name, im.mask_names);
+  });
+  return out;
+}
+
 std::vector<InstanceImageCounts> count_instance_images(const std::vector<std::string>& gt_paths,
                                                        const std::vector<std::vector<std::string>>& masks,
                                                        int workers, std::uint64_t max_pixels) {

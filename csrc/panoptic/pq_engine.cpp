@@ -61,10 +61,19 @@ RowSink* boundary_sink(const SegmentTables& tables, std::size_t i, std::uint32_t
   return &ws.bands;
 }
 
+// Opens image i's PNG from its bytes when the dataset holds them, else from its file.
+void open_png(PanopticPngReader& reader, const std::string& name, const std::vector<PngBytes>& data, std::size_t i,
+              std::uint64_t max_pixels) {
+  if (i < data.size() && data[i].data != nullptr)
+    reader.open_memory(data[i].data, data[i].size, name, max_pixels);
+  else
+    reader.open_file(name, max_pixels);
+}
+
 // Reads image i's PNG pair into `hist`.
 void file_histogram(const PanopticDataset& d, std::size_t i, const EngineOptions& options, Workspace& ws) {
-  ws.gt.open_file(d.gt_files[i], options.max_pixels);
-  ws.pred.open_file(d.pred_files[i], options.max_pixels);
+  open_png(ws.gt, d.gt_files[i], d.gt_data, i, options.max_pixels);
+  open_png(ws.pred, d.pred_files[i], d.pred_data, i, options.max_pixels);
   if (ws.gt.width() != ws.pred.width() || ws.gt.height() != ws.pred.height()) {
     auto size = [](const PanopticPngReader& r) {
       return std::to_string(r.width()) + "x" + std::to_string(r.height());
@@ -261,6 +270,9 @@ PanopticEvaluation evaluate_panoptic(const PanopticDataset& d, const EngineOptio
                                      CategoryTotals initial, BreakdownTotals initial_breakdown) {
   if (d.pred_files.size() != d.gt_files.size())
     throw UsageError("as many prediction files as ground-truth files are needed");
+  if ((!d.gt_data.empty() && d.gt_data.size() != d.gt_files.size()) ||
+      (!d.pred_data.empty() && d.pred_data.size() != d.pred_files.size()))
+    throw UsageError("PNG bytes are needed for every image or for none");
   return run_images(
       d.gt_files.size(), d.tables, options, keep_images, std::move(initial), std::move(initial_breakdown),
       [&](std::size_t i, Workspace& ws) { file_histogram(d, i, options, ws); },

@@ -34,10 +34,19 @@ struct SegmentTables {
   PredSegments pred(std::size_t image) const;
 };
 
-// A dataset on disk: one ground-truth and one prediction PNG per image.
+// A view of PNG bytes held by the caller; a null `data` means "read the file instead".
+struct PngBytes {
+  const std::uint8_t* data = nullptr;
+  std::size_t size = 0;
+};
+
+// A dataset of PNG pairs: one ground-truth and one prediction PNG per image, read from the files
+// named, or (where `gt_data` / `pred_data` are non-empty and hold bytes for an image) decoded from
+// memory, the file name then naming the bytes in messages (a URL they were fetched from).
 struct PanopticDataset {
   std::vector<std::string> gt_files, pred_files;
   SegmentTables tables;
+  std::vector<PngBytes> gt_data, pred_data;
 };
 
 // A batch in memory: `count` pairs of row-major id maps of height x width, each batch contiguous.

@@ -12,7 +12,8 @@ from . import _core
 from .integrations.panopticapi import init_as_panopticapi
 from .errors import (AnnotationError, AnnotationKeyError, AnnotationTypeError, EmptyCategoryGroupError, FastPQError,
                      ImageSetMismatchError, ImageSizeMismatchError, InvalidOptionError, LimitExceededError,
-                     MissingFolderError, MissingPredictionError, PngError, PngNotFoundError, SegmentMismatchError,
+                     MissingFolderError, MissingPredictionError, PngError, PngNotFoundError, RemoteAccessError,
+                     RemoteNotFoundError, RemoteReadError, RemoteStorageError, SegmentMismatchError,
                      StrictModeError, TimeBudgetExceededError)
 from .panoptic.breakdown import CoveringResult
 from .io.limits import (DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_PROPOSALS_PER_IMAGE,
@@ -32,7 +33,8 @@ __all__ = [
     "AnnotationError", "AnnotationKeyError", "AnnotationTypeError", "ClassResult", "CoveringResult", "DEFAULT_MAX_PIXELS", "EmptyCategoryGroupError", "FastPQError", "GroupResult",
     "DEFAULT_MAX_JSON_BYTES", "DEFAULT_MAX_PROPOSALS_PER_IMAGE", "DEFAULT_MAX_SEGMENTS_PER_IMAGE",
     "ImageSetMismatchError", "ImageSizeMismatchError", "InvalidOptionError", "LimitExceededError", "MissingFolderError", "MissingPredictionError", "PanopticResult", "PngError", "PngNotFoundError",
-    "PanopticQuality", "SegmentMismatchError", "StrictModeError", "TimeBudgetExceededError", "amodal_ar", "build_info", "evaluate", "init_as_panopticapi", "pq_compute", "__version__",
+    "PanopticQuality", "RemoteAccessError", "RemoteNotFoundError", "RemoteReadError", "RemoteStorageError",
+    "SegmentMismatchError", "StrictModeError", "TimeBudgetExceededError", "amodal_ar", "build_info", "evaluate", "init_as_panopticapi", "pq_compute", "__version__",
 ]
 
 

@@ -72,8 +72,14 @@ def evaluate_panoptic(
     boundary_dilation_ratio: float = 0.02,
     initial_breakdown: Optional[Dict[str, Any]] = None,
     semantic: bool = False,
+    gt_data: Optional[List[Optional[bytes]]] = None,
+    pred_data: Optional[List[Optional[bytes]]] = None,
 ) -> EvaluationOutput:
     """Scores images given as flat segment tables; image i owns rows offsets[i]:offsets[i+1].
+
+    ``gt_data`` / ``pred_data``: per image the PNG bytes (fetched from object storage) decoded from
+    memory instead of reading the file, whose name then names the bytes in messages; None entries
+    (or no list) read the files.
 
     ``semantic`` adds ``semantic``: per image, the pixels of every (gt category index, pred category
     index) pair (void at n_categories) as CSR arrays image_offsets, image_rows, image_cols, image_counts.
@@ -266,4 +272,10 @@ def instance_count_files(gt_paths: Sequence[str], masks: Sequence[Sequence[str]]
                                                                     npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
     """Per image (error kind 0 ok / 1 format / 2 not found / 3 size, message, distinct instanceIds
     values, their pixel counts, masks x values pixel counts); PNGs read in C++, parallel over images."""
+    ...
+def instance_count_memory(gt_pngs: Sequence[bytes], masks: Sequence[Sequence[bytes]], gt_names: Sequence[str],
+                          mask_names: Sequence[Sequence[str]], workers: int = 0, max_pixels: int = 134217728
+                          ) -> List[Tuple[int, str, npt.NDArray[np.uint32], npt.NDArray[np.int64],
+                                          npt.NDArray[np.int64]]]:
+    """instance_count_files for PNG bytes in memory; the names (URLs) are used in messages."""
     ...

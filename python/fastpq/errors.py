@@ -139,3 +139,21 @@ class InstancePredictionError(FastPQError, ValueError):
     """A Cityscapes instance prediction that cannot be scored: a malformed results line, an unknown
     label id, a NaN score, a mask outside the results folder or of the wrong size (the message names
     the image and the file)."""
+
+
+class RemoteStorageError(FastPQError, OSError):
+    """An object in remote storage (an fsspec URL: ``s3://``, ``gs://``, ``zip://``, ...) that cannot
+    be read; the message and ``file`` name its URL (and ``image_id`` the image, where known)."""
+
+
+class RemoteNotFoundError(RemoteStorageError, FileNotFoundError):
+    """No object (or folder) at a URL, or no such bucket."""
+
+
+class RemoteAccessError(RemoteStorageError, PermissionError):
+    """The storage refused access to a URL (credentials, a bucket policy)."""
+
+
+class RemoteReadError(RemoteStorageError):
+    """An object that could not be read in full: the connection failed, or fewer bytes arrived than
+    the storage said the object holds (a truncated object)."""

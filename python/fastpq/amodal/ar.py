@@ -225,11 +225,12 @@ def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLi
               use_amodal_proposals: bool = False, per_image: bool = False, workers: int = 0,
               strict: bool = False, max_proposals_per_image: int = DEFAULT_MAX_PROPOSALS_PER_IMAGE,
               max_json_bytes: int = DEFAULT_MAX_JSON_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS,
-              annotations: str = "first") -> AmodalResult:
+              annotations: str = "first", storage_options: Optional[Mapping[str, Any]] = None) -> AmodalResult:
     """The COCOA evaluation of proposals against a COCOA ground truth.
 
     Args:
-        gt_json: the COCOA ground-truth file.
+        gt_json: the COCOA ground-truth file (a path, or an fsspec URL read with ``storage_options``,
+            as the proposals files may be).
         proposals_json: one proposals file (a JSON list of ``{image_id, segmentation, score}``) or
             several, concatenated in the order given.
         use_visible: match against the regions' visible masks instead of their amodal masks.
@@ -255,10 +256,34 @@ def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLi
     """
     if annotations not in ANNOTATION_MODES:
         raise InvalidOptionError(f"annotations must be one of {', '.join(ANNOTATION_MODES)}, not {annotations!r}")
+    multi, images = prepare_images(gt_json, proposals_json, use_visible=use_visible,
+                                   use_amodal_proposals=use_amodal_proposals, workers=workers, strict=strict,
+                                   max_proposals_per_image=max_proposals_per_image, max_json_bytes=max_json_bytes,
+                                   max_pixels=max_pixels, annotations=annotations, storage_options=storage_options)
+    if annotations != "first":
+        from .multi_ar import evaluate_annotators
+
+        return evaluate_annotators(multi, images, annotations, workers=workers, use_visible=use_visible,
+                                   per_image=per_image)
+    return evaluate_images(images, workers=workers, use_visible=use_visible, per_image=per_image)
+
+
+def prepare_images(gt_json: Any, proposals_json: Any, *, use_visible: bool = False,
+                   use_amodal_proposals: bool = False, workers: int = 0, strict: bool = False,
+                   max_proposals_per_image: int = DEFAULT_MAX_PROPOSALS_PER_IMAGE,
+                   max_json_bytes: int = DEFAULT_MAX_JSON_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS,
+                   annotations: str = "first", storage_options: Optional[Mapping[str, Any]] = None
+                   ) -> "tuple[Any, List[AmodalImage]]":
+    """Reads the ground truth and the proposals (paths or URLs) with every check of :func:`amodal_ar`:
+    (the multi-annotator images or None, the images with their proposals)."""
+    if annotations not in ANNOTATION_MODES:
+        raise InvalidOptionError(f"annotations must be one of {', '.join(ANNOTATION_MODES)}, not {annotations!r}")
     check_positive("max_json_bytes", max_json_bytes)
     check_engine_options(workers, max_pixels)
     gt_json = os.fspath(gt_json) if not isinstance(gt_json, dict) else gt_json
-    gt_data = load_json(gt_json, "ground-truth", max_json_bytes) if isinstance(gt_json, str) else gt_json
+    gt_data = load_json(gt_json, "ground-truth", max_json_bytes, storage_options) if isinstance(gt_json, str) \
+        else gt_json
+    multi = None
     if annotations == "first":
         images = load_amodal_ground_truth(gt_data, use_visible, max_pixels, strict=strict)
     else:
@@ -268,17 +293,12 @@ def amodal_ar(gt_json: PathLike, proposals_json: Union[PathLike, Sequence[PathLi
         images = [AmodalImage(im.image_id, im.height, im.width) for im in multi]  # they take the proposals
     files = [proposals_json] if isinstance(proposals_json, (str, os.PathLike)) else list(proposals_json)
     for path in files:
-        data = read_json(os.fspath(path), "proposals", max_json_bytes)
+        data = read_json(os.fspath(path), "proposals", max_json_bytes, storage_options)
         if not isinstance(data, list):
             raise AnnotationTypeError(f"proposals file '{os.fspath(path)}' does not hold a list")
         add_proposals(images, data, use_amodal_proposals, strict=strict,
                       max_proposals_per_image=max_proposals_per_image)
-    if annotations != "first":
-        from .multi_ar import evaluate_annotators
-
-        return evaluate_annotators(multi, images, annotations, workers=workers, use_visible=use_visible,
-                                   per_image=per_image)
-    return evaluate_images(images, workers=workers, use_visible=use_visible, per_image=per_image)
+    return multi, images
 
 
 def evaluate_images(images: Sequence[AmodalImage], workers: int = 0, use_visible: bool = False,

@@ -15,8 +15,19 @@ def count_with_core(per_image: List[Tuple[str, Any]], workers: int) -> List[Imag
     """Reads every GT and mask PNG in C++ (parallel over images, GIL released) and counts."""
     import numpy as np
     from .. import _core
-    kept = [[line for line in lines if line.label_id in INSTANCE_LABEL_IDS] for _, lines in per_image]
+    kept = kept_lines(per_image)
     raw = _core.instance_count_files([g for g, _ in per_image], [[l.mask for l in k] for k in kept], workers)
+    return counts_of(per_image, kept, raw)
+
+
+def kept_lines(per_image: List[Tuple[str, Any]]) -> List[List[Any]]:
+    """Per image, the prediction lines of the evaluated classes (the reference reads no other mask)."""
+    return [[line for line in lines if line.label_id in INSTANCE_LABEL_IDS] for _, lines in per_image]
+
+
+def counts_of(per_image: List[Tuple[str, Any]], kept: List[List[Any]], raw: List[Any]) -> List[ImageCounts]:
+    """ImageCounts from the C++ counter's per-image output, raising the first image's error."""
+    import numpy as np
     out = []
     for (gt, _), lines, (error, message, ids, pix, overlap) in zip(per_image, kept, raw):
         name = image_key(gt)

@@ -72,7 +72,7 @@ def _decode(mask: Any, shape: Sequence[int], name: str) -> Any:
 
 def evaluate(gt: Union[PathLike, Sequence[PathLike]], pred: Union[PathLike, Mapping[str, Any], Sequence[Any]],
              *, coco_category_map: Optional[Mapping[int, int]] = None, engine: str = "auto",
-             workers: int = 0) -> InstanceResult:
+             workers: int = 0, storage_options: Optional[Mapping[str, Any]] = None) -> InstanceResult:
     """Scores Cityscapes instance predictions against gtFine *_instanceIds.png files.
 
     ``pred`` is the official results folder (per image a ``<city>_<seq>_<frame>*.txt`` of
@@ -81,7 +81,14 @@ def evaluate(gt: Union[PathLike, Sequence[PathLike]], pred: Union[PathLike, Mapp
     or a list of COCO-style results ``{"image_id", "category_id", "segmentation", "score"}`` whose
     image_id is ``<city>_<seq>_<frame>`` and category_id a Cityscapes label id (or mapped through
     ``coco_category_map``). ``engine``: "auto", "cpp" (C++ counting from the PNGs) or "numpy".
+    The GT folder (or files) and the results folder may be fsspec URLs (``s3://``, ``zip://``, ...),
+    read with ``storage_options``; their PNGs are then counted in C++ from fetched bytes.
     """
+    from ..io.remote import is_url, local_path
+
+    gt, pred = local_path(gt), local_path(pred)
+    if is_url(gt) or is_url(pred) or (not isinstance(gt, (str, os.PathLike)) and any(is_url(g) for g in gt)):
+        return _evaluate_remote(gt, pred, engine, workers, storage_options)
     gt_list = files.gt_files(gt)
     images: List[ImageCounts] = []
     if isinstance(pred, (str, os.PathLike)):
@@ -115,6 +122,23 @@ def evaluate(gt: Union[PathLike, Sequence[PathLike]], pred: Union[PathLike, Mapp
     if unknown:
         raise MissingPredictionError(f"predictions for images without ground truth: {sorted(unknown)[:5]}")
     return _result(images)
+
+
+def _evaluate_remote(gt: Any, pred: Any, engine: str, workers: int,
+                     storage_options: Optional[Mapping[str, Any]]) -> InstanceResult:
+    """evaluate() for a GT and a results folder of which one at least is a URL."""
+    from ..errors import InvalidOptionError
+    from ..io.remote import is_url
+    from .remote import count_remote, gt_urls, per_image_lines
+
+    if engine not in ("auto", "cpp"):
+        raise InvalidOptionError(f"inputs behind URLs are counted by the C++ engine: engine must be 'auto' or 'cpp', "
+                                 f"not {engine!r}")
+    if not (isinstance(pred, str) and is_url(pred)):
+        raise InvalidOptionError("with ground truth behind URLs the results folder must be a URL too (a local "
+                                 "folder: file://...)")
+    gt_list = gt_urls(gt, storage_options)
+    return _result(count_remote(per_image_lines(gt_list, pred, storage_options), workers, storage_options))
 
 
 cityscapes_ap = evaluate

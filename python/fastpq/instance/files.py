@@ -7,7 +7,7 @@ import fnmatch
 import math
 import os
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Sequence, Tuple, Union
 
 from ..errors import InstancePredictionError, MissingFolderError, MissingPredictionError
 from .labels import ID_TO_NAME
@@ -43,7 +43,7 @@ def gt_files(gt: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]) -> 
 
 def image_key(gt_file: str) -> str:
     """``<city>_<seq>_<frame>`` of a Cityscapes file name (the reference's getCsFileInfo parts)."""
-    base = os.path.basename(gt_file)
+    base = os.path.basename(gt_file.partition("::")[0])  # a chained URL's first link names the file
     parts = base.split("_")
     parts = parts[:-1] + parts[-1].split(".")
     if len(parts) not in (5, 6):
@@ -74,13 +74,28 @@ def parse_results_txt(txt: str, pred_root: str, image: str) -> List[PredictionLi
     """The predictions of one results txt, in the reference's order: a mask listed twice is one
     prediction at its first place with the last line's label and score. Blank lines are skipped."""
     root = os.path.abspath(pred_root)
-    by_mask: Dict[str, PredictionLine] = {}
     try:
         with open(txt, "r") as f:
-            lines = f.read().split("\n")
+            text = f.read()
     except OSError as e:
         raise MissingPredictionError(f"image {image}: cannot read results file '{txt}': {e}") from e
-    for number, line in enumerate(lines, 1):
+
+    def mask_of(rel: str, where: str) -> str:
+        if os.path.isabs(rel):
+            raise InstancePredictionError(f"{where}: mask path '{rel}' must be relative")
+        mask = os.path.abspath(os.path.join(os.path.dirname(txt), rel))
+        if os.path.commonpath([mask, root]) != root:
+            raise InstancePredictionError(f"{where}: mask '{mask}' points outside the results folder '{root}'")
+        return mask
+
+    return parse_results_text(text, txt, image, mask_of)
+
+
+def parse_results_text(text: str, txt: str, image: str, mask_of: Callable[[str, str], str]) -> List[PredictionLine]:
+    """The lines of a results txt's `text` (read from `txt`); ``mask_of(relpath, where)`` is the
+    mask's file (a path or a URL), refusing one outside the results folder."""
+    by_mask: Dict[str, PredictionLine] = {}
+    for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         fields = line.split()
@@ -88,11 +103,7 @@ def parse_results_txt(txt: str, pred_root: str, image: str) -> List[PredictionLi
         if len(fields) != 3:
             raise InstancePredictionError(f"{where}: expected 'relPath labelId score', got {line!r}")
         rel, label_text, score_text = fields
-        if os.path.isabs(rel):
-            raise InstancePredictionError(f"{where}: mask path '{rel}' must be relative")
-        mask = os.path.abspath(os.path.join(os.path.dirname(txt), rel))
-        if os.path.commonpath([mask, root]) != root:
-            raise InstancePredictionError(f"{where}: mask '{mask}' points outside the results folder '{root}'")
+        mask = mask_of(rel, where)
         try:
             label_id = int(float(label_text))
             score = float(score_text)

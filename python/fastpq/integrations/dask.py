@@ -1,4 +1,6 @@
-"""Panoptic quality on a Dask cluster: ``fastpq.dask.pq_compute``, a drop-in for ``fastpq.pq_compute``.
+"""Every metric family on a Dask cluster: ``fastpq.dask.pq_compute`` (a drop-in for
+``fastpq.pq_compute``) and ``evaluate`` (with its breakdowns), ``semantic``, ``instance_ap`` and
+``amodal_ar`` (:mod:`fastpq.integrations.dask_families`).
 
 The client parses both JSON files once (with the same checks and errors as :func:`fastpq.evaluate`),
 splits the images into chunks of their segment tables and sends each chunk to a Dask task. A task
@@ -13,8 +15,10 @@ the IoU sums are floats, added in a different grouping than one pass over the im
 the single-pass sums within rounding (a few ulps, far below 1e-12). The state a task returns is a few
 numbers per category, whatever the number of images, so the reduction costs nothing.
 
-The PNG files are read by the workers: they must see the same paths as the client (a shared file
-system; relative paths are taken relative to each worker's working directory). An image that cannot
+The PNGs are read by the workers. Local paths must be the same on every worker (a shared file
+system; relative paths are taken relative to each worker's working directory); with fsspec URLs
+(``s3://``, ``gs://``, ...) and ``storage_options`` no shared file system is needed: each task
+ships its chunk's segment tables and URLs, and the worker fetches its own chunk's bytes. An image that cannot
 be scored raises, on the client, the same :class:`fastpq.FastPQError` (class, message, image_id,
 file, segment_id) as ``fastpq.pq_compute``: the first failing image in GT order.
 
@@ -23,24 +27,22 @@ Dask is imported only when :func:`pq_compute` runs: ``import fastpq`` does not n
 
 from __future__ import annotations
 
-import os
-import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..io.dataset import Categories, SegmentTables
-from ..errors import FastPQError
+from ..panoptic.breakdown import DEFAULT_BOUNDARY_DILATION_RATIO, BreakdownSums
 from ..panoptic.evaluation import DEFAULT_MAX_PIXELS, PathLike, evaluate_tables, prepare, report_like_panopticapi
 from ..panoptic.results import PanopticResult
+from .dask_common import (PARTITIONS_PER_THREAD, Failure as _Failure, add_nested, check_partitions,
+                          client_or_default, default_client as _default_client, partition_count, run_chunks,
+                          split_points)
+from .dask_families import amodal_ar, instance_ap, semantic
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from distributed import Client
 
-__all__ = ["PARTITIONS_PER_THREAD", "PartialState", "add_states", "evaluate", "pq_compute", "split_points"]
-
-#: Default number of chunks per Dask thread (or per core with the local scheduler): a few, so
-#: that a slow chunk does not leave the other threads idle at the end.
-PARTITIONS_PER_THREAD: int = 4
+__all__ = ["PARTITIONS_PER_THREAD", "PartialState", "add_states", "amodal_ar", "evaluate", "instance_ap",
+           "pq_compute", "semantic", "split_points"]
 
 #: What a task returns: per-category (tp, fp, fn, iou sum), in the GT JSON's category order.
 PartialState = Tuple[List[int], List[int], List[int], List[float]]
@@ -49,11 +51,13 @@ PartialState = Tuple[List[int], List[int], List[int], List[float]]
 def pq_compute(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optional[PathLike] = None,
                pred_folder: Optional[PathLike] = None, client: Optional["Client"] = None,
                partitions: Optional[int] = None, *, workers: int = 1,
-               max_pixels: int = DEFAULT_MAX_PIXELS) -> Dict[str, Any]:
+               max_pixels: int = DEFAULT_MAX_PIXELS,
+               storage_options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """``fastpq.pq_compute`` on a Dask cluster: same arguments, printout, return dict and errors.
 
     Args:
-        gt_json_file, pred_json_file, gt_folder, pred_folder: as :func:`fastpq.pq_compute`.
+        gt_json_file, pred_json_file, gt_folder, pred_folder: as :func:`fastpq.pq_compute`; paths
+            or fsspec URLs (read with ``storage_options``, on the client and on the workers).
         client: a ``distributed.Client``; by default the current default client if there is one,
             else Dask's local threaded scheduler (or the scheduler set in ``dask.config``).
         partitions: number of chunks the images are split into; by default
@@ -69,60 +73,49 @@ def pq_compute(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Opti
     return report_like_panopticapi(
         gt_json_file, pred_json_file, gt_folder, pred_folder,
         lambda gt, pred, gt_dir, pred_dir: evaluate(gt, pred, gt_dir, pred_dir, client=client, partitions=partitions,
-                                                    workers=workers, max_pixels=max_pixels))
-
+                                                    workers=workers, max_pixels=max_pixels,
+                                                    storage_options=storage_options))
 
 
 def evaluate(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optional[PathLike] = None,
              pred_folder: Optional[PathLike] = None, client: Optional["Client"] = None,
              partitions: Optional[int] = None, *, workers: int = 1,
-             max_pixels: int = DEFAULT_MAX_PIXELS) -> PanopticResult:
-    """:func:`fastpq.evaluate` on a Dask cluster (arguments as :func:`pq_compute`), quietly.
+             max_pixels: int = DEFAULT_MAX_PIXELS, storage_options: Optional[Mapping[str, Any]] = None,
+             by_size: bool = False, covering: bool = False, covering_normalize_by_image_size: bool = True,
+             boundary: bool = False,
+             boundary_dilation_ratio: float = DEFAULT_BOUNDARY_DILATION_RATIO) -> PanopticResult:
+    """:func:`fastpq.evaluate` on a Dask cluster (arguments as :func:`pq_compute`), quietly, with
+    the breakdowns of :func:`fastpq.evaluate` (``by_size``, ``covering``, ``boundary``).
 
-    Returns the :class:`fastpq.PanopticResult` (without per-image rows).
+    The client parses the JSONs once; each task gets its chunk's segment tables and file names or
+    URLs, scores them on a worker and returns only its per-category sums (and breakdown sums),
+    added on the client in chunk order. Returns the :class:`fastpq.PanopticResult` (without
+    per-image rows).
     """
-    if partitions is not None and (isinstance(partitions, bool) or not isinstance(partitions, int)
-                                   or partitions < 1):
-        raise ValueError(f"partitions must be a positive integer, not {partitions!r}")
-    tables, categories = prepare(gt_json_file, pred_json_file, gt_folder, pred_folder)
-
+    check_partitions(partitions)
+    tables, categories = prepare(gt_json_file, pred_json_file, gt_folder, pred_folder,
+                                 storage_options=storage_options)
     k = len(categories)
+    options = {"workers": workers, "max_pixels": max_pixels, "by_size": by_size, "covering": covering,
+               "boundary": boundary, "boundary_dilation_ratio": boundary_dilation_ratio,
+               "storage_options": dict(storage_options or {})}
     if len(tables) == 0:
         zeros: PartialState = ([0] * k, [0] * k, [0] * k, [0.0] * k)
         return PanopticResult.from_totals(categories, *zeros)
 
-    import dask  # only here: fastpq itself does not depend on Dask
-
-    if client is None:
-        client = _default_client()
-    if partitions is None:
-        threads = sum(client.nthreads().values()) if client is not None else (os.cpu_count() or 1)
-        partitions = PARTITIONS_PER_THREAD * max(threads, 1)
-    bounds = split_points(len(tables), partitions)
-
-    # Each chunk enters the graph as one opaque literal (traverse=False): Dask neither walks nor
-    # hashes the segment lists.
-    token = uuid.uuid4().hex
-    categories_node = dask.delayed(categories, name=f"fastpq-categories-{token}", traverse=False)
-    states = []
-    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-        chunk = dask.delayed(tables.chunk(a, b), name=f"fastpq-images-{token}-{i}", traverse=False)
-        states.append(dask.delayed(_partial_state, pure=True)(
-            chunk, categories_node, workers, max_pixels, dask_key_name=f"fastpq-state-{token}-{i}"))
-    total = dask.delayed(_reduce, pure=True)(states, dask_key_name=f"fastpq-total-{token}")
-    if client is not None:
-        (state,) = dask.compute(total, scheduler=client)
-    else:
-        (state,) = dask.compute(total)  # the threaded scheduler unless dask.config names another
-    if isinstance(state, _Failure):
-        raise state.error()
-    return PanopticResult.from_totals(categories, *state)
-
-
-def split_points(n: int, partitions: int) -> List[int]:
-    """Boundaries of `partitions` contiguous, nearly equal chunks of n images (at most n chunks)."""
-    p = max(1, min(partitions, n))
-    return [i * n // p for i in range(p + 1)]
+    client = client_or_default(client)
+    bounds = split_points(len(tables), partition_count(partitions, client))
+    chunks = [tables.chunk(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    states = run_chunks(_partial_state, chunks, (categories, options), client, "panoptic")
+    totals = add_states([s[:4] for s in states])
+    result = PanopticResult.from_totals(categories, *totals)
+    breakdown = BreakdownSums(k)
+    sums = states[0][4]
+    for s in states[1:]:
+        sums = add_nested(sums, s[4]) if sums is not None else None
+    breakdown.update(sums)
+    breakdown.attach(result, categories, covering_normalize_by_image_size)
+    return result
 
 
 def add_states(states: Sequence[PartialState]) -> PartialState:
@@ -138,63 +131,9 @@ def add_states(states: Sequence[PartialState]) -> PartialState:
     return tp, fp, fn, iou
 
 
-@dataclass(frozen=True)
-class _Failure:
-    """A FastPQError in transit from a worker: its class, message and fields.
-
-    The exception object itself is not sent, because ``distributed`` pickles exceptions with
-    tblib, which cannot rebuild every fastpq error class (``PngNotFoundError`` derives from both
-    ``ValueError`` and ``FileNotFoundError``, and tblib's ``cls.__new__(cls)`` then fails); the
-    client would get a plain ``Exception`` instead. A class and plain values always pickle.
-    """
-
-    cls: type
-    message: Any
-    attributes: Dict[str, Any]
-
-    @classmethod
-    def of(cls, error: FastPQError) -> "_Failure":
-        return cls(type(error), error.args[0] if error.args else "", dict(vars(error)))
-
-    def error(self) -> FastPQError:
-        """The exception again: same class, message, image_id, file and segment_id."""
-        error = self.cls(self.message)
-        for name, value in self.attributes.items():
-            setattr(error, name, value)
-        return error
-
-
-def _partial_state(tables: SegmentTables, categories: Categories, workers: int,
-                   max_pixels: int) -> Union[PartialState, _Failure]:
-    """Runs on a worker: scores one chunk of images, returns its per-category sums.
-
-    A chunk that cannot be scored returns its error (the first failing image of the chunk) instead
-    of raising it, so that the client raises the error of the first failing chunk, that is the
-    first failing image in GT order, as ``fastpq.pq_compute`` does, whichever task fails first.
-    """
-    try:
-        result = evaluate_tables(tables, categories, workers=workers, max_pixels=max_pixels)
-    except FastPQError as error:
-        return _Failure.of(error)
+def _partial_state(tables: SegmentTables, categories: Categories, options: Dict[str, Any]) -> Tuple[Any, ...]:
+    """Runs on a worker: scores one chunk of images (fetching its URLs), returns its per-category
+    sums and breakdown sums. An error is the chunk's first failing image's (see dask_common)."""
+    result = evaluate_tables(tables, categories, **options)
     return ([c.tp for c in result.classes], [c.fp for c in result.classes], [c.fn for c in result.classes],
-            [c.iou for c in result.classes])
-
-
-def _reduce(states: Sequence[Union[PartialState, _Failure]]) -> Union[PartialState, _Failure]:
-    """The first chunk's failure, if any, else the partial states added in chunk order."""
-    for state in states:
-        if isinstance(state, _Failure):
-            return state
-    return add_states(states)  # type: ignore[arg-type]
-
-
-def _default_client() -> Optional["Client"]:
-    """The current distributed client, or None (no client, or distributed not installed)."""
-    try:
-        from distributed import default_client
-    except ImportError:
-        return None
-    try:
-        return default_client()
-    except ValueError:
-        return None
+            [c.iou for c in result.classes], result.breakdown_sums)

@@ -7,82 +7,19 @@ at the position of its first), ground-truth areas come from the JSON.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from .. import _core
-from ..errors import (AnnotationError, AnnotationKeyError, AnnotationTypeError, LimitExceededError, MissingFolderError,
-                     MissingPredictionError, StrictModeError)
+from ..errors import AnnotationKeyError, AnnotationTypeError, MissingPredictionError, StrictModeError
+# JSON reading and the folder rules live in json_files; their names stay importable from here.
+from .json_files import MAX_JSON_DEPTH, default_folder, load_json, parse_json, read_json, require_folder
 from .limits import DEFAULT_MAX_SEGMENTS_PER_IMAGE, check_count
+from .remote import is_url, join as join_url
 
-try:  # an optional, faster parser; the values it returns are the same
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - depends on the environment
-    _orjson = None
+_parse_json = parse_json
 
 INT64_MAX = 2**63 - 1
-
-
-def read_json(path: str, what: str, max_bytes: Optional[int] = None) -> Any:
-    """Parses a JSON file of any value, turning I/O and syntax errors into one clear error.
-
-    A file larger than `max_bytes` is refused before it is read (and reading stops there, should
-    the file grow meanwhile)."""
-    try:
-        with open(path, "rb") as f:
-            if max_bytes is None:
-                raw = f.read()
-            else:
-                size = os.fstat(f.fileno()).st_size
-                raw = f.read(max_bytes + 1) if size <= max_bytes else b""
-                if size > max_bytes or len(raw) > max_bytes:
-                    raise LimitExceededError(f"{what} JSON file '{path}' has {max(size, len(raw))} bytes, more "
-                                             f"than max_json_bytes={max_bytes}", file=path)
-        return _parse_json(raw)
-    except OSError as e:
-        raise AnnotationError(f"cannot read {what} JSON file '{path}': {e.strerror or e}", file=path) from None
-    except (ValueError, UnicodeDecodeError, RecursionError) as e:
-        if isinstance(e, LimitExceededError):
-            raise
-        raise AnnotationError(f"{what} JSON file '{path}' is not valid JSON: {e}", file=path) from None
-
-
-def load_json(path: str, what: str, max_bytes: Optional[int] = None) -> Dict[str, Any]:
-    """Parses a JSON file that must hold an object."""
-    data = read_json(path, what, max_bytes)
-    if not isinstance(data, dict):
-        raise AnnotationTypeError(f"{what} JSON file '{path}' does not hold an object", file=path)
-    return data
-
-
-#: JSON that nests arrays / objects deeper than this is refused before it is parsed: COCO files
-#: nest five deep, and text like a million '[' exhausts the C stack of recursive parsers (orjson
-#: crashes on it). panopticapi's ``json`` gives up near 1000 levels.
-MAX_JSON_DEPTH = 512
-
-
-def _parse_json(raw: bytes) -> Any:
-    if _core.json_nesting_depth(raw, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
-        raise ValueError(f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels")
-    if _orjson is not None:
-        try:
-            return _orjson.loads(raw)
-        except _orjson.JSONDecodeError:
-            pass  # e.g. integers beyond 64 bits, which json accepts; let json decide
-    return json.loads(raw)
-
-
-def default_folder(json_file: str) -> str:
-    """panopticapi's default PNG folder: the JSON path with '.json' removed (everywhere)."""
-    return json_file.replace(".json", "")
-
-
-def require_folder(folder: str, what: str) -> None:
-    """Raises panopticapi's message when a PNG folder is missing."""
-    if not os.path.isdir(folder):
-        raise MissingFolderError(f"Folder {folder} with {what} segmentations doesn't exist", file=folder)
 
 
 def _list_of(data: Mapping[str, Any], key: str, where: str) -> List[Any]:
@@ -214,6 +151,8 @@ def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_fo
         check_strict(gt_annotations, pred_annotations, categories)
 
     builder = TableBuilder(categories, max_segments_per_image)
+    join_gt = join_url if is_url(gt_folder) else os.path.join
+    join_pred = join_url if is_url(pred_folder) else os.path.join
     for gt_ann in gt_annotations:
         if not isinstance(gt_ann, dict) or "image_id" not in gt_ann:
             raise AnnotationKeyError("a ground-truth annotation has no 'image_id'")
@@ -221,8 +160,8 @@ def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_fo
         pred_ann = pred_by_image.get(image_id)
         if pred_ann is None:
             raise MissingPredictionError(f"no prediction for the image with id: {image_id}", image_id=image_id)
-        builder.add(image_id, os.path.join(gt_folder, _file_name(gt_ann, image_id, "ground-truth")),
-                    os.path.join(pred_folder, _file_name(pred_ann, image_id, "prediction")), gt_ann, pred_ann)
+        builder.add(image_id, join_gt(gt_folder, _file_name(gt_ann, image_id, "ground-truth")),
+                    join_pred(pred_folder, _file_name(pred_ann, image_id, "prediction")), gt_ann, pred_ann)
     return builder.build()
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import (ImageSetMismatchError, LimitExceededError, MissingFolderError, MissingPredictionError,
                       PngNotFoundError)
 from ..io.limits import DEFAULT_MAX_PIXELS
+from ..io.remote import StorageOptions, is_url, local_path
 
 Source = Any  # str path, bytes, or a 2-D integer numpy array
 Resolved = Tuple[List[Source], List[Source], Optional[List[Source]], List[str]]
@@ -28,8 +29,12 @@ Resolved = Tuple[List[Source], List[Source], Optional[List[Source]], List[str]]
 _ARRAY_KINDS = "iu"
 
 
-def _is_folder(x: Any) -> bool:
-    return isinstance(x, (str, os.PathLike)) and os.path.isdir(x)
+def _is_folder(x: Any, storage_options: StorageOptions = None) -> bool:
+    if is_url(x):
+        from .remote_sources import is_remote_folder
+
+        return is_remote_folder(x, storage_options)
+    return isinstance(x, (str, os.PathLike)) and os.path.isdir(local_path(x))
 
 
 def as_array(x: Any, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -55,7 +60,10 @@ def as_array(x: Any, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndar
 
 def _one(x: Any, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> List[Source]:
     """One source, or the images of a (N, H, W) batch."""
+    if is_url(x):
+        return [x]  # fetched when the pass runs; a missing object is named then
     if isinstance(x, (str, os.PathLike)):
+        x = local_path(x)
         if not os.path.isfile(x):
             raise PngNotFoundError(f"{os.fspath(x)}: no such file", file=os.fspath(x))
         return [os.fspath(x)]
@@ -138,8 +146,16 @@ def _plain_folders(gt_dir: Path, pred_dir: Path) -> Resolved:
 
 
 def resolve(gt: Any, pred: Any, instances: Any, preset: Optional[str], want_instances: bool,
-            max_pixels: int = DEFAULT_MAX_PIXELS) -> Resolved:
-    """(gt sources, pred sources, instance sources or None, image names) of an evaluation's inputs."""
+            max_pixels: int = DEFAULT_MAX_PIXELS, storage_options: StorageOptions = None) -> Resolved:
+    """(gt sources, pred sources, instance sources or None, image names) of an evaluation's inputs.
+
+    Folders and files may be fsspec URLs (read with `storage_options`): URL folders are listed in
+    storage, and URL files stay URLs here, fetched by the pass."""
+    if is_url(gt) or is_url(pred):
+        if _is_folder(gt, storage_options) or _is_folder(pred, storage_options):
+            from .remote_sources import remote_folders
+
+            return remote_folders(gt, pred, preset, want_instances and instances is not False, storage_options)
     if pred is None and not _is_folder(gt):
         gts, preds, insts = [], [], []
         for i, item in enumerate(gt):
@@ -155,6 +171,7 @@ def resolve(gt: Any, pred: Any, instances: Any, preset: Optional[str], want_inst
         for folder in (gt, pred):
             if not _is_folder(folder):
                 raise MissingFolderError(f"{folder}: not a folder", file=str(folder))
+        gt, pred = local_path(gt), local_path(pred)
         if preset == "cityscapes":
             return _cityscapes_folders(Path(gt), Path(pred), want_instances and instances is not False)
         return _plain_folders(Path(gt), Path(pred))

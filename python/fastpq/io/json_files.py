@@ -1,0 +1,99 @@
+"""Reading JSON files (local paths or fsspec URLs) with one clear error, and the PNG folder rules
+panopticapi applies to them (the default folder, a missing folder)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Optional
+
+from .. import _core
+from ..errors import AnnotationError, AnnotationTypeError, LimitExceededError, MissingFolderError
+from .remote import StorageOptions, is_url, local_path
+
+try:  # an optional, faster parser; the values it returns are the same
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
+
+#: JSON that nests arrays / objects deeper than this is refused before it is parsed: COCO files
+#: nest five deep, and text like a million '[' exhausts the C stack of recursive parsers (orjson
+#: crashes on it). panopticapi's ``json`` gives up near 1000 levels.
+MAX_JSON_DEPTH = 512
+
+
+def read_json(path: str, what: str, max_bytes: Optional[int] = None,
+              storage_options: StorageOptions = None) -> Any:
+    """Parses a JSON file (a path, or an fsspec URL read with `storage_options`) of any value,
+    turning I/O and syntax errors into one clear error.
+
+    A file larger than `max_bytes` is refused before it is read (and reading stops there, should
+    the file grow meanwhile; for a URL, where the storage states the object's size)."""
+    path = local_path(path)
+    try:
+        if is_url(path):
+            from .remote import read_bytes
+
+            raw = read_bytes(path, storage_options, what=f"{what} JSON file", max_bytes=max_bytes)
+        else:
+            raw = _read_local(path, what, max_bytes)
+        return parse_json(raw)
+    except OSError as e:
+        if isinstance(e, (LimitExceededError, AnnotationError)) or hasattr(e, "image_id"):
+            raise  # a RemoteStorageError names the URL already
+        raise AnnotationError(f"cannot read {what} JSON file '{path}': {e.strerror or e}", file=path) from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        if isinstance(e, LimitExceededError):
+            raise
+        raise AnnotationError(f"{what} JSON file '{path}' is not valid JSON: {e}", file=path) from None
+
+
+def _read_local(path: str, what: str, max_bytes: Optional[int]) -> bytes:
+    with open(path, "rb") as f:
+        if max_bytes is None:
+            return f.read()
+        size = os.fstat(f.fileno()).st_size
+        raw = f.read(max_bytes + 1) if size <= max_bytes else b""
+        if size > max_bytes or len(raw) > max_bytes:
+            raise LimitExceededError(f"{what} JSON file '{path}' has {max(size, len(raw))} bytes, more "
+                                     f"than max_json_bytes={max_bytes}", file=path)
+        return raw
+
+
+def load_json(path: str, what: str, max_bytes: Optional[int] = None,
+              storage_options: StorageOptions = None) -> Dict[str, Any]:
+    """Parses a JSON file (path or URL) that must hold an object."""
+    data = read_json(path, what, max_bytes, storage_options)
+    if not isinstance(data, dict):
+        raise AnnotationTypeError(f"{what} JSON file '{path}' does not hold an object", file=path)
+    return data
+
+
+def parse_json(raw: bytes) -> Any:
+    """The value of JSON text, refused (ValueError) when it nests deeper than MAX_JSON_DEPTH."""
+    if _core.json_nesting_depth(raw, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise ValueError(f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels")
+    if _orjson is not None:
+        try:
+            return _orjson.loads(raw)
+        except _orjson.JSONDecodeError:
+            pass  # e.g. integers beyond 64 bits, which json accepts; let json decide
+    return json.loads(raw)
+
+
+def default_folder(json_file: str) -> str:
+    """panopticapi's default PNG folder: the JSON path with '.json' removed (everywhere)."""
+    return json_file.replace(".json", "")
+
+
+def require_folder(folder: str, what: str, storage_options: StorageOptions = None) -> None:
+    """Raises panopticapi's message when a PNG folder (a path or a URL) is missing."""
+    folder = local_path(folder)
+    if is_url(folder):
+        from .remote import isdir
+
+        exists = isdir(folder, storage_options)
+    else:
+        exists = os.path.isdir(folder)
+    if not exists:
+        raise MissingFolderError(f"Folder {folder} with {what} segmentations doesn't exist", file=folder)
