@@ -10,6 +10,7 @@ from torchmetrics.functional.detection import modified_panoptic_quality as tm_mo
 from torchmetrics.functional.detection import panoptic_quality as tm_panoptic_quality
 
 from fastpq import functional as fpq
+from fastpq.integrations.torchmetrics_finish import _torch_mean
 
 
 def _void_pairs() -> np.ndarray:
@@ -61,5 +62,5 @@ def test_nan_from_states_has_torchmetrics_bytes(return_sq_and_rq):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_empty_mean_is_torchs_nan(dtype):
     expected = torch.from_numpy(np.zeros(0, dtype=dtype)).mean().numpy()
-    got = fpq._torch_mean(np.zeros(0, dtype=dtype))
+    got = _torch_mean(np.zeros(0, dtype=dtype))
     assert np.asarray(got, dtype=dtype).tobytes() == expected.tobytes()
