@@ -21,7 +21,7 @@ RANK = {"errors": 0, "_core": 0, "io": 1, "panoptic": 2, "amodal": 2, "semantic"
 FAMILIES = {"panoptic", "amodal", "semantic", "instance"}
 MAX_LINES = 400
 # Modules over the size rule that issue 11 has still to split; this list may only shrink.
-OVERSIZE = {"integrations/server.py"}
+OVERSIZE: set = set()
 
 
 def _modules() -> Dict[str, Path]:
