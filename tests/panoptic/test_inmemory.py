@@ -214,3 +214,27 @@ def test_joint_histogram_refuses_ids_beyond_24_bits():
     ids[1, 8] = 1 << 24
     with pytest.raises(_core.FormatError, match="id map holds id 16777216"):
         _core.joint_histogram(ids, np.zeros_like(ids))
+
+
+@pytest.mark.parametrize("shape, dtype, with_segments", [
+    ((100_000, 100_000), np.uint32, True),          # one id map
+    ((2, 100_000, 100_000), np.int64, True),        # a batch of id maps
+    ((100_000, 100_000, 3), np.uint8, True),        # RGB
+    ((100_000, 100_000, 2), np.int64, False),       # (category, instance) pairs
+])
+def test_a_zero_stride_giant_is_refused_before_any_copy(shape, dtype, with_segments):
+    """An array view can claim any size for free: it is held to max_pixels, as a PNG file is, with a
+    FastPQError before numpy is asked for the memory (which would raise MemoryError, or worse)."""
+    from numpy.lib.stride_tricks import as_strided
+
+    from fastpq.errors import LimitExceededError
+
+    giant = as_strided(np.zeros(1, dtype), shape=shape, strides=(0,) * len(shape))
+    metric = fastpq.PanopticQuality([{"id": 1, "isthing": 1, "name": "a"}])
+    segments = ([], []) if with_segments else ()
+    with pytest.raises(LimitExceededError, match="100000x100000"):
+        metric.update(giant, giant, *segments)
+    small = fastpq.PanopticQuality([{"id": 1, "isthing": 1, "name": "a"}], max_pixels=99)
+    with pytest.raises(LimitExceededError, match="10x10 = 100 pixels"):
+        small.update(np.zeros((10, 10), np.uint32), np.zeros((10, 10), np.uint32), [], [])
+    small.update(np.zeros((9, 11), np.uint32), np.zeros((9, 11), np.uint32), [], [])  # 99 pixels: fine

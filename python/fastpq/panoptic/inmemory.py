@@ -14,7 +14,8 @@ import numpy as np
 
 from .. import _core
 from ..io.dataset import Categories, TableBuilder
-from ..errors import AnnotationError, ImageSizeMismatchError
+from ..errors import AnnotationError, ImageSizeMismatchError, LimitExceededError
+from ..io.limits import DEFAULT_MAX_PIXELS
 from .evaluation import _failure_to_error, _image_rows
 from .results import PanopticResult
 
@@ -55,6 +56,8 @@ class PanopticQuality:
         categories: the COCO panoptic category list (dicts with ``id`` and ``isthing``).
         workers: threads scoring a batch in parallel; 0 uses every core.
         per_image: also keep per-image, per-category sums (``compute().per_image``).
+        max_pixels: images with more pixels (height x width) are refused with LimitExceededError
+            before anything is copied, as files are (an array view can claim any size).
 
     ``update`` is safe to call from several threads: each update holds a lock while the engine
     (which releases the GIL and is parallel over the batch) continues the running sums, so the
@@ -63,7 +66,9 @@ class PanopticQuality:
     from other processes (then equal to one pass within rounding, 1e-12).
     """
 
-    def __init__(self, categories: Sequence[Mapping[str, Any]], *, workers: int = 0, per_image: bool = False):
+    def __init__(self, categories: Sequence[Mapping[str, Any]], *, workers: int = 0, per_image: bool = False,
+                 max_pixels: int = DEFAULT_MAX_PIXELS):
+        self.max_pixels = max_pixels
         self.categories = [dict(c) for c in categories]
         self._index = Categories.from_json({"categories": self.categories}, "the category list")
         self.workers = workers
@@ -102,6 +107,9 @@ class PanopticQuality:
         not in the list are void (in both maps), and nothing is crowd. The matching stays
         panopticapi's; for torchmetrics' own rules use :mod:`fastpq.functional`.
         """
+        pairs = gt_segments is None and pred_segments is None
+        for maps, what in ((gt, "ground-truth"), (pred, "prediction")):
+            _check_pixels(maps, what, self.max_pixels, pairs)
         if gt_segments is None and pred_segments is None:
             gt, gt_segments = self._from_pairs(gt, "the ground-truth map", ground_truth=True)
             pred, pred_segments = self._from_pairs(pred, "the prediction map", ground_truth=False)
@@ -195,20 +203,37 @@ class PanopticQuality:
         return self
 
     def __add__(self, other: "PanopticQuality") -> "PanopticQuality":
-        total = PanopticQuality(self.categories, workers=self.workers, per_image=self.per_image)
+        total = PanopticQuality(self.categories, workers=self.workers, per_image=self.per_image,
+                                max_pixels=self.max_pixels)
         return total.merge(self).merge(other)
 
     def __getstate__(self) -> Dict[str, Any]:
         with self._lock:
             return {"categories": self.categories, "workers": self.workers, "per_image": self.per_image,
+                    "max_pixels": self.max_pixels,
                     "tp": list(self._tp), "fp": list(self._fp), "fn": list(self._fn), "iou": list(self._iou),
                     "rows": list(self._rows), "images": self._images}
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
-        self.__init__(state["categories"], workers=state["workers"], per_image=state["per_image"])
+        self.__init__(state["categories"], workers=state["workers"], per_image=state["per_image"],
+                      max_pixels=state.get("max_pixels", DEFAULT_MAX_PIXELS))
         self._tp, self._fp, self._fn, self._iou = state["tp"], state["fp"], state["fn"], state["iou"]
         self._rows = list(state["rows"])
         self._images = state["images"]
+
+
+def _check_pixels(maps: Any, what: str, max_pixels: int, pairs: bool) -> None:
+    """Refuses maps whose images have more than `max_pixels` pixels, from their shape alone (read as
+    to_id_maps and the pair-map path read it), before anything is copied."""
+    shape = getattr(maps, "shape", None)
+    if shape is None or len(shape) < 2:
+        return  # nested lists are already as large as they claim; other shapes are refused later
+    shape = tuple(int(v) for v in shape)
+    rgb = getattr(maps, "dtype", None) == np.uint8 and len(shape) in (3, 4) and shape[-1] in (3, 4)
+    height, width = shape[-3:-1] if (pairs or rgb) and len(shape) >= 3 else shape[-2:]
+    if height * width > max_pixels:
+        raise LimitExceededError(f"the {what} map is {height}x{width} = {height * width} pixels, more than "
+                                 f"max_pixels = {max_pixels}")
 
 
 def _per_image(segments: Any, n: int, batch: bool, what: str) -> List[Segments]:
