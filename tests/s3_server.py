@@ -50,7 +50,14 @@ def start() -> S3:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # moto's backends are per process, not per server: start from empty buckets.
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).read()
     client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=KEY, aws_secret_access_key=SECRET,
                           region_name="us-east-1")
-    options = {"key": KEY, "secret": SECRET, "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+    # No listings cache: a later server may get the same port, and s3fs would reuse the cached
+    # filesystem instance (same options) with the listings of the earlier server's buckets.
+    options = {"key": KEY, "secret": SECRET, "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+               "use_listings_cache": False}
     return S3(server, endpoint, client, options)
