@@ -259,3 +259,81 @@ def test_torchmetrics_equals_multiclass_jaccard_index(tmp_path, average, ignore_
     ref = metric.compute().tolist()
     r = S.evaluate(gts, preds, preset="torchmetrics", num_classes=20, ignore_index=ignore_index, average=average)
     assert r.to_dict()["jaccard"] == ref
+
+
+# --- torchmetrics segmentation.MeanIoU (per-image averaging) --------------------------------------
+
+def _meaniou_maps(tmp_path, k=12):
+    """Generated ADE-like PNG pairs folded to k classes, one image all one class (a class in no other)."""
+    pairs = write_ade20k_like(tmp_path, n_images=5, seed=4)
+    gts, preds = [], []
+    for g, p in pairs:
+        gts.append((_load(g).astype(np.int64) % (k - 1)).astype(np.uint8))
+        preds.append((_load(p).astype(np.int64) % (k - 1)).astype(np.uint8))
+    gts[3][:] = k - 1
+    preds[3][:] = k - 1
+    return gts, preds
+
+
+@pytest.mark.parametrize("include_background", [True, False])
+@pytest.mark.parametrize("per_class", [False, True])
+def test_torchmetrics_meaniou_equals_mean_iou(tmp_path, include_background, per_class):
+    torch = pytest.importorskip("torch")
+    from torchmetrics.segmentation import MeanIoU
+
+    k = 12
+    gts, preds = _meaniou_maps(tmp_path, k)
+    metric = MeanIoU(num_classes=k + 1, include_background=include_background, per_class=per_class,
+                     input_format="index")
+    for g, p in zip(gts, preds):  # one update per image, the order fastpq reproduces
+        metric.update(torch.from_numpy(p.astype(np.int64))[None], torch.from_numpy(g.astype(np.int64))[None])
+    ref = metric.compute().tolist()
+    r = S.evaluate(gts, preds, preset="torchmetrics-meaniou", num_classes=k + 1,
+                   include_background=include_background, per_class=per_class)
+    assert r.to_dict()["mean_iou"] == ref
+    overall = MeanIoU(num_classes=k + 1, include_background=include_background, input_format="index")
+    for g, p in zip(gts, preds):
+        overall.update(torch.from_numpy(p.astype(np.int64))[None], torch.from_numpy(g.astype(np.int64))[None])
+    assert r.miou == float(overall.compute())
+    # The same through SemanticQuality in two halves, merged.
+    a = S.SemanticQuality(num_classes=k + 1, preset="torchmetrics-meaniou", include_background=include_background,
+                          per_class=per_class)
+    b = S.SemanticQuality(num_classes=k + 1, preset="torchmetrics-meaniou", include_background=include_background,
+                          per_class=per_class)
+    a.update(gts[:2], preds[:2])
+    b.update(gts[2:], preds[2:])
+    assert a.merge(b).compute().to_dict()["mean_iou"] == ref
+
+
+def test_torchmetrics_meaniou_bootstrap_and_rows_average_per_image(tmp_path):
+    from fastpq.analysis.semantic import bootstrap, image_rows
+
+    k = 12
+    gts, preds = _meaniou_maps(tmp_path, k)
+    r = S.evaluate(gts, preds, preset="torchmetrics-meaniou", num_classes=k + 1, include_background=False)
+    sums, counts = [], []  # the per-image IoUs of classes 1..k, from the arrays themselves
+    for g, p in zip(gts, preds):
+        ious = []
+        for c in range(1, k + 1):
+            union = np.count_nonzero((g == c) | (p == c))
+            if union:
+                ious.append(np.count_nonzero((g == c) & (p == c)) / union)
+        sums.append(sum(ious))
+        counts.append(len(ious))
+    rows = image_rows(r)
+    assert [row["miou"] for row in rows] == pytest.approx([s / n for s, n in zip(sums, counts)], abs=1e-15)
+    boot = bootstrap(r, 50, seed=1)
+    assert boot.intervals["miou"].estimate == pytest.approx(sum(sums) / sum(counts), abs=1e-15)
+    assert abs(boot.intervals["miou"].estimate - r.miou) < 1e-6  # the headline is torchmetrics' float32
+
+
+def test_torchmetrics_meaniou_refuses_what_mean_iou_refuses():
+    from fastpq.errors import FastPQError, InvalidOptionError
+
+    g = np.zeros((4, 5), dtype=np.uint8)
+    p = g.copy()
+    p[2, 3] = 7  # one_hot(num_classes=5) raises on it in torchmetrics
+    with pytest.raises(FastPQError, match=r"label 7 at pixel \(x=3, y=2\)"):
+        S.evaluate([g], [p], preset="torchmetrics-meaniou", num_classes=5)
+    with pytest.raises(InvalidOptionError, match="no ignore_index"):
+        S.evaluate([g], [g], preset="torchmetrics-meaniou", num_classes=5, ignore_index=255)
