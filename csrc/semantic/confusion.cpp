@@ -8,6 +8,7 @@
 #include <new>
 #include <unordered_map>
 
+
 #include "common/errors.hpp"
 #include "common/parallel.hpp"
 #include "png/label_png.hpp"
@@ -229,7 +230,7 @@ class BytePairCounter {
   void row(const std::uint8_t* a, const std::uint8_t* b, std::uint32_t w) {
     std::uint32_t x = 0;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && (defined(__GNUC__) || defined(__clang__))
-    constexpr std::uint64_t kOnes = 0x0101010101010101ull, kLow7 = 0x7F7F7F7F7F7F7F7Full, kHigh = 0x8080808080808080ull;
+    constexpr std::uint64_t kLow7 = 0x7F7F7F7F7F7F7F7Full, kHigh = 0x8080808080808080ull;
     for (; x + 8 <= w; x += 8) {
       std::uint64_t a0, b0;
       std::memcpy(&a0, a + x, 8);
@@ -249,9 +250,7 @@ class BytePairCounter {
       if (others > 4) {
         add(key_, run_);
         run_ = 0;
-        key_ = (std::uint32_t{a[x + 7]} << 8) | b[x + 7];
-        ka_ = kOnes * (key_ >> 8);
-        kb_ = kOnes * (key_ & 255);
+        set_key((std::uint32_t{a[x + 7]} << 8) | b[x + 7]);
       }
     }
 #endif
@@ -287,6 +286,14 @@ class BytePairCounter {
   }
 
  private:
+  static constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+
+  void set_key(std::uint32_t key) {
+    key_ = key;
+    ka_ = kOnes * (key >> 8);
+    kb_ = kOnes * (key & 255);
+  }
+
   void add(std::uint32_t key, std::uint64_t n) {
     if (n == 0) return;
     if (ws_.hist[key] == 0) ws_.hist_keys.push_back(key);
@@ -298,8 +305,10 @@ class BytePairCounter {
   std::uint64_t run_ = 0, ka_ = 0, kb_ = 0;
 };
 
-// The pixels of every instance (16-bit value >= instance_min) by raw predicted byte, run by run,
-// four pixels at a time where they continue the current run.
+// The pixels of every instance (16-bit value >= instance_min) by raw predicted byte. A row is taken
+// run by run of equal instance values (found four values at a time); runs below instance_min are
+// skipped whole, and within an instance the predicted bytes are counted against the current byte,
+// eight at a time.
 class InstanceCounter {
  public:
   InstanceCounter(Workspace& ws, std::int64_t instance_min) : ws_(ws), min_(instance_min) {
@@ -311,45 +320,36 @@ class InstanceCounter {
 
   void row(const std::uint16_t* v, const std::uint8_t* p, std::uint32_t w) {
     std::uint32_t x = 0;
-    for (; x + 4 <= w; x += 4) {
-      std::uint64_t v4;
-      std::uint32_t p4;
-      std::memcpy(&v4, v + x, 8);
-      std::memcpy(&p4, p + x, 4);
-      if (v4 == v4_ && p4 == p4_) {
-        run_ += 4;
-        continue;
+    while (x < w) {
+      const std::uint16_t value = v[x];
+      const std::uint64_t four = 0x0001000100010001ull * value;
+      std::uint32_t end = x + 1;
+      for (; end + 4 <= w; end += 4) {
+        std::uint64_t next;
+        std::memcpy(&next, v + end, 8);
+        if (next != four) break;
       }
-      for (std::uint32_t i = x; i < x + 4; ++i) pixel(v[i], p[i]);
+      while (end < w && v[end] == value) ++end;
+      if (value >= min_) count(slot_counts(value), p + x, end - x);
+      x = end;
     }
-    for (; x < w; ++x) pixel(v[x], p[x]);
   }
 
   // Appends (instance value, column, pixels) sorted, columns from the prediction table (n_cols for a
   // skipped prediction; a refused one never gets here), and leaves the workspace reset.
   void finish(const LabelTable& pred_t, std::int32_t n_cols, std::vector<SparseCount>& out) {
-    flush();
     std::sort(ws_.instance_values.begin(), ws_.instance_values.end());
+    std::vector<std::uint64_t> by_col(std::size_t(n_cols) + 1);
     for (std::uint16_t value : ws_.instance_values) {
       const std::uint64_t* counts = ws_.instance_counts.data() + std::size_t(ws_.instance_slot[value]) * 256;
-      std::uint64_t by_col_skipped = 0;
-      std::size_t first = out.size();
+      std::fill(by_col.begin(), by_col.end(), 0);
       for (int b = 0; b < 256; ++b) {
         if (!counts[b]) continue;
         const std::int32_t c = pred_t.code(b);
-        if (c >= 0) out.push_back({value, c, counts[b]});
-        else by_col_skipped += counts[b];
+        by_col[c >= 0 ? std::size_t(c) : std::size_t(n_cols)] += counts[b];
       }
-      if (by_col_skipped) out.push_back({value, n_cols, by_col_skipped});
-      // Several raw bytes can share a column: merge them, in column order.
-      std::sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
-                [](const SparseCount& a, const SparseCount& b) { return a.col < b.col; });
-      std::size_t keep = first;
-      for (std::size_t i = first; i < out.size(); ++i) {
-        if (keep > first && out[keep - 1].col == out[i].col) out[keep - 1].count += out[i].count;
-        else out[keep++] = out[i];
-      }
-      out.resize(keep);
+      for (std::size_t c = 0; c < by_col.size(); ++c)
+        if (by_col[c]) out.push_back({value, static_cast<std::int32_t>(c), by_col[c]});
       ws_.instance_slot[value] = -1;
     }
     ws_.instance_values.clear();
@@ -357,38 +357,52 @@ class InstanceCounter {
   }
 
  private:
-  void pixel(std::uint16_t v, std::uint8_t p) {
-    if (v == v_ && p == p_) {
-      ++run_;
-      return;
-    }
-    flush();
-    v_ = v;
-    p_ = p;
-    v4_ = 0x0001000100010001ull * v;
-    p4_ = 0x01010101u * p;
-    run_ = 1;
-  }
-
-  void flush() {
-    if (run_ == 0 || v_ < min_) return;
-    std::int32_t& slot = ws_.instance_slot[v_];
+  std::uint64_t* slot_counts(std::uint16_t value) {
+    std::int32_t& slot = ws_.instance_slot[value];
     if (slot < 0) {
       slot = static_cast<std::int32_t>(ws_.instance_values.size());
-      ws_.instance_values.push_back(v_);
+      ws_.instance_values.push_back(value);
       ws_.instance_counts.resize(ws_.instance_counts.size() + 256, 0);
     }
-    ws_.instance_counts[std::size_t(slot) * 256 + p_] += run_;
-    run_ = 0;
+    return ws_.instance_counts.data() + std::size_t(slot) * 256;
+  }
+
+  static void count(std::uint64_t* counts, const std::uint8_t* p, std::uint32_t n) {
+    std::uint8_t current = p[0];
+    std::uint64_t run = 0, eight = 0x0101010101010101ull * current;
+    std::uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::uint64_t next;
+      std::memcpy(&next, p + i, 8);
+      if (next == eight) {
+        run += 8;
+        continue;
+      }
+      for (std::uint32_t j = i; j < i + 8; ++j) {
+        if (p[j] == current) {
+          ++run;
+        } else {
+          counts[current] += run;
+          current = p[j];
+          eight = 0x0101010101010101ull * current;
+          run = 1;
+        }
+      }
+    }
+    for (; i < n; ++i) {
+      if (p[i] == current) {
+        ++run;
+      } else {
+        counts[current] += run;
+        current = p[i];
+        run = 1;
+      }
+    }
+    counts[current] += run;
   }
 
   Workspace& ws_;
   std::int64_t min_;
-  std::uint16_t v_ = 0;
-  std::uint8_t p_ = 0;
-  std::uint64_t v4_ = 0;
-  std::uint32_t p4_ = 0;
-  std::uint64_t run_ = 0;
 };
 
 // Both maps of 8-bit labels (and instance maps of at most 16 bits): raw byte pairs counted, the

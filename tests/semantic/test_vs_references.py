@@ -89,6 +89,28 @@ def test_cityscapes_equals_cityscapesscripts(cityscapes_tree, cython):
     assert _same(json.loads(json.dumps(arrays.to_dict())), json.loads(json.dumps(ours)))
 
 
+@pytest.mark.parametrize("inst_dtype", [np.uint16, np.int32, np.uint8])
+def test_cityscapes_instance_counts_agree_across_paths(cityscapes_tree, inst_dtype):
+    # uint16 instance arrays (and 16-bit PNGs) are counted from bytes beside the 8-bit label pairs;
+    # int32 ones take the general run-by-run path: every count must agree. (uint8 maps hold no
+    # instance id >= 1000: the instance counts are then empty on both paths.)
+    root, triples = cityscapes_tree
+    gts = [_load(g) for g, _, _ in triples]
+    preds = [_load(p) for _, _, p in triples]
+    insts = [_load(i).astype(np.int64) for _, i, _ in triples]
+    if inst_dtype == np.uint8:
+        insts = [np.where(i >= 1000, i % 256, i) for i in insts]
+    fast = S.evaluate(gts, preds, preset="cityscapes", instances=[i.astype(inst_dtype) for i in insts])
+    general = S.evaluate([g.astype(np.int64) for g in gts], preds, preset="cityscapes",
+                         instances=[i.astype(np.int64) for i in insts])
+    for a, b in zip(fast.state.instance_entries(), general.state.instance_entries()):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(fast.state.entries(), general.state.entries()):
+        np.testing.assert_array_equal(a, b)
+    assert (len(fast.state.instance_entries()[1]) > 0) == (inst_dtype != np.uint8)
+    assert _same(json.loads(json.dumps(fast.to_dict())), json.loads(json.dumps(general.to_dict())))
+
+
 def test_cityscapes_quality_in_batches_equals_the_reference(cityscapes_tree):
     _, triples = cityscapes_tree
     ref = _cityscapes_reference(triples, False)
