@@ -228,6 +228,17 @@ class BytePairCounter {
   }
 
   void row(const std::uint8_t* a, const std::uint8_t* b, std::uint32_t w) {
+    // The state lives in locals for the loop: as members, every histogram store (a uint64_t) could
+    // alias them, and the compiler would keep them in memory.
+    std::uint64_t* const hist = ws_.hist.data();
+    std::vector<std::uint32_t>& keys = ws_.hist_keys;
+    std::uint32_t key = key_;
+    std::uint64_t run = run_, ka = ka_, kb = kb_;
+    auto add = [hist, &keys](std::uint32_t k, std::uint64_t n) {
+      const std::uint64_t before = hist[k];
+      if (before == 0) keys.push_back(k);
+      hist[k] = before + n;
+    };
     std::uint32_t x = 0;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && (defined(__GNUC__) || defined(__clang__))
     constexpr std::uint64_t kLow7 = 0x7F7F7F7F7F7F7F7Full, kHigh = 0x8080808080808080ull;
@@ -235,30 +246,36 @@ class BytePairCounter {
       std::uint64_t a0, b0;
       std::memcpy(&a0, a + x, 8);
       std::memcpy(&b0, b + x, 8);
-      const std::uint64_t d = (a0 ^ ka_) | (b0 ^ kb_);
+      const std::uint64_t d = (a0 ^ ka) | (b0 ^ kb);
       if (d == 0) {
-        run_ += 8;
+        run += 8;
         continue;
       }
       std::uint64_t m = (((d & kLow7) + kLow7) | d) & kHigh;  // the high bit of each differing byte
       const int others = static_cast<int>(((m >> 7) * kOnes) >> 56);  // their count, without a popcount call
-      run_ += static_cast<std::uint64_t>(8 - others);
+      run += static_cast<std::uint64_t>(8 - others);
       for (; m; m &= m - 1) {
         const std::uint32_t i = x + static_cast<std::uint32_t>(__builtin_ctzll(m) >> 3);
         add((std::uint32_t{a[i]} << 8) | b[i], 1);
       }
       if (others > 4) {
-        add(key_, run_);
-        run_ = 0;
-        set_key((std::uint32_t{a[x + 7]} << 8) | b[x + 7]);
+        if (run) add(key, run);
+        run = 0;
+        key = (std::uint32_t{a[x + 7]} << 8) | b[x + 7];
+        ka = kOnes * (key >> 8);
+        kb = kOnes * (key & 255);
       }
     }
 #endif
     for (; x < w; ++x) {
       const std::uint32_t k = (std::uint32_t{a[x]} << 8) | b[x];
-      if (k == key_) ++run_;
+      if (k == key) ++run;
       else add(k, 1);
     }
+    key_ = key;
+    run_ = run;
+    ka_ = ka;
+    kb_ = kb;
   }
 
   // Applies the tables to the pairs counted; false when a refused label occurred (the caller rescans
@@ -287,12 +304,6 @@ class BytePairCounter {
 
  private:
   static constexpr std::uint64_t kOnes = 0x0101010101010101ull;
-
-  void set_key(std::uint32_t key) {
-    key_ = key;
-    ka_ = kOnes * (key >> 8);
-    kb_ = kOnes * (key & 255);
-  }
 
   void add(std::uint32_t key, std::uint64_t n) {
     if (n == 0) return;
