@@ -7,6 +7,8 @@ repeating or equal row above), plus pure noise where it cannot."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -63,3 +65,35 @@ def test_paeth_rows_that_copy_the_row_above_and_repeat_the_left_pixel(tmp_path):
     path = tmp_path / "paeth.png"
     path.write_bytes(pw.encode_raw(w, h, pw.raw_scanlines(pixels, pw.PAETH), bit_depth=8, color_type=0))
     np.testing.assert_array_equal(S.read_label_map(str(path)).astype(np.int64), labels)
+
+
+# --- the benchmarks' floor: read + inflate only ----------------------------------------------------
+
+def test_inflate_png_files_inflates_every_file_and_names_the_first_bad_one(tmp_path):
+    from fastpq import _core
+
+    rng = np.random.default_rng(5)
+    paths, inflated, compressed = [], 0, 0
+    for k, (bits, colour, channels) in enumerate([(8, 0, 1), (16, 0, 1), (8, 2, 3), (8, 6, 4)]):
+        h, w = 17 + k, 23 + 3 * k
+        pixels = rng.integers(0, 4, size=(h, w, channels * bits // 8)).astype(np.uint8)
+        raw = pw.raw_scanlines(pixels, [int(f) for f in rng.integers(0, 5, size=h)])
+        data = pw.encode_raw(w, h, raw, bit_depth=bits, color_type=colour)
+        path = tmp_path / f"{k}.png"
+        path.write_bytes(data)
+        paths.append(str(path))
+        inflated += len(raw)
+        compressed += sum(len(body) for _, t, body in pw.chunks_of(data) if t == b"IDAT")
+    for workers in (1, 2):
+        assert _core.inflate_png_files(paths, workers) == {"files": 4, "compressed_bytes": compressed,
+                                                           "inflated_bytes": inflated}
+    broken = tmp_path / "broken.png"
+    good = Path(paths[0]).read_bytes()
+    broken.write_bytes(good[:-20])  # IDAT cut short: its CRC no longer matches / chunks end early
+    missing = str(tmp_path / "missing.png")
+    with pytest.raises(_core.FormatError, match=r"broken\.png"):
+        _core.inflate_png_files(paths + [str(broken), missing], 2)
+    with pytest.raises(_core.FormatError, match=r"missing\.png"):
+        _core.inflate_png_files(paths + [missing, str(broken)], 2)
+    with pytest.raises(_core.FormatError, match="max_pixels"):
+        _core.inflate_png_files(paths, 1, max_pixels=100)
