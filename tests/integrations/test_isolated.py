@@ -97,6 +97,8 @@ def test_sixteen_submissions_through_a_pool_of_four_equal_one_by_one(dataset, sc
 
 def test_unknown_task_and_pool_size_are_refused(dataset):
     with pytest.raises(ValueError, match="task"):
+        server.IsolatedScorer("no-such-task", gt_json=dataset.gt_json)
+    with pytest.raises(TypeError, match="gt_folder"):  # semantic reads a ground-truth folder
         server.IsolatedScorer("semantic", gt_json=dataset.gt_json)
     with pytest.raises(ValueError, match="max_concurrent"):
         server.IsolatedScorer(gt_json=dataset.gt_json, max_concurrent=0)

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Sequence
 
 from .server import Archive, PathLike, SubmissionLimits
+from .server_tasks import ground_truth
 
 #: Environment variable that lets a child obey a test's ``_misbehave`` request (tests only).
 TEST_HOOKS_ENV = "FASTPQ_ISOLATION_TEST_HOOKS"
@@ -38,16 +39,15 @@ _CHILD_MODULE = "fastpq.integrations.isolated"
 class IsolatedScorer:
     """Scores submission archives against one ground truth, each in a capped child process."""
 
-    def __init__(self, task: str = "panoptic", *, gt_json: PathLike, gt_folder: Optional[PathLike] = None,
-                 limits: SubmissionLimits = SubmissionLimits(), max_concurrent: int = 1,
-                 tmp_dir: Optional[PathLike] = None, **evaluate_options: Any) -> None:
-        if task != "panoptic":
-            raise ValueError(f"unknown task {task!r}: isolated scoring serves 'panoptic' submissions")
+    def __init__(self, task: str = "panoptic", *, gt_json: Optional[PathLike] = None,
+                 gt_folder: Optional[PathLike] = None, limits: SubmissionLimits = SubmissionLimits(),
+                 max_concurrent: int = 1, tmp_dir: Optional[PathLike] = None, **evaluate_options: Any) -> None:
+        """``task``, ``gt_json``, ``gt_folder`` and ``evaluate_options`` as score_submission takes
+        them (the ground truth is checked here, once)."""
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         self.task = task
-        self.gt_json = os.path.abspath(os.fspath(gt_json))
-        self.gt_folder = None if gt_folder is None else os.path.abspath(os.fspath(gt_folder))
+        self.gt_json, self.gt_folder = ground_truth(task, gt_json, gt_folder)
         self.limits = limits
         self.max_concurrent = max_concurrent
         self.tmp_dir = None if tmp_dir is None else os.path.abspath(os.fspath(tmp_dir))
@@ -88,7 +88,7 @@ class IsolatedScorer:
             else:
                 archive_path = os.path.abspath(os.fspath(archive))
             hooks = os.environ.get(TEST_HOOKS_ENV) == "1"
-            job = {"archive": archive_path, "gt_json": self.gt_json, "gt_folder": self.gt_folder,
+            job = {"task": self.task, "archive": archive_path, "gt_json": self.gt_json, "gt_folder": self.gt_folder,
                    "tmp_dir": work, "limits": _limits_dict(self.limits), "options": self.evaluate_options,
                    "misbehave": misbehave if hooks and misbehave in _MISBEHAVIOURS else None}
             return self._run_child(job, start)
@@ -112,8 +112,8 @@ class IsolatedScorer:
             else:
                 _kill_group(child)
                 child.join()
-                return _limit_outcome("wall_seconds", f"the submission took longer than the wall time limit of "
-                                                      f"{limits.wall_seconds:g} s", start)
+                return _limit_outcome(self.task, "wall_seconds", f"the submission took longer than the wall time "
+                                                                 f"limit of {limits.wall_seconds:g} s", start)
             child.join(30)
         finally:
             _kill_group(child)  # anything it left running in its group
@@ -123,13 +123,13 @@ class IsolatedScorer:
             return outcome
         code = child.exitcode
         if code == -signal.SIGXCPU:
-            return _limit_outcome("cpu_seconds", f"the submission used more than the CPU time limit of "
+            return _limit_outcome(self.task, "cpu_seconds", f"the submission used more than the CPU time limit of "
                                                  f"{limits.cpu_seconds:g} s", start)
         if code is not None and code < 0:
             name = signal.Signals(-code).name
-            return _limit_outcome("signal", f"the scoring process was killed by {name}", start)
+            return _limit_outcome(self.task, "signal", f"the scoring process was killed by {name}", start)
         detail = outcome if isinstance(outcome, str) else f"exit status {code}"
-        return _limit_outcome("signal", f"the scoring process failed ({detail})", start)
+        return _limit_outcome(self.task, "signal", f"the scoring process failed ({detail})", start)
 
 
 _CONTEXT: Any = None
@@ -170,8 +170,8 @@ def _kill_group(child: Any) -> None:
             child.kill()
 
 
-def _limit_outcome(limit: str, message: str, start: float) -> Dict[str, Any]:
-    return {"status": "error",
+def _limit_outcome(task: str, limit: str, message: str, start: float) -> Dict[str, Any]:
+    return {"status": "error", "task": task,
             "error": {"type": "ResourceLimitError", "message": message, "limit": limit, "image_id": None,
                       "file": None, "segment_id": None},
             "elapsed_s": time.perf_counter() - start}
@@ -244,19 +244,19 @@ def _run_job(job: Dict[str, Any], send: Any) -> None:
     try:
         if job.get("misbehave"):
             _misbehave(job["misbehave"])
-        outcome = score_submission(job["archive"], job["gt_json"], job["gt_folder"], limits=archive_limits,
-                                   tmp_dir=job["tmp_dir"], **job["options"])
+        outcome = score_submission(job["archive"], job["gt_json"], job["gt_folder"], task=job["task"],
+                                   limits=archive_limits, tmp_dir=job["tmp_dir"], **job["options"])
     except MemoryError:
         e = ResourceLimitError(f"the submission needed more memory than the limit of {limits['memory_bytes']} bytes",
                                limit="memory_bytes")
-        outcome = {"status": "error", "error": {**error_dict(e), "limit": "memory_bytes"}}
+        outcome = {"status": "error", "task": job["task"], "error": {**error_dict(e), "limit": "memory_bytes"}}
     except OSError as error:
         if error.errno != errno.EFBIG:  # Python ignores SIGXFSZ: an overlong write fails with EFBIG
             send.send(f"{type(error).__name__}: {error}"[:300])
             return
         e = ResourceLimitError(f"the submission wrote a file larger than the limit of {limits['file_bytes']} bytes",
                                limit="file_bytes")
-        outcome = {"status": "error", "error": {**error_dict(e), "limit": "file_bytes"}}
+        outcome = {"status": "error", "task": job["task"], "error": {**error_dict(e), "limit": "file_bytes"}}
     except Exception as error:  # a bug: reported, never the server's problem
         send.send(f"{type(error).__name__}: {error}"[:300])
         return
