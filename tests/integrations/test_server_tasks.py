@@ -284,3 +284,34 @@ def test_isolated_scoring_of_every_new_task_equals_in_process(cityscapes, instan
             assert isolated["isolation"] == {"unenforced": []}
         assert in_process["status"] == "error" and isolated["error"]["type"] == in_process["error"]["type"]
         assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bare_json_is_a_submission_for_the_one_json_tasks(amodal, instances, tmp_path):
+    gt, proposals = amodal
+    zipped = score_submission(make_zip([("proposals.json", proposals.read_bytes())]), gt_json=gt, task="amodal")
+    from_path = score_submission(proposals, gt_json=gt, task="amodal", tmp_dir=tmp_path)
+    from_bytes = score_submission(proposals.read_bytes(), gt_json=gt, task="amodal")
+    assert from_path["status"] == "ok" and from_path["leaderboard"] == zipped["leaderboard"] == \
+        from_bytes["leaderboard"]
+    assert from_path["submission"] == {"json": "amodal_proposals.json"}
+    assert from_bytes["submission"] == {"json": "submission.json"}
+    big = score_submission(proposals, gt_json=gt, task="amodal", limits=SubmissionLimits(max_member_bytes=100))
+    assert big["error"]["type"] == "ArchiveLimitError", big
+    entries = coco_results(*instances)
+    bare = score_submission(json.dumps(entries).encode(), gt_folder=instances[0], task="instance")
+    assert bare["leaderboard"] == score_submission(make_zip(folder_entries(instances[1])), gt_folder=instances[0],
+                                                   task="instance")["leaderboard"]
+    not_zip = score_submission(b"hello", gt_json=gt, task="amodal")  # neither a zip nor JSON
+    assert not_zip["error"]["type"] == "ArchiveFormatError"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_command_line_scores_any_task(cityscapes, tmp_path, capsys):
+    gt, results = cityscapes / "gtFine" / "val", cityscapes / "results"
+    upload = tmp_path / "upload.zip"
+    upload.write_bytes(make_zip(folder_entries(results)))
+    assert server.main([str(upload), "--task", "semantic", "--preset", "cityscapes", "--gt-folder", str(gt)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["leaderboard"]["IoU_class"] == 100 * fastpq.semantic.evaluate(gt, results, preset="cityscapes").miou
+    assert server.main([str(upload), "--task", "semantic", "--gt-json", str(upload)]) == 2  # no ground-truth folder
+    assert "needs gt_folder" in capsys.readouterr().err

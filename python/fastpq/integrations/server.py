@@ -44,7 +44,7 @@ from . import server_tasks as tasks
 from .submission_archive import (GIB, MAX_COMPONENT_BYTES, MAX_DIRECTORY_ENTRY_BYTES, MAX_NAME_BYTES,  # noqa: F401
                                  MIB, RATIO_FLOOR_BYTES, Archive, PathLike, Submission, SubmissionLimits, _inside,
                                  unpack_submission)
-from .submission_layouts import read_folder
+from .submission_layouts import copy_bare_json, is_bare_json, read_folder
 
 __all__ = ["SubmissionLimits", "Submission", "score_submission", "unpack_submission", "result_dict", "error_dict",
            "main", "build_parser"]
@@ -60,7 +60,8 @@ def score_submission(archive: Archive, gt_json: Optional[PathLike] = None, gt_fo
 
     Args:
         archive: the zip, as a path, bytes or a binary file object; or the path of a folder that
-            is the submission already unpacked (CodaLab's ``input/res``), checked and read in place.
+            is the submission already unpacked (CodaLab's ``input/res``), checked and read in place;
+            for instance and amodal, also a bare JSON file (a path, or bytes starting with ``[``).
         gt_json, gt_folder: the ground truth (trusted). panoptic: both (the folder defaults to the
             JSON path without ``.json``); semantic and instance: the folder (Cityscapes
             ``gtFine/val``, or the label maps); amodal: the COCOA JSON.
@@ -94,8 +95,12 @@ def score_submission(archive: Archive, gt_json: Optional[PathLike] = None, gt_fo
         root = os.path.abspath(os.fspath(archive)) if in_place else os.path.abspath(scratch)  # type: ignore[arg-type]
         paths = _PathNamer(root, gt_json, gt_folder)
         try:
-            submission = read_folder(root, limits, layout) if in_place else \
-                unpack_submission(archive, root, limits, layout)
+            if in_place:
+                submission = read_folder(root, limits, layout)
+            elif task in ("instance", "amodal") and is_bare_json(archive):
+                submission = read_folder(copy_bare_json(archive, root, limits), limits, layout)
+            else:
+                submission = unpack_submission(archive, root, limits, layout)
         except FastPQError as e:  # its `file` is a member name, as written in the archive
             return _error(task, error_dict(e, paths, map_file=False), start)
         try:

@@ -14,7 +14,8 @@ directory when it has no top-level file; ``__MACOSX/`` and ``.DS_Store`` ignored
   <label id>, "segmentation": <RLE>, "score": s}, ...]``) and no PNG.
 * ``amodal``: exactly one proposals JSON at the root (amodalAPI's results list).
 
-Only those files are unpacked. :func:`read_folder` applies the same checks and layout to a folder
+Only those files are unpacked. The tasks that read one JSON (instance, amodal) also take that JSON
+alone, not zipped (:func:`is_bare_json`), held to ``max_member_bytes``. :func:`read_folder` applies the same checks and layout to a folder
 that is already unpacked (CodaLab and Codabench unzip uploads themselves): no symbolic link, no
 special file, names, member count and sizes within the limits; the files are read where they are.
 """
@@ -139,3 +140,36 @@ def read_folder(folder: PathLike, limits: SubmissionLimits, layout: Layout) -> A
         dirs.sort()
     submission, _ = layout(_checked_members(infos, limits), root)
     return submission
+
+
+def is_bare_json(archive: Any) -> bool:
+    """True for a submission that is a JSON file (a path, or bytes) rather than a zip: it does not
+    start with a zip signature and its first non-blank byte opens a JSON array or object."""
+    if isinstance(archive, (bytes, bytearray)):
+        head = bytes(archive[:64])
+    elif isinstance(archive, (str, os.PathLike)) and os.path.isfile(archive):
+        with open(archive, "rb") as f:
+            head = f.read(64)
+    else:
+        return False
+    return not head.startswith(b"PK") and head.lstrip()[:1] in (b"[", b"{")
+
+
+def copy_bare_json(archive: Any, dest: str, limits: SubmissionLimits) -> str:
+    """Copies a bare JSON submission into ``dest`` (as ``submission.json``, or its own name when
+    that is a plain ``*.json`` name), within ``max_member_bytes``; returns ``dest``."""
+    name = "submission.json"
+    if isinstance(archive, (str, os.PathLike)):
+        base = os.path.basename(os.fspath(archive))
+        if base.lower().endswith(".json") and base not in (".json",) and "\\" not in base:
+            name = base
+        with open(archive, "rb") as f:
+            data = f.read(limits.max_member_bytes + 1)
+    else:
+        data = bytes(archive[:limits.max_member_bytes + 1])
+    if len(data) > limits.max_member_bytes:
+        raise ArchiveLimitError(f"the submitted JSON has more than max_member_bytes = {limits.max_member_bytes} "
+                                "bytes", file=name)
+    with open(os.path.join(dest, name), "xb") as f:
+        f.write(data)
+    return dest
