@@ -1,15 +1,17 @@
 """Each submission scored in a process of its own, under hard caps, for evaluation servers.
 
-:class:`IsolatedScorer` runs :func:`fastpq.server.score_submission` in a child process of its
-own: forked from multiprocessing's fork server (a single-threaded process started once, with the
-scorer already imported; never a fork of the threaded server), in a new session / process group. Before it opens the submission the
+:class:`IsolatedScorer` runs :func:`fastpq.server.score_submission` (any task: panoptic,
+semantic, instance, amodal) in a child process of its own: forked from multiprocessing's fork
+server (a single-threaded process started once, with the scorer already imported; never a fork of
+the threaded server), in a new session / process group. Before it opens the submission the
 child caps itself with ``resource.setrlimit``: address space (``memory_bytes``), CPU seconds, the
 largest file it may write and open files; the parent kills the whole process group when the wall
-time runs out. Whatever happens to the child (a cap hit, a signal, a crash) the outcome is the
+time runs out. Whatever happens to the child (a cap hit, a signal or a crash) the outcome is the
 usual ``{"status": "error", "error": {...}}`` dict, with ``type`` ``ResourceLimitError`` and
 ``limit`` naming the cap; the server process is never at risk. Every submission gets a temporary
 folder that the parent removes in every case, a killed child included. At most ``max_concurrent``
-children run at once; further calls wait their turn.
+children run at once; further calls wait their turn. Children are processes of the caller:
+a daemonic multiprocessing worker cannot start them (score in process there).
 
 Linux and other POSIX systems: where a limit cannot be set (``resource`` missing, or the system
 refuses it) the outcome's ``isolation`` entry lists it under ``"unenforced"``.

@@ -6,7 +6,12 @@ archive a participant uploads. Whatever the archive holds, the answer is a JSON-
 or written outside the archive's temporary folder, and memory and disk stay within
 :class:`SubmissionLimits`.
 
-Layout of a submission (the rule :func:`unpack_submission` applies):
+Every task (panoptic, semantic, instance, amodal: ``task=``) gets the same archive checks, outcome
+shape and error types; :mod:`fastpq.integrations.submission_layouts` says where the non-panoptic
+tasks find their predictions, :mod:`fastpq.integrations.server_tasks` their leaderboard keys.
+
+Layout of a panoptic submission (the rule :func:`unpack_submission` applies; the COCO challenge's
+``panoptic_<split>_<alg>_results.json`` + ``panoptic_<split>_<alg>_results/`` is this layout):
 
 * The *root* is the top level of the archive, or, when the archive has no file at its top level
   and exactly one top-level directory, that directory.
