@@ -217,7 +217,8 @@ def test_amodal_layout_errors(amodal):
 
 @pytest.mark.parametrize("task", server_tasks.TASKS)
 def test_unsafe_archives_are_refused_for_every_task(cityscapes, instances, amodal, dataset_panoptic, task):
-    gt = {"panoptic": {"gt_json": dataset_panoptic.gt_json}, "semantic": {"gt_folder": cityscapes / "gtFine" / "val"},
+    gt = {"panoptic": {"gt_json": dataset_panoptic.gt_json},
+          "semantic": {"gt_folder": cityscapes / "gtFine" / "val", "preset": "cityscapes"},
           "instance": {"gt_folder": instances[0]}, "amodal": {"gt_json": amodal[0]}}[task]
     outcome = score_submission(make_zip([("../escape.png", b"x"), ("p.json", b"[]")]), task=task, **gt)
     assert outcome == {"status": "error", "task": task, "elapsed_s": outcome["elapsed_s"], "error": {
@@ -315,3 +316,14 @@ def test_command_line_scores_any_task(cityscapes, tmp_path, capsys):
     assert printed["leaderboard"]["IoU_class"] == 100 * fastpq.semantic.evaluate(gt, results, preset="cityscapes").miou
     assert server.main([str(upload), "--task", "semantic", "--gt-json", str(upload)]) == 2  # no ground-truth folder
     assert "needs gt_folder" in capsys.readouterr().err
+
+
+def test_options_no_submission_could_satisfy_are_the_organisers_error(cityscapes):
+    gt = cityscapes / "gtFine" / "val"
+    archive = make_zip(folder_entries(cityscapes / "results"))
+    with pytest.raises(fastpq.errors.InvalidOptionError, match="num_classes"):
+        score_submission(archive, gt_folder=gt, task="semantic")  # no preset and no num_classes
+    with pytest.raises(fastpq.errors.InvalidOptionError, match="unknown preset"):
+        server.IsolatedScorer("semantic", gt_folder=gt, preset="cityscape")
+    with pytest.raises(fastpq.errors.InvalidOptionError, match="unknown task"):
+        score_submission(archive, gt_folder=gt, task="panoptics")

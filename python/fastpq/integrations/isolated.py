@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Sequence
 
 from .server import Archive, PathLike, SubmissionLimits
-from .server_tasks import ground_truth
+from .server_tasks import check_options, ground_truth
 
 #: Environment variable that lets a child obey a test's ``_misbehave`` request (tests only).
 TEST_HOOKS_ENV = "FASTPQ_ISOLATION_TEST_HOOKS"
@@ -50,6 +50,7 @@ class IsolatedScorer:
             raise ValueError("max_concurrent must be at least 1")
         self.task = task
         self.gt_json, self.gt_folder = ground_truth(task, gt_json, gt_folder)
+        check_options(task, evaluate_options)
         self.limits = limits
         self.max_concurrent = max_concurrent
         self.tmp_dir = None if tmp_dir is None else os.path.abspath(os.fspath(tmp_dir))

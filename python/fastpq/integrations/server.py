@@ -92,6 +92,7 @@ def score_submission(archive: Archive, gt_json: Optional[PathLike] = None, gt_fo
     start = time.perf_counter()
     gt_json, gt_folder = tasks.ground_truth(task, gt_json, gt_folder)
     options = tasks.task_options(task, limits, evaluate_options)
+    tasks.check_options(task, options)
     layout = tasks.layout_of(task, gt_folder, options)
     if tmp_dir is not None:
         tmp_dir = os.path.abspath(os.fspath(tmp_dir))

@@ -26,7 +26,7 @@ import zipfile
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .server_platforms import KIT_FILE
-from .server_tasks import ground_truth, leaderboard_of
+from .server_tasks import check_options, ground_truth, leaderboard_of
 
 PLATFORMS = ("evalai", "codalab", "codabench")
 
@@ -164,6 +164,7 @@ def write_evalai_kit(out: str, task: str, *, gt_json: Optional[str] = None, gt_f
     ``default_split``)."""
     options = dict(options or {})
     gt_json, gt_folder = ground_truth(task, gt_json, gt_folder)
+    check_options(task, options)
     board = leaderboard_of(task, options.get("preset"))
     out, parent = _prepare(out)
     names = _reference(task, gt_json, gt_folder)
@@ -227,6 +228,7 @@ def write_codalab_kit(out: str, platform: str, task: str, *, gt_json: Optional[s
         raise ValueError(f"platform must be codalab or codabench, not {platform!r}")
     options = dict(options or {})
     gt_json, gt_folder = ground_truth(task, gt_json, gt_folder)
+    check_options(task, options)
     out, parent = _prepare(out)
     names = _reference(task, gt_json, gt_folder)
     kit = _kit(platform, task, options, isolated, limits)

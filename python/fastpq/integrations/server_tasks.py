@@ -124,6 +124,17 @@ def task_options(task: str, limits: SubmissionLimits, options: Mapping[str, Any]
     return {**defaults, **limits.scoring, **options}
 
 
+def check_options(task: str, options: Mapping[str, Any]) -> None:
+    """Refuses, before any submission, options the family would refuse for every one of them (the
+    organiser's mistake, raised, never an outcome): a semantic preset that does not exist, plain
+    options without ``num_classes``, ..."""
+    if task == "semantic":
+        from ..semantic.spec import make_spec
+
+        keys = ("num_classes", "ignore_index", "label_map", "reduce_zero_label", "class_names", "pred_format")
+        make_spec(options.get("preset"), **{k: options[k] for k in keys if k in options})
+
+
 def layout_of(task: str, gt_folder: Optional[str], options: Mapping[str, Any]) -> Layout:
     if task == "panoptic":
         return panoptic_layout
@@ -261,4 +272,4 @@ def _nan_to_none(value: Any) -> Any:
 
 
 __all__ = ["TASKS", "LEADERBOARDS", "Leaderboard", "leaderboard_of", "leaderboard_values", "ground_truth",
-           "task_options", "layout_of", "score", "panoptic_result_dict", "semantic_result_dict"]
+           "task_options", "check_options", "layout_of", "score", "panoptic_result_dict", "semantic_result_dict"]
