@@ -206,3 +206,13 @@ def test_kit_refuses_a_missing_ground_truth_and_a_full_folder(tmp_path, panoptic
                      str(tmp_path / "full")]) == 1
     with pytest.raises(SystemExit):
         cli_main(["server-kit", "evalai", "--task", "pq", "-o", str(tmp_path / "q")])
+
+
+def test_kit_caps_reach_the_scorer_in_process_too(tmp_path):
+    gt, results = generate_instances(str(tmp_path / "data"), seed=2, images=2)
+    program = tmp_path / "kit" / "scoring_program"
+    kit(["codalab", "--task", "instance", "--gt", gt, "-o", program, "--max-members", "3", "--in-process"])
+    assert json.loads((program / "fastpq_kit.json").read_text())["isolated"] is False
+    done = run_metadata_command(program, tmp_path / "kit" / "reference_data.zip", folder_entries(results),
+                                tmp_path / "run")
+    assert done.returncode == 1 and "ArchiveLimitError" in done.stderr and "max_members = 3" in done.stderr, done.stderr

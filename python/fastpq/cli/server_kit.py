@@ -23,8 +23,8 @@ def run(args: argparse.Namespace) -> int:
     options: Dict[str, Any] = {}
     if args.preset is not None:
         options["preset"] = args.preset
-    limits = {k: getattr(args, k) for k in ("memory_bytes", "cpu_seconds", "wall_seconds", "max_pixels")
-              if getattr(args, k) is not None}
+    limits = {k: getattr(args, k) for k in ("memory_bytes", "cpu_seconds", "wall_seconds", "max_pixels",
+                                            "max_members", "max_total_bytes") if getattr(args, k) is not None}
     gt_folder = args.gt_folder if args.gt_folder is not None else args.gt
     common = dict(gt_json=args.gt_json, gt_folder=gt_folder, options=options, isolated=not args.in_process,
                   limits=limits)
@@ -64,6 +64,10 @@ def register(commands: "argparse._SubParsersAction") -> None:
     parser.add_argument("--cpu-seconds", type=_positive_float, default=None, help="CPU-time cap of the child")
     parser.add_argument("--wall-seconds", type=_positive_float, default=None, help="wall-time cap of the child")
     parser.add_argument("--max-pixels", type=_positive_int, default=None, help="largest image accepted")
+    parser.add_argument("--max-members", type=_positive_int, default=None,
+                        help="most files an upload may hold (default 10000; Cityscapes instance results hold a PNG "
+                             "per predicted mask: raise it)")
+    parser.add_argument("--max-total-bytes", type=_positive_int, default=None, help="most bytes an upload unpacks to")
     evalai = parser.add_argument_group("evalai")
     evalai.add_argument("--phase", type=_phase, action="append", metavar="PHASE=SPLIT",
                         help="a phase codename and the split it scores into (repeatable; default dev=dev_split, "

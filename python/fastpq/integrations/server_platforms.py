@@ -31,7 +31,7 @@ from .submission_archive import SubmissionLimits, unpack_submission
 KIT_FILE = "fastpq_kit.json"
 #: The caps a kit may set (SubmissionLimits fields).
 LIMIT_FIELDS = ("memory_bytes", "cpu_seconds", "wall_seconds", "max_archive_bytes", "max_total_bytes",
-                "max_members", "max_pixels")
+                "max_members", "max_member_bytes", "max_pixels")
 #: Reference archives are the organiser's: trusted, but unpacked with the same checks, wider bounds.
 _REFERENCE_LIMITS = SubmissionLimits(max_archive_bytes=1 << 40, max_members=10_000_000, max_member_bytes=1 << 36,
                                      max_total_bytes=1 << 42, max_ratio=1e9)
