@@ -327,3 +327,31 @@ def test_options_no_submission_could_satisfy_are_the_organisers_error(cityscapes
         server.IsolatedScorer("semantic", gt_folder=gt, preset="cityscape")
     with pytest.raises(fastpq.errors.InvalidOptionError, match="unknown task"):
         score_submission(archive, gt_folder=gt, task="panoptics")
+
+
+def test_a_top_folder_the_ground_truth_also_has_stays_in_the_paths(ade, tmp_path):
+    """Plain presets match predictions by relative path: 'val/x.png' is not stripped to 'x.png'
+    when the ground truth itself has a 'val/' folder."""
+    gt = tmp_path / "gt"
+    (gt / "val").mkdir(parents=True)
+    for png in sorted((ade / "annotations" / "validation").iterdir()):
+        (gt / "val" / png.name).write_bytes(png.read_bytes())
+    outcome = score_submission(make_zip(folder_entries(ade / "pred", "val/")), gt_folder=gt, task="semantic",
+                               preset="ade20k")
+    assert outcome["status"] == "ok", outcome
+    assert outcome["submission"] == {"png_folder": "."}
+    expected = fastpq.semantic.evaluate(ade / "annotations" / "validation", ade / "pred", preset="ade20k")
+    assert outcome["leaderboard"]["mIoU"] == 100 * expected.miou
+
+
+def test_refusals_keep_their_type_and_limit():
+    from fastpq.integrations.server_platforms import refusal
+
+    e = refusal({"status": "error", "error": {"type": "ResourceLimitError", "message": "too slow", "limit":
+                                              "wall_seconds", "image_id": None, "file": None, "segment_id": None}})
+    assert isinstance(e, fastpq.errors.ResourceLimitError) and e.limit == "wall_seconds"
+    assert str(e) == "submission refused (ResourceLimitError): too slow"
+    e = refusal({"status": "error", "error": {"type": "NotAFastPQName", "message": "m", "image_id": 7,
+                                              "file": "a.png", "segment_id": None}})
+    assert type(e) is fastpq.errors.SubmissionError and e.image_id == 7
+    assert str(e) == "submission refused (NotAFastPQName): m [file 'a.png', image 7]"

@@ -83,7 +83,10 @@ def refusal(outcome: Dict[str, Any]) -> FastPQError:
     message = f"submission refused ({error.get('type')}): {error.get('message')}"
     if where:
         message += f" [{', '.join(where)}]"
-    return cls(message, image_id=error.get("image_id"), file=error.get("file"), segment_id=error.get("segment_id"))
+    where_fields = {"image_id": error.get("image_id"), "file": error.get("file"), "segment_id": error.get("segment_id")}
+    if cls is errors.ResourceLimitError:
+        return cls(message, limit=str(error.get("limit") or ""), **where_fields)  # type: ignore[arg-type]
+    return cls(message, **where_fields)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------
