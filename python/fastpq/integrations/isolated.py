@@ -106,7 +106,11 @@ class IsolatedScorer:
         context = _context()
         receive, send = context.Pipe(duplex=False)
         child = context.Process(target=_run_job, args=(job, send), daemon=True)
-        child.start()
+        _WITHOUT_MAIN.on = True
+        try:
+            child.start()
+        finally:
+            _WITHOUT_MAIN.on = False
         send.close()
         outcome: Any = None
         try:
@@ -149,13 +153,37 @@ def _context() -> Any:
     with _CONTEXT_LOCK:
         if _CONTEXT is None:
             import multiprocessing
+            from multiprocessing import spawn
 
             if "forkserver" in multiprocessing.get_all_start_methods():
                 _CONTEXT = multiprocessing.get_context("forkserver")
                 _CONTEXT.set_forkserver_preload(["numpy", "fastpq._core", _CHILD_MODULE, *_FAMILY_MODULES])
             else:
                 _CONTEXT = multiprocessing.get_context("spawn")
+            if not getattr(spawn.get_preparation_data, "_fastpq_wrapper", False):
+                spawn.get_preparation_data = _preparation_without_main(spawn.get_preparation_data)
         return _CONTEXT
+
+
+#: Set by the thread starting a child: that start hands the child no main module to re-import.
+_WITHOUT_MAIN = threading.local()
+
+
+def _preparation_without_main(original: Any) -> Any:
+    """multiprocessing's preparation data, less the server's main module while one of our children
+    starts: the child runs ``_run_job`` of this module and needs nothing from ``__main__``, which
+    multiprocessing would otherwise import again in every child (the server's own script: 200 ms
+    for a main that imports a few libraries, and its module-level code run once more)."""
+
+    def get_preparation_data(name: str) -> Dict[str, Any]:
+        data = original(name)
+        if getattr(_WITHOUT_MAIN, "on", False):
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+        return data
+
+    get_preparation_data._fastpq_wrapper = True  # type: ignore[attr-defined]
+    return get_preparation_data
 
 
 def _limits_dict(limits: SubmissionLimits) -> Dict[str, Any]:
