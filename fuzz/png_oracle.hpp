@@ -41,28 +41,42 @@ struct Decoded {
   std::vector<std::uint32_t> ids;   // id = R + 256 G + 65536 B per pixel, row-major
 };
 
-// Decodes a PNG that the reader accepted (so its chunks, header and sizes are known to be
-// well-formed).
-inline Decoded reference_decode(const std::uint8_t* data, std::size_t size) {
-  Decoded out;
+// The header fields and the joined image data of a PNG the reader accepted.
+struct Chunks {
   std::uint32_t width = 0, height = 0;
-  int channels = 0;
+  int depth = 0, colour = 0;
   std::string idat;
+};
+
+inline Chunks walk_chunks(const std::uint8_t* data, std::size_t size) {
+  Chunks out;
   for (std::size_t pos = 8; pos + 12 <= size;) {
     const std::uint32_t length = be32(data + pos);
     const char* type = reinterpret_cast<const char*>(data + pos + 4);
     const std::uint8_t* body = data + pos + 8;
     if (std::memcmp(type, "IHDR", 4) == 0) {
-      width = be32(body);
-      height = be32(body + 4);
-      channels = body[9] == 6 ? 4 : 3;
+      out.width = be32(body);
+      out.height = be32(body + 4);
+      out.depth = body[8];
+      out.colour = body[9];
     } else if (std::memcmp(type, "IDAT", 4) == 0) {
-      idat.append(reinterpret_cast<const char*>(body), length);
+      out.idat.append(reinterpret_cast<const char*>(body), length);
     } else if (std::memcmp(type, "IEND", 4) == 0) {
       break;
     }
     pos += 12 + std::size_t{length};
   }
+  return out;
+}
+
+// Decodes a PNG that the reader accepted (so its chunks, header and sizes are known to be
+// well-formed).
+inline Decoded reference_decode(const std::uint8_t* data, std::size_t size) {
+  Decoded out;
+  Chunks chunks = walk_chunks(data, size);
+  const std::uint32_t width = chunks.width, height = chunks.height;
+  const int channels = chunks.colour == 6 ? 4 : 3;
+  std::string& idat = chunks.idat;
   const std::size_t stride = std::size_t{width} * channels + 1;
   // One byte of room beyond the image, so that a stream longer than the image cannot look complete.
   std::vector<std::uint8_t> raw(stride * height + 1);
@@ -119,25 +133,10 @@ inline Decoded reference_decode(const std::uint8_t* data, std::size_t size) {
 // samples of 1-16 bits, grey + alpha (the grey sample), RGB / RGBA colour codes R + 256 G + 65536 B.
 // Empty when zlib finds the stream broken or of the wrong length.
 inline std::vector<std::uint32_t> reference_labels(const std::uint8_t* data, std::size_t size) {
-  std::uint32_t width = 0, height = 0;
-  int depth = 0, colour = 0;
-  std::string idat;
-  for (std::size_t pos = 8; pos + 12 <= size;) {
-    const std::uint32_t length = be32(data + pos);
-    const char* type = reinterpret_cast<const char*>(data + pos + 4);
-    const std::uint8_t* body = data + pos + 8;
-    if (std::memcmp(type, "IHDR", 4) == 0) {
-      width = be32(body);
-      height = be32(body + 4);
-      depth = body[8];
-      colour = body[9];
-    } else if (std::memcmp(type, "IDAT", 4) == 0) {
-      idat.append(reinterpret_cast<const char*>(body), length);
-    } else if (std::memcmp(type, "IEND", 4) == 0) {
-      break;
-    }
-    pos += 12 + std::size_t{length};
-  }
+  const Chunks chunks = walk_chunks(data, size);
+  const std::uint32_t width = chunks.width, height = chunks.height;
+  const int depth = chunks.depth, colour = chunks.colour;
+  const std::string& idat = chunks.idat;
   const int samples = colour == 2 ? 3 : colour == 6 ? 4 : colour == 4 ? 2 : 1;
   const std::size_t row = (std::size_t{width} * samples * depth + 7) / 8;
   const std::size_t bpp = std::max<std::size_t>(1, std::size_t(samples) * depth / 8);
