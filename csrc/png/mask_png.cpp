@@ -153,6 +153,7 @@ void MaskPngReader::decode(const std::uint8_t* data, std::size_t size, std::uint
     palette_on_[i] = luma(h.palette[3 * i], h.palette[3 * i + 1], h.palette[3 * i + 2]) != 0;
   zero_on_ = ct == 3 && palette_on_[0];
 
+  if (force_dense_) return decode_dense(data, size, max_pixels);
   const std::uint64_t expected = std::uint64_t{row_bytes_ + 1} * height_;
   const std::uint8_t* z = png_image_data(data, h, idat_);
   std::uint32_t declared = 0;
@@ -187,6 +188,7 @@ void MaskPngReader::decode(const std::uint8_t* data, std::size_t size, std::uint
     finish_row(y, up_);
   }
   if (output_ == Output::kValues) value_row_.push_back(value_start_.size());
+  if (bytes_.capacity() > (std::size_t{1} << 20)) std::vector<ByteRun>().swap(bytes_);  // one huge image
 }
 
 void MaskPngReader::finish_row(std::uint32_t y, const std::vector<Segment>& row) {
@@ -306,6 +308,7 @@ void MaskPngReader::emit_pixels(std::uint32_t y, const std::vector<Segment>& row
 void MaskPngReader::decode_dense(const std::uint8_t* data, std::size_t size, std::uint64_t max_pixels) {
   dense_ = true;
   runs_.clear();
+  if (bytes_.capacity() > (std::size_t{1} << 20)) std::vector<ByteRun>().swap(bytes_);
   dense_reader_.open_memory(data, size, name_, max_pixels);
   for (std::uint32_t y = 0; y < height_; ++y) {
     const std::uint8_t* r = dense_reader_.next_row_bytes();

@@ -42,6 +42,8 @@ class MaskPngReader {
   const std::vector<std::uint32_t>& value_start() const { return value_start_; }
   const std::vector<std::uint32_t>& value_of() const { return value_of_; }
   const std::vector<std::size_t>& value_row() const { return value_row_; }
+  // Decodes every image densely (the check the fuzz harness compares the run decoding with).
+  void force_dense(bool on) { force_dense_ = on; }
   // Whether the last image was decoded densely (its data was not mostly zero).
   bool was_dense() const { return dense_; }
 
@@ -72,7 +74,7 @@ class MaskPngReader {
   std::uint32_t width_ = 0, height_ = 0;
   int bit_depth_ = 0, color_type_ = 0, bpp_ = 1;
   std::size_t row_bytes_ = 0, units_ = 0;
-  bool dense_ = false;
+  bool dense_ = false, force_dense_ = false;
   bool zero_on_ = false;  // palette entry 0 is not black: zero units are non-zero pixels
   std::uint8_t palette_on_[256] = {};
 };

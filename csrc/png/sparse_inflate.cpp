@@ -269,8 +269,8 @@ SparseStatus sparse_inflate(const std::uint8_t* in, std::size_t in_size, std::ui
         if (br.overrun()) return SparseStatus::kCorrupt;
         if (out.pos >= expected) return SparseStatus::kTooLong;
         out.literal(static_cast<std::uint8_t>(br.take(8)));
+        if (out.dense()) return SparseStatus::kTooDense;
       }
-      if (out.dense()) return SparseStatus::kTooDense;
       continue;
     }
     if (type == 3) return SparseStatus::kCorrupt;
@@ -288,6 +288,7 @@ SparseStatus sparse_inflate(const std::uint8_t* in, std::size_t in_size, std::ui
       if (sym < 256) {
         if (out.pos >= expected) return SparseStatus::kTooLong;
         out.literal(static_cast<std::uint8_t>(sym));
+        if (sym && out.dense()) return SparseStatus::kTooDense;
         continue;
       }
       if (sym == 256) break;
