@@ -28,6 +28,9 @@ class MaskPngReader {
   // other is refused) as runs of equal values, in value_runs().
   enum class Output { kNonzero, kValues };
 
+  // `dense_backend` inflates the images decoded densely.
+  explicit MaskPngReader(InflateBackend dense_backend = InflateBackend::kDefault) : dense_reader_(dense_backend) {}
+
   // Reads a PNG (FileNotFound / FormatError naming it).
   void open_file(const std::string& path, std::uint64_t max_pixels, Output output = Output::kNonzero);
   void open_memory(const std::uint8_t* data, std::size_t size, const std::string& name, std::uint64_t max_pixels,

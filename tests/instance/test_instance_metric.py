@@ -23,7 +23,7 @@ def same(a: dict, b: dict) -> bool:
     return json.dumps(a, sort_keys=True, default=float) == json.dumps(b, sort_keys=True, default=float)
 
 
-def images_of(gt: Path, res: Path, rle: bool = False) -> list:
+def images_of(gt: Path, res: Path, rle: str = "") -> list:
     """(image id, instanceIds array, [(mask, label, score)]) per image, read from the files."""
     out = []
     for g in sorted(Path(gt).rglob("*_gtFine_instanceIds.png")):
@@ -35,7 +35,8 @@ def images_of(gt: Path, res: Path, rle: bool = False) -> list:
                 rel, label, score = line.split(" ")
                 m = np.array(Image.open(Path(res) / rel).convert("L")) != 0
                 if rle:
-                    m = {"size": list(m.shape), "counts": _core.rle_encode(m.astype(np.uint8))}
+                    counts = _core.rle_encode(m.astype(np.uint8))
+                    m = {"size": list(m.shape), "counts": _core.rle_to_string(counts) if rle == "string" else counts}
                 preds.append((m, int(label), float(score)))
         out.append((key, np.array(Image.open(g)), preds))
     return out
@@ -45,7 +46,7 @@ def images_of(gt: Path, res: Path, rle: bool = False) -> list:
 def test_one_pass_and_merged_halves_equal_reference(tmp_path: Path, seed: int) -> None:
     gt, res = generate(str(tmp_path), seed=seed, images=4, height=48, width=96, instances=9)
     ref = run_reference(str(gt), str(res))
-    images = images_of(gt, res, rle=seed == 1)
+    images = images_of(gt, res, rle=["", "list", "string"][seed])
     one = I.InstanceAP()
     for key, ids, preds in images:
         one.update(key, ids, preds)

@@ -76,13 +76,24 @@ def read_mask(path: str, shape: Sequence[int], image: str) -> Any:
 
 def count_image(name: str, ids: Any, gt_pixels: Any, index: Any, masks: List[Any],
                 labels: List[int], scores: List[float]) -> ImageCounts:
-    """Counts given masks (bool arrays or callables returning one) against a compact index image."""
+    """Counts given masks (bool arrays, ColumnMajor positions, or callables returning one) against a
+    compact index image."""
     import numpy as np
     keep_rows, keep_labels, keep_scores = [], [], []
+    index_cm = None
     for mask, label, score in zip(masks, labels, scores):
         if label not in INSTANCE_LABEL_IDS:
             continue  # the reference skips these before reading their mask
         m = mask() if callable(mask) else mask
+        if isinstance(m, ColumnMajor):
+            if m.flat.size == 0:
+                continue  # empty masks are dropped
+            if index_cm is None:
+                index_cm = np.ascontiguousarray(index.T).ravel()
+            keep_rows.append(np.bincount(index_cm[m.flat], minlength=ids.size))
+            keep_labels.append(label)
+            keep_scores.append(score)
+            continue
         if m.shape != index.shape:
             raise ImageSizeMismatchError(f"image {name}: a mask is {m.shape[1]}x{m.shape[0]}, "
                                          f"the ground truth is {index.shape[1]}x{index.shape[0]}")
@@ -111,8 +122,17 @@ def check_score(score: float, name: str) -> float:
     return s
 
 
+class ColumnMajor:
+    """A COCO RLE's foreground as flat column-major pixel positions (never a full mask)."""
+
+    __slots__ = ("flat",)
+
+    def __init__(self, flat: Any) -> None:
+        self.flat = flat
+
+
 def decode_mask(mask: Any, shape: Sequence[int], name: str) -> Any:
-    """An in-memory mask: a boolean / integer array or a COCO RLE dict."""
+    """An in-memory mask: a boolean / integer array, or a COCO RLE dict (as ColumnMajor positions)."""
     import numpy as np
     if isinstance(mask, Mapping):
         from .. import _core
@@ -121,7 +141,15 @@ def decode_mask(mask: Any, shape: Sequence[int], name: str) -> Any:
         if (h, w) != tuple(shape):
             raise InstancePredictionError(f"image {name}: an RLE mask is {w}x{h}, the ground truth is "
                                           f"{shape[1]}x{shape[0]}")
-        return _core.rle_decode(counts, h, w).astype(bool)
+        if isinstance(counts, (str, bytes)):
+            counts = _core.rle_from_string(counts, h, w)
+        else:
+            _core.rle_area(counts, h, w)  # the checks rle_decode makes
+        c = np.asarray(counts, dtype=np.int64)
+        starts = np.cumsum(c) - c
+        on_start, on_len = starts[1::2], c[1::2]
+        shift = np.repeat(on_start - (np.cumsum(on_len) - on_len), on_len)
+        return ColumnMajor(np.arange(shift.size, dtype=np.int64) + shift)
     return np.asarray(mask) != 0
 
 
