@@ -128,6 +128,9 @@ class RunWriter {
 
   bool dense() const { return runs_.size() > max_runs_; }
 
+  // Whether every byte from output position `s` on is zero so far.
+  bool zeros_at(std::uint64_t s) const { return runs_.empty() || runs_.back().end() <= s; }
+
   void literal(std::uint8_t v) {
     if (v) emit(pos, 1, v);
     ++pos;
@@ -283,6 +286,8 @@ SparseStatus sparse_inflate(const std::uint8_t* in, std::size_t in_size, std::ui
     }
     for (;;) {
       br.refill();
+      const std::uint64_t bits = br.buf;
+      const unsigned had = br.n;
       const int sym = lit->decode(br);
       if (sym < 0) return SparseStatus::kCorrupt;
       if (sym < 256) {
@@ -299,8 +304,22 @@ SparseStatus sparse_inflate(const std::uint8_t* in, std::size_t in_size, std::ui
       const std::uint32_t d = kDistBase[dsym] + br.take(kDistExtra[dsym]);
       if (br.overrun() || d > out.pos) return SparseStatus::kCorrupt;
       if (expected - out.pos < len) return SparseStatus::kTooLong;
-      out.copy(len, d);
-      if (out.dense()) return SparseStatus::kTooDense;
+      if (!out.zeros_at(out.pos - d)) {
+        out.copy(len, d);
+        if (out.dense()) return SparseStatus::kTooDense;
+        continue;
+      }
+      out.pos += len;
+      // A copy of zeros is mostly followed by the same code again (a mask's zero rows): while the
+      // next bits repeat this one's and its source is still zero, skip it without decoding.
+      const unsigned used = had - br.n;
+      const std::uint64_t mask = (std::uint64_t{1} << used) - 1, pattern = bits & mask;
+      for (;;) {
+        br.refill();
+        if ((br.buf & mask) != pattern || br.overrun() || expected - out.pos < len || !out.zeros_at(out.pos - d)) break;
+        br.take(used);
+        out.pos += len;
+      }
     }
     if (br.overrun()) return SparseStatus::kCorrupt;
   }
