@@ -4,11 +4,23 @@
 Usage::
 
     python3 benchmarks/bench_pq.py [--data DIR] [--coco N] [--cityscapes N] [--repeat R] [--skip-single]
+    python3 benchmarks/bench_pq.py --coco 500 --coco-large 5000 --ade 2000 --cityscapes 60 --vistas 24 --skip-single
 
-Two datasets are generated with :func:`fastpq.synthetic.generate_dataset` (and
-reused on later runs while their stamp file matches): a COCO-like one
-(640x480) and a Cityscapes-like one (2048x1024, integer image ids, because
-hotcoco accepts only integer ids).
+Datasets are generated with :func:`fastpq.synthetic.generate_dataset` (and
+reused on later runs while their stamp file matches): COCO-like (640x480, 133
+categories), Cityscapes-like (2048x1024, integer image ids, because hotcoco
+accepts only integer ids), and on request a second, larger COCO-like set
+(``--coco-large``, COCO val's 5000 images), ADE20K-like (683x512, 150 categories,
+about 40 segments per image) and Mapillary-Vistas-like (4000x3000, 65
+categories, about 80 segments per image) sets.
+
+Beside the tools, a ``floor`` row measures, in the same kind of child process,
+what no PNG scorer can skip: parsing both JSON files (with the parser fastpq
+uses) and reading and inflating every ground-truth and prediction PNG into
+reused buffers on as many threads as fastpq uses
+(``fastpq._core.inflate_png_files``: no unfiltering, no Adler-32 check, no
+counting). Each tool's time is also given as a multiple of that floor, and with
+two COCO-like sets, each tool's marginal cost per image between them.
 
 Every tool runs in a fresh subprocess (``bench_pq.py --child TOOL ...``) with
 its stdout silenced. The child makes one untimed warm-up call, then ``R`` timed
@@ -62,7 +74,8 @@ FASTPQ = "fastpq"
 HOTCOCO = "hotcoco"
 PANOPTICAPI = "panopticapi"
 PANOPTICAPI_SINGLE = "panopticapi-single"
-TOOLS = (FASTPQ, HOTCOCO, PANOPTICAPI, PANOPTICAPI_SINGLE)
+FLOOR = "floor"
+TOOLS = (FASTPQ, HOTCOCO, PANOPTICAPI, PANOPTICAPI_SINGLE, FLOOR)
 REFERENCE = PANOPTICAPI
 
 Result = Dict[str, Any]
@@ -126,15 +139,31 @@ def prepare_dataset(root: Path, spec: Any, n_images: int) -> Dataset:
     return Dataset(spec.name, n_images, root / "gt.json", root / "pred.json", root / "gt", root / "pred")
 
 
-def prepare_datasets(data: Path, n_coco: int, n_cityscapes: int) -> List[Dataset]:
-    """The COCO-like and Cityscapes-like datasets (integer image ids for hotcoco)."""
+def _extra_specs() -> Dict[str, Any]:
+    """The larger shapes of the speed issue: ADE20K-like and Mapillary-Vistas-like panoptic sets."""
+    from fastpq.synthetic import DatasetSpec
+
+    ade = DatasetSpec("ade20k", 512, 683, 150, 100, stuff_bands=(3, 6), stuff_blobs=(2, 6),
+                      things_per_image=(20, 45), thing_categories_per_image=(4, 12), thing_radius=(0.02, 0.12))
+    vistas = DatasetSpec("vistas", 3000, 4000, 65, 37, stuff_bands=(4, 8), stuff_blobs=(3, 8),
+                         things_per_image=(50, 90), thing_categories_per_image=(5, 15),
+                         thing_radius=(0.01, 0.08), pred_max_shift=8)
+    return {"ade20k": ade, "vistas": vistas}
+
+
+def prepare_datasets(data: Path, sizes: Dict[str, int]) -> List[Dataset]:
+    """The requested datasets, in the order coco, coco-large, ade20k, cityscapes, vistas (a size of 0
+    leaves one out). Integer image ids everywhere, for hotcoco."""
     from fastpq.synthetic import CITYSCAPES_LIKE, COCO_LIKE
 
-    cityscapes = dataclasses.replace(CITYSCAPES_LIKE, string_image_ids=False)
-    return [
-        prepare_dataset(data / "coco", COCO_LIKE, n_coco),
-        prepare_dataset(data / "cityscapes", cityscapes, n_cityscapes),
-    ]
+    specs = {"coco": COCO_LIKE, "coco-large": COCO_LIKE,
+             "cityscapes": dataclasses.replace(CITYSCAPES_LIKE, string_image_ids=False), **_extra_specs()}
+    datasets = []
+    for name in ("coco", "coco-large", "ade20k", "cityscapes", "vistas"):
+        if sizes.get(name, 0) > 0:
+            found = prepare_dataset(data / name, specs[name], sizes[name])
+            datasets.append(dataclasses.replace(found, name=name))
+    return datasets
 
 
 # ---------------------------------------------------------------------------
@@ -194,7 +223,20 @@ def _run_panopticapi_single(gt_json: str, pred_json: str, gt_folder: str, pred_f
     return results
 
 
+def _run_floor(gt_json: str, pred_json: str, gt_folder: str, pred_folder: str) -> Result:
+    """Parse both JSON files as fastpq does and inflate every PNG of both folders, nothing more."""
+    from fastpq import _core
+    from fastpq.io.json_files import read_json
+
+    for path, what in ((gt_json, "ground-truth"), (pred_json, "prediction")):
+        read_json(path, what)
+    files = sorted(str(p) for folder in (gt_folder, pred_folder) for p in Path(folder).glob("*.png"))
+    _core.inflate_png_files(files, 0)
+    return {}
+
+
 RUNNERS: Dict[str, Callable[[str, str, str, str], Result]] = {
+    FLOOR: _run_floor,
     FASTPQ: _run_fastpq,
     HOTCOCO: _run_hotcoco,
     PANOPTICAPI: _run_panopticapi,
@@ -239,7 +281,7 @@ def run_child(tool: str, dataset: Dataset, repeat: int, out: Path) -> None:
     report = {
         "tool": tool,
         "times": times,
-        "result": _plain(result),
+        "result": _plain(result) if result else {},
         "absent_classes_normalised": absent,
         "self_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "children_maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
@@ -335,11 +377,13 @@ def check_agreement(dataset: Dataset, measurements: Dict[str, Measurement]) -> N
     """Exit non-zero naming the first difference from panopticapi; otherwise say that all agree."""
     reference = measurements[REFERENCE].result
     for tool, measurement in measurements.items():
+        if tool == FLOOR:
+            continue
         difference = first_difference(measurement.result, reference)
         if difference is not None:
             raise SystemExit(f"MISMATCH on the {dataset.name}-like dataset: {tool} vs {REFERENCE}: {difference}")
     n_classes = len(reference["per_class"])
-    print(f"{dataset.name}-like: {', '.join(measurements)} agree with {REFERENCE} "
+    print(f"{dataset.name}-like: {', '.join(t for t in measurements if t != FLOOR)} agree with {REFERENCE} "
           f"(All/Things/Stuff and {n_classes} classes: pq/sq/rq within {TOLERANCE:g}, n equal)", flush=True)
     for tool, measurement in measurements.items():
         if measurement.absent_classes_normalised:
@@ -352,45 +396,71 @@ def check_agreement(dataset: Dataset, measurements: Dict[str, Measurement]) -> N
 
 
 def print_table(dataset: Dataset, measurements: Dict[str, Measurement], repeat: int) -> None:
-    """A markdown table: one row per tool."""
+    """A markdown table: one row per tool (the floor last), with its time over fastpq's and over the floor's."""
     fast = measurements[FASTPQ].seconds
+    floor = measurements[FLOOR].seconds if FLOOR in measurements else None
     print(f"\n### {dataset.name}-like, {dataset.n_images} images (median of {repeat} runs after a warm-up)\n")
-    print("| tool | wall time (s) | images/s | peak RSS (MiB) | fastpq speed-up |")
-    print("|---|---:|---:|---:|---:|")
-    for tool, m in measurements.items():
-        print(f"| {tool} | {m.seconds:.3f} | {dataset.n_images / m.seconds:.1f} | {m.peak_rss_mib:.0f} | "
-              f"{m.seconds / fast:.1f}x |")
+    print("| tool | wall time (s) | images/s | peak RSS (MiB) | fastpq speed-up | x floor |")
+    print("|---|---:|---:|---:|---:|---:|")
+    order = [t for t in measurements if t != FLOOR] + ([FLOOR] if floor is not None else [])
+    for tool in order:
+        m = measurements[tool]
+        name = "floor: JSON parse + read and inflate every PNG" if tool == FLOOR else tool
+        x_floor = f"{m.seconds / floor:.2f}x" if floor else "-"
+        print(f"| {name} | {m.seconds:.3f} | {dataset.n_images / m.seconds:.1f} | {m.peak_rss_mib:.0f} | "
+              f"{m.seconds / fast:.1f}x | {x_floor} |")
     for tool, m in measurements.items():
         if m.rss_note:
             print(f"\n{tool} peak RSS = {m.rss_note}; an upper bound (copy-on-write pages counted in each process).")
+
+
+def print_marginal(datasets: Sequence[Dataset], results: Dict[str, Dict[str, Measurement]]) -> None:
+    """Each tool's cost per image between the two COCO-like sets, and how its time grows."""
+    sizes = {d.name: d.n_images for d in datasets}
+    if "coco" not in sizes or "coco-large" not in sizes or sizes["coco-large"] <= sizes["coco"]:
+        return
+    small, large = results["coco"], results["coco-large"]
+    extra = sizes["coco-large"] - sizes["coco"]
+    print(f"\n### Growth from {sizes['coco']} to {sizes['coco-large']} COCO-like images\n")
+    print("| tool | time ratio | marginal ms / image |")
+    print("|---|---:|---:|")
+    for tool in large:
+        if tool in small:
+            a, b = small[tool].seconds, large[tool].seconds
+            print(f"| {tool} | {b / a:.2f}x (images {sizes['coco-large'] / sizes['coco']:.0f}x) | "
+                  f"{1000 * (b - a) / extra:.3f} |")
 
 
 def _target(label: str, value: Optional[float], threshold: float, higher_is_better: bool, unit: str) -> str:
     if value is None:
         return f"- {label}: SKIPPED"
     met = value >= threshold if higher_is_better else value <= threshold
-    return f"- {label}: {value:.1f}{unit} -> {'MET' if met else 'NOT MET'}"
+    return f"- {label}: {value:.2f}{unit} -> {'MET' if met else 'NOT MET'}"
 
 
 def print_targets(results: Dict[str, Dict[str, Measurement]]) -> None:
-    """The speed-up and memory targets, each MET or NOT MET."""
+    """The speed-up, floor and memory targets, each MET or NOT MET."""
     def speedup(dataset: str, tool: str) -> Optional[float]:
-        runs = results[dataset]
+        runs = results.get(dataset, {})
         return runs[tool].seconds / runs[FASTPQ].seconds if tool in runs else None
 
-    def rss_ratio(dataset: str) -> float:
-        return results[dataset][FASTPQ].peak_rss_mib / results[dataset][HOTCOCO].peak_rss_mib
-
     print("\n## Targets\n")
-    print(_target("cityscapes-like: fastpq >= 5x hotcoco", speedup("cityscapes", HOTCOCO), 5, True, "x"))
-    print(_target("cityscapes-like: fastpq >= 40x panopticapi single-process",
-                  speedup("cityscapes", PANOPTICAPI_SINGLE), 40, True, "x"))
-    print(_target("coco-like: fastpq >= 3x hotcoco", speedup("coco", HOTCOCO), 3, True, "x"))
+    if "cityscapes" in results:
+        print(_target("cityscapes-like: fastpq >= 5x hotcoco", speedup("cityscapes", HOTCOCO), 5, True, "x"))
+        print(_target("cityscapes-like: fastpq >= 40x panopticapi single-process",
+                      speedup("cityscapes", PANOPTICAPI_SINGLE), 40, True, "x"))
+    for dataset in results:
+        print(_target(f"{dataset}-like: fastpq >= 3x hotcoco", speedup(dataset, HOTCOCO), 3, True, "x"))
+        floor = speedup(dataset, FLOOR)
+        print(_target(f"{dataset}-like: fastpq within 1.7x of the floor", 1 / floor if floor else None, 1.7, False,
+                      "x"))
     for dataset in ("coco", "cityscapes"):
+        if dataset not in results:
+            continue
         fast, hot = results[dataset][FASTPQ].peak_rss_mib, results[dataset][HOTCOCO].peak_rss_mib
         verdict = "MET" if fast <= hot else "NOT MET"
         print(f"- {dataset}-like: fastpq peak RSS <= hotcoco's: {fast:.0f} MiB vs {hot:.0f} MiB "
-              f"({rss_ratio(dataset):.2f}x) -> {verdict}")
+              f"({fast / hot:.2f}x) -> {verdict}")
 
 
 def print_environment() -> None:
@@ -418,14 +488,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="where datasets live (default: bench_data/)")
     parser.add_argument("--coco", type=int, default=500, help="COCO-like images (default 500)")
     parser.add_argument("--cityscapes", type=int, default=60, help="Cityscapes-like images (default 60)")
+    parser.add_argument("--coco-large", type=int, default=0, help="a second COCO-like set, e.g. 5000 (default none)")
+    parser.add_argument("--ade", type=int, default=0, help="ADE20K-like images, e.g. 2000 (default none)")
+    parser.add_argument("--vistas", type=int, default=0, help="Mapillary-Vistas-like images, e.g. 24 (default none)")
+    parser.add_argument("--skip-floor", action="store_true", help="skip the floor row")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per tool after one warm-up (default 5)")
     parser.add_argument("--skip-single", action="store_true", help="skip single-process panopticapi")
     parser.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)
     parser.add_argument("--child-dataset", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.repeat < 1 or args.coco < 1 or args.cityscapes < 1:
-        parser.error("--repeat, --coco and --cityscapes must be positive")
+    if args.repeat < 1 or min(args.coco, args.cityscapes, args.coco_large, args.ade, args.vistas) < 0:
+        parser.error("--repeat must be positive and the set sizes not negative")
     return args
 
 
@@ -435,8 +509,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         run_child(args.child, _dataset_from_json(args.child_dataset), args.repeat, args.child_out)
         return 0
     start = time.perf_counter()
-    datasets = prepare_datasets(args.data.resolve(), args.coco, args.cityscapes)
-    tools = [tool for tool in TOOLS if not (args.skip_single and tool == PANOPTICAPI_SINGLE)]
+    sizes = {"coco": args.coco, "coco-large": args.coco_large, "ade20k": args.ade, "cityscapes": args.cityscapes,
+             "vistas": args.vistas}
+    datasets = prepare_datasets(args.data.resolve(), sizes)
+    tools = [tool for tool in TOOLS if not (args.skip_single and tool == PANOPTICAPI_SINGLE)
+             and not (args.skip_floor and tool == FLOOR)]
     results: Dict[str, Dict[str, Measurement]] = {}
     for dataset in datasets:
         results[dataset.name] = {}
@@ -447,6 +524,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print_environment()
     for dataset in datasets:
         print_table(dataset, results[dataset.name], args.repeat)
+    print_marginal(datasets, results)
     print_targets(results)
     print(f"\nTotal benchmark time: {time.perf_counter() - start:.1f} s")
     return 0

@@ -5,8 +5,8 @@ instanceIds + prediction PNGs) and ADE20K-size pairs (~512x683, 150 classes). Ro
 
 - fastpq: ``fastpq.semantic.evaluate`` end to end from the PNG files (cityscapes preset with iIoU
   and categories; ade20k preset);
-- the bound: reading and inflating both label PNGs of every pair once (``_core.read_label_png``
-  in a pool of as many threads as fastpq uses);
+- the bound: reading and inflating every PNG fastpq reads once (``_core.inflate_png_files``, on as
+  many threads as fastpq uses; no unfiltering, no Adler-32 check, no counting);
 - hotcoco ``SemanticEval.update_folders`` and vernier ``evaluate_semantic_from_pngs`` (their mIoU,
   parallel, from the same files; for Cityscapes over the 34 label ids, without iIoU);
 - cityscapesscripts ``evaluateImgLists`` (pure Python, with iIoU), torchmetrics
@@ -70,8 +70,7 @@ def _data(root: Path, kind: str, n: int, h: int, w: int):
 
 
 def _read_bound(files, workers):
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(_core.read_label_png, files))
+    _core.inflate_png_files(files, workers)
 
 
 def _numpy_bincount(gts, preds, k, ignore=None):

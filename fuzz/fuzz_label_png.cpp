@@ -1,6 +1,7 @@
 // Label-map PNG reader: any bytes through LabelPngReader::open_memory and next_row with both
 // inflate backends. Findings besides sanitizer reports: the backends disagreeing on what zlib
-// accepts, and labels outside the range the header's bit depth and colour type allow.
+// accepts, labels outside the range the header's bit depth and colour type allow, and labels that
+// differ from png_oracle.hpp's byte-by-byte decoder (the reader takes 8-byte shortcuts on runs).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -53,6 +54,9 @@ Outcome read(const std::string& png, InflateBackend backend) {
 
 void check(const std::string& png) {
   const Outcome zlib_outcome = read(png, InflateBackend::kZlib);
+  if (zlib_outcome.ok &&
+      reference_labels(reinterpret_cast<const std::uint8_t*>(png.data()), png.size()) != zlib_outcome.labels)
+    finding("labels differ from the byte-by-byte decoder");
 #ifdef FASTPQ_HAVE_LIBDEFLATE
   const Outcome deflate_outcome = read(png, InflateBackend::kLibdeflate);
   // libdeflate decodes a few invalid streams zlib refuses (libdeflate issue #288): only zlib

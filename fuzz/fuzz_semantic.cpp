@@ -11,6 +11,7 @@
 // PNG maps as a u32 length and that many bytes; instances as a u16 array.
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -114,5 +115,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (r >= 0 && c >= 0) ++expected[std::size_t(r) * o.n_cols + c];
   }
   if (expected != one.confusion) finding("the counts differ from the per-pixel oracle");
+  if (with_instances) {  // instance pixels by (instance value, predicted column; n_cols when skipped)
+    std::vector<std::int64_t> v;
+    std::uint32_t hi, wi;
+    read_labels(inst.source, o.max_pixels, InflateBackend::kZlib, v, hi, wi);
+    std::map<std::pair<std::int64_t, std::int32_t>, std::uint64_t> counts;
+    for (std::size_t k = 0; k < v.size(); ++k) {
+      if (v[k] < o.instance_min) continue;
+      const std::int32_t c = pred_t.code(b[k]);
+      ++counts[{v[k], c >= 0 ? c : o.n_cols}];
+    }
+    const std::vector<SparseCount>& got = one.images[0].instances;
+    bool same = got.size() == counts.size();
+    std::size_t k = 0;
+    for (auto it = counts.begin(); same && it != counts.end(); ++it, ++k)
+      same = got[k].row == it->first.first && got[k].col == it->first.second && got[k].count == it->second;
+    if (!same) finding("the instance counts differ from the per-pixel oracle");
+  }
   return 0;
 }

@@ -5,6 +5,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -112,6 +113,72 @@ inline Decoded reference_decode(const std::uint8_t* data, std::size_t size) {
   out.raw = std::move(raw);
   out.ids = std::move(ids);
   return out;
+}
+
+// The labels of a label-map PNG the label reader accepted, decoded byte by byte: grey or palette
+// samples of 1-16 bits, grey + alpha (the grey sample), RGB / RGBA colour codes R + 256 G + 65536 B.
+// Empty when zlib finds the stream broken or of the wrong length.
+inline std::vector<std::uint32_t> reference_labels(const std::uint8_t* data, std::size_t size) {
+  std::uint32_t width = 0, height = 0;
+  int depth = 0, colour = 0;
+  std::string idat;
+  for (std::size_t pos = 8; pos + 12 <= size;) {
+    const std::uint32_t length = be32(data + pos);
+    const char* type = reinterpret_cast<const char*>(data + pos + 4);
+    const std::uint8_t* body = data + pos + 8;
+    if (std::memcmp(type, "IHDR", 4) == 0) {
+      width = be32(body);
+      height = be32(body + 4);
+      depth = body[8];
+      colour = body[9];
+    } else if (std::memcmp(type, "IDAT", 4) == 0) {
+      idat.append(reinterpret_cast<const char*>(body), length);
+    } else if (std::memcmp(type, "IEND", 4) == 0) {
+      break;
+    }
+    pos += 12 + std::size_t{length};
+  }
+  const int samples = colour == 2 ? 3 : colour == 6 ? 4 : colour == 4 ? 2 : 1;
+  const std::size_t row = (std::size_t{width} * samples * depth + 7) / 8;
+  const std::size_t bpp = std::max<std::size_t>(1, std::size_t(samples) * depth / 8);
+  std::vector<std::uint8_t> raw((row + 1) * height + 1);
+  uLongf got = static_cast<uLongf>(raw.size());
+  if (::uncompress(raw.data(), &got, reinterpret_cast<const Bytef*>(idat.data()), static_cast<uLong>(idat.size())) !=
+          Z_OK ||
+      got != (row + 1) * height)
+    return {};
+  std::vector<std::uint8_t> prior(row, 0), line(row);
+  std::vector<std::uint32_t> labels;
+  labels.reserve(std::size_t{width} * height);
+  for (std::uint32_t y = 0; y < height; ++y) {
+    const std::uint8_t* in = raw.data() + y * (row + 1);
+    for (std::size_t i = 0; i < row; ++i) {
+      const int a = i >= bpp ? line[i - bpp] : 0, b = prior[i], c = i >= bpp ? prior[i - bpp] : 0;
+      int predicted = 0;
+      if (in[0] == 1) predicted = a;
+      if (in[0] == 2) predicted = b;
+      if (in[0] == 3) predicted = (a + b) / 2;
+      if (in[0] == 4) {
+        const int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+        predicted = (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c);
+      }
+      line[i] = static_cast<std::uint8_t>(in[1 + i] + predicted);
+    }
+    for (std::uint32_t x = 0; x < width; ++x) {
+      if (samples >= 3) {
+        const std::uint8_t* px = line.data() + std::size_t{x} * samples;
+        labels.push_back(px[0] | (std::uint32_t{px[1]} << 8) | (std::uint32_t{px[2]} << 16));
+      } else if (depth == 16) {
+        const std::uint8_t* px = line.data() + std::size_t{x} * samples * 2;
+        labels.push_back((std::uint32_t{px[0]} << 8) | px[1]);
+      } else {
+        const std::size_t bit = std::size_t{x} * samples * depth;
+        labels.push_back((line[bit / 8] >> (8 - depth - bit % 8)) & ((1u << depth) - 1));
+      }
+    }
+    prior.swap(line);
+  }
+  return labels;
 }
 
 }  // namespace fastpq_fuzz

@@ -8,6 +8,7 @@
 
 #include "bindings/register.hpp"
 #include "png/inflate.hpp"
+#include "png/png_floor.hpp"
 #include "png/png_reader.hpp"
 
 namespace py = pybind11;
@@ -50,6 +51,23 @@ void register_png(py::module_& m) {
         py::arg("inflate") = "");
   m.def("decode_png_ids", &decode_png_ids, py::arg("data"), py::arg("name") = "<memory>",
         py::arg("max_pixels") = kDefaultMaxPixels, py::arg("inflate") = "");
+  m.def(
+      "inflate_png_files",
+      [](const std::vector<std::string>& paths, int workers, std::uint64_t max_pixels, const std::string& inflate) {
+        const InflateBackend backend = parse_inflate_backend(inflate);
+        InflateFloor floor;
+        {
+          py::gil_scoped_release release;
+          floor = inflate_png_files(paths, workers, max_pixels, backend);
+        }
+        py::dict out;
+        out["files"] = floor.files;
+        out["compressed_bytes"] = floor.compressed_bytes;
+        out["inflated_bytes"] = floor.inflated_bytes;
+        return out;
+      },
+      py::arg("paths"), py::arg("workers") = 0, py::arg("max_pixels") = kDefaultMaxPixels, py::arg("inflate") = "",
+      "Reads and inflates every PNG's image data (no unfiltering, no Adler-32 check), for the benchmarks' floor.");
   m.attr("DEFAULT_MAX_PIXELS") = kDefaultMaxPixels;
 }
 

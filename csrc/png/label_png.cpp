@@ -17,32 +17,68 @@ std::uint8_t paeth(std::uint8_t a, std::uint8_t b, std::uint8_t c) {
   return pb <= pc ? b : c;
 }
 
+std::uint64_t load8(const std::uint8_t* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+// The 8 bytes that continue the pixel `p[-bpp .. -1]` periodically (bpp 1 or 2).
+std::uint64_t repeat_pixel(const std::uint8_t* p, std::size_t bpp) {
+  if (bpp == 1) return 0x0101010101010101ull * p[-1];
+  std::uint16_t pixel;  // in memory order: the product repeats it in memory order on any endianness
+  std::memcpy(&pixel, p - 2, 2);
+  return 0x0001000100010001ull * pixel;
+}
+
+// Undoes one byte of filter `filter` at position i (i >= bpp for the left neighbours).
+inline std::uint8_t unfilter_byte(int filter, const std::uint8_t* in, const std::uint8_t* up, std::uint8_t* out,
+                                  std::size_t i, std::size_t bpp) {
+  const std::uint8_t left = i >= bpp ? out[i - bpp] : 0, corner = i >= bpp ? up[i - bpp] : 0;
+  switch (filter) {
+    case 1: return static_cast<std::uint8_t>(in[i] + left);
+    case 3: return static_cast<std::uint8_t>(in[i] + ((unsigned{left} + up[i]) >> 1));
+    default: return static_cast<std::uint8_t>(in[i] + paeth(left, up[i], corner));
+  }
+}
+
 // Undoes one row's filter: `in` is the filtered row (without its filter byte), `up` the previous
 // unfiltered row (zeros for the first), `bpp` the filter distance.
-void unfilter(int filter, const std::uint8_t* in, const std::uint8_t* up, std::uint8_t* out, std::size_t n,
-              std::size_t bpp) {
-  switch (filter) {
-    case 0:
-      std::memcpy(out, in, n);
-      break;
-    case 1:
-      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(in[i] + (i >= bpp ? out[i - bpp] : 0));
-      break;
-    case 2:
-      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(in[i] + up[i]);
-      break;
-    case 3:
-      for (std::size_t i = 0; i < n; ++i) {
-        const unsigned left = i >= bpp ? out[i - bpp] : 0;
-        out[i] = static_cast<std::uint8_t>(in[i] + ((left + up[i]) >> 1));
-      }
-      break;
-    default:
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::uint8_t left = i >= bpp ? out[i - bpp] : 0, corner = i >= bpp ? up[i - bpp] : 0;
-        out[i] = static_cast<std::uint8_t>(in[i] + paeth(left, up[i], corner));
-      }
+//
+// Label maps are runs, so most residuals are zero. For 1- and 2-byte pixels, Sub and Paeth rows go
+// 8 bytes at a time where the residuals are zero: Sub then repeats the pixel on the left; Paeth
+// repeats it too where the row above repeats its own (b == c gives p = a), and copies the row above
+// once the pixel on the left equals the one above it (a == c gives b, which keeps a == c).
+void unfilter(int filter, const std::uint8_t* __restrict in, const std::uint8_t* __restrict up,
+              std::uint8_t* __restrict out, std::size_t n, std::size_t bpp) {
+  if (filter == 0) {
+    std::memcpy(out, in, n);
+    return;
   }
+  if (filter == 2) {
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(in[i] + up[i]);
+    return;
+  }
+  std::size_t i = 0;
+  const bool blocks = (filter == 1 || filter == 4) && bpp <= 2;
+  const std::size_t head = blocks ? std::min<std::size_t>(n, 8) : n;
+  for (; i < head; ++i) out[i] = unfilter_byte(filter, in, up, out, i, bpp);
+  if (!blocks) return;
+  for (; i + 8 <= n; i += 8) {
+    if (load8(in + i) == 0) {
+      if (filter == 1 || load8(up + i) == repeat_pixel(up + i, bpp)) {
+        const std::uint64_t fill = repeat_pixel(out + i, bpp);
+        std::memcpy(out + i, &fill, 8);
+        continue;
+      }
+      if (std::memcmp(out + i - bpp, up + i - bpp, bpp) == 0) {
+        std::memcpy(out + i, up + i, 8);
+        continue;
+      }
+    }
+    for (std::size_t j = i; j < i + 8; ++j) out[j] = unfilter_byte(filter, in, up, out, j, bpp);
+  }
+  for (; i < n; ++i) out[i] = unfilter_byte(filter, in, up, out, i, bpp);
 }
 
 }  // namespace
@@ -117,7 +153,11 @@ void LabelPngReader::next_row(std::uint32_t* labels) {
     return;
   }
   const std::size_t step = pixel_bytes_;
-  if (label_bytes_ == 4) {
+  if (step == 1) {
+    for (std::uint32_t x = 0; x < w; ++x) labels[x] = row[x];
+  } else if (step == 2 && bit_depth_ == 16) {
+    for (std::uint32_t x = 0; x < w; ++x) labels[x] = (std::uint32_t{row[2 * x]} << 8) | row[2 * x + 1];
+  } else if (label_bytes_ == 4) {
     for (std::uint32_t x = 0; x < w; ++x) {
       const std::uint8_t* p = row + x * step;
       labels[x] = std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8) | (std::uint32_t{p[2]} << 16);

@@ -31,6 +31,9 @@ class LabelPngReader {
   const std::string& name() const { return name_; }
   // Bytes per label of the natural array type: 1 (grey <= 8 bits, palette), 2 (16-bit grey), 4 (RGB).
   int label_bytes() const { return label_bytes_; }
+  int bit_depth() const { return bit_depth_; }
+  // Samples per pixel: 1 (grey, palette), 2 (grey + alpha), 3 (RGB) or 4 (RGBA).
+  int samples_per_pixel() const { return channels_; }
   // Whether a row's unfiltered bytes are its labels (8-bit grey or palette).
   bool byte_labels() const { return bit_depth_ == 8 && channels_ == 1; }
 

@@ -8,6 +8,7 @@
 #include <new>
 #include <unordered_map>
 
+
 #include "common/errors.hpp"
 #include "common/parallel.hpp"
 #include "png/label_png.hpp"
@@ -55,6 +56,33 @@ class LabelRows {
     return png_.next_row_bytes();
   }
 
+  // Whether next_u16 can give this source's rows (labels of at most 16 bits, one sample per pixel).
+  bool u16_labels() const {
+    if (src_->kind == LabelSource::kArray) return src_->type == LabelSource::kU8 || src_->type == LabelSource::kU16;
+    return png_.label_bytes() <= 2 && png_.samples_per_pixel() == 1 && png_.bit_depth() >= 8;
+  }
+
+  // The next row's labels as uint16 (u16_labels() only).
+  const std::uint16_t* next_u16() {
+    const std::size_t w = width_;
+    row16_.resize(w);
+    std::uint16_t* out = row16_.data();
+    if (src_->kind == LabelSource::kArray) {
+      const std::size_t at = std::size_t{y_++} * w;
+      if (src_->type == LabelSource::kU16) return reinterpret_cast<const std::uint16_t*>(src_->data) + at;
+      const std::uint8_t* p = src_->data + at;
+      for (std::size_t x = 0; x < w; ++x) out[x] = p[x];
+      return out;
+    }
+    const std::uint8_t* row = png_.next_row_bytes();
+    if (png_.label_bytes() == 2) {
+      for (std::size_t x = 0; x < w; ++x) out[x] = static_cast<std::uint16_t>((row[2 * x] << 8) | row[2 * x + 1]);
+    } else {
+      for (std::size_t x = 0; x < w; ++x) out[x] = row[x];
+    }
+    return out;
+  }
+
   // The next row's labels as int64.
   void next_values(std::int64_t* out) {
     if (src_->kind != LabelSource::kArray) {
@@ -93,6 +121,7 @@ class LabelRows {
   const LabelSource* src_ = nullptr;
   std::uint32_t height_ = 0, width_ = 0, y_ = 0;
   std::vector<std::uint32_t> row32_;
+  std::vector<std::uint16_t> row16_;
 };
 
 struct Workspace {
@@ -109,6 +138,11 @@ struct Workspace {
   std::vector<std::uint64_t> dense;
   std::vector<std::uint64_t> dense_keys;
   bool dense_dirty = true;
+  // Instance pixels by raw predicted byte: slot of each 16-bit instance value (-1: none yet), the
+  // values with a slot, and 256 counts per slot; reset after every image.
+  std::vector<std::int32_t> instance_slot;
+  std::vector<std::uint16_t> instance_values;
+  std::vector<std::uint64_t> instance_counts;
   std::unordered_map<std::uint64_t, std::uint64_t> sparse, instances;
   std::vector<std::int64_t> g, p, i;
 };
@@ -181,30 +215,33 @@ class Counter {
   bool dense_;
 };
 
-// Both maps of 8-bit labels: count raw byte pairs, apply the tables once per image.
-// Returns false when a refused label occurs (the caller rescans to name its first pixel).
-bool count_bytes(Workspace& ws, const LabelTable& gt_t, const LabelTable& pred_t, Counter& counter) {
-  if (ws.hist_dirty || ws.hist.size() != 65536) ws.hist.assign(65536, 0);
-  ws.hist_keys.clear();
-  ws.hist_dirty = true;
-  std::uint64_t* hist = ws.hist.data();
-  auto add = [&](std::uint32_t key, std::uint64_t n) {
-    if (n == 0) return;
-    if (hist[key] == 0) ws.hist_keys.push_back(key);
-    hist[key] += n;
-  };
-  const std::uint32_t w = ws.gt.width(), h = ws.gt.height();
-  // Pixels are counted against a current pair `key` (the pixel order does not matter to a histogram):
-  // eight at a time when all eight are that pair, the others one by one; a block made mostly of
-  // another pair makes that pair the current one.
-  std::uint32_t key = 0;
-  std::uint64_t run = 0, ka = 0, kb = 0;
-  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kLow7 = 0x7F7F7F7F7F7F7F7Full, kHigh = 0x8080808080808080ull;
-  for (std::uint32_t y = 0; y < h && w > 0; ++y) {
-    const std::uint8_t* a = ws.gt.next_bytes();
-    const std::uint8_t* b = ws.pred.next_bytes();
+// Raw (gt byte, pred byte) pair counts of 8-bit label rows, into ws.hist. Pixels are counted
+// against a current pair `key` (the pixel order does not matter to a histogram): eight at a time when
+// all eight are that pair, the others one by one; a block made mostly of another pair makes that pair
+// the current one.
+class BytePairCounter {
+ public:
+  explicit BytePairCounter(Workspace& ws) : ws_(ws) {
+    if (ws.hist_dirty || ws.hist.size() != 65536) ws.hist.assign(65536, 0);
+    ws.hist_keys.clear();
+    ws.hist_dirty = true;
+  }
+
+  void row(const std::uint8_t* a, const std::uint8_t* b, std::uint32_t w) {
+    // The state lives in locals for the loop: as members, every histogram store (a uint64_t) could
+    // alias them, and the compiler would keep them in memory.
+    std::uint64_t* const hist = ws_.hist.data();
+    std::vector<std::uint32_t>& keys = ws_.hist_keys;
+    std::uint32_t key = key_;
+    std::uint64_t run = run_, ka = ka_, kb = kb_;
+    auto add = [hist, &keys](std::uint32_t k, std::uint64_t n) {
+      const std::uint64_t before = hist[k];
+      if (before == 0) keys.push_back(k);
+      hist[k] = before + n;
+    };
     std::uint32_t x = 0;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && (defined(__GNUC__) || defined(__clang__))
+    constexpr std::uint64_t kLow7 = 0x7F7F7F7F7F7F7F7Full, kHigh = 0x8080808080808080ull;
     for (; x + 8 <= w; x += 8) {
       std::uint64_t a0, b0;
       std::memcpy(&a0, a + x, 8);
@@ -215,14 +252,14 @@ bool count_bytes(Workspace& ws, const LabelTable& gt_t, const LabelTable& pred_t
         continue;
       }
       std::uint64_t m = (((d & kLow7) + kLow7) | d) & kHigh;  // the high bit of each differing byte
-      const int others = __builtin_popcountll(m);
+      const int others = static_cast<int>(((m >> 7) * kOnes) >> 56);  // their count, without a popcount call
       run += static_cast<std::uint64_t>(8 - others);
       for (; m; m &= m - 1) {
         const std::uint32_t i = x + static_cast<std::uint32_t>(__builtin_ctzll(m) >> 3);
         add((std::uint32_t{a[i]} << 8) | b[i], 1);
       }
       if (others > 4) {
-        add(key, run);
+        if (run) add(key, run);
         run = 0;
         key = (std::uint32_t{a[x + 7]} << 8) | b[x + 7];
         ka = kOnes * (key >> 8);
@@ -235,24 +272,167 @@ bool count_bytes(Workspace& ws, const LabelTable& gt_t, const LabelTable& pred_t
       if (k == key) ++run;
       else add(k, 1);
     }
+    key_ = key;
+    run_ = run;
+    ka_ = ka;
+    kb_ = kb;
   }
-  add(key, run);
-  std::int32_t gcode[256], pcode[256];
-  for (int v = 0; v < 256; ++v) {
-    gcode[v] = gt_t.code(v);
-    pcode[v] = pred_t.code(v);
+
+  // Applies the tables to the pairs counted; false when a refused label occurred (the caller rescans
+  // to name its first pixel). Leaves ws.hist all zero.
+  bool finish(const LabelTable& gt_t, const LabelTable& pred_t, Counter& counter) {
+    add(key_, run_);
+    run_ = 0;
+    std::int32_t gcode[256], pcode[256];
+    for (int v = 0; v < 256; ++v) {
+      gcode[v] = gt_t.code(v);
+      pcode[v] = pred_t.code(v);
+    }
+    std::uint64_t* hist = ws_.hist.data();
+    bool ok = true;
+    for (std::uint32_t k : ws_.hist_keys) {
+      const std::uint64_t n = hist[k];
+      hist[k] = 0;
+      const std::int32_t r = gcode[k >> 8], c = pcode[k & 255];
+      if (r == kRefuse || c == kRefuse) ok = false;
+      else if (ok && r >= 0 && c >= 0) counter.add(r, c, n);
+    }
+    ws_.hist_keys.clear();
+    ws_.hist_dirty = false;
+    return ok;
   }
-  bool ok = true;
-  for (std::uint32_t k : ws.hist_keys) {
-    const std::uint64_t n = hist[k];
-    hist[k] = 0;
-    const std::int32_t r = gcode[k >> 8], c = pcode[k & 255];
-    if (r == kRefuse || c == kRefuse) ok = false;
-    else if (ok && r >= 0 && c >= 0) counter.add(r, c, n);
+
+ private:
+  static constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+
+  void add(std::uint32_t key, std::uint64_t n) {
+    if (n == 0) return;
+    if (ws_.hist[key] == 0) ws_.hist_keys.push_back(key);
+    ws_.hist[key] += n;
   }
-  ws.hist_keys.clear();
-  ws.hist_dirty = false;
-  return ok;
+
+  Workspace& ws_;
+  std::uint32_t key_ = 0;
+  std::uint64_t run_ = 0, ka_ = 0, kb_ = 0;
+};
+
+// The pixels of every instance (16-bit value >= instance_min) by raw predicted byte. A row is taken
+// run by run of equal instance values (found four values at a time); runs below instance_min are
+// skipped whole, and within an instance the predicted bytes are counted against the current byte,
+// eight at a time.
+class InstanceCounter {
+ public:
+  InstanceCounter(Workspace& ws, std::int64_t instance_min) : ws_(ws), min_(instance_min) {
+    if (ws.instance_slot.size() != 65536) ws.instance_slot.assign(65536, -1);
+    for (std::uint16_t v : ws.instance_values) ws.instance_slot[v] = -1;  // after an image that threw
+    ws.instance_values.clear();
+    ws.instance_counts.clear();
+  }
+
+  void row(const std::uint16_t* v, const std::uint8_t* p, std::uint32_t w) {
+    std::uint32_t x = 0;
+    while (x < w) {
+      const std::uint16_t value = v[x];
+      const std::uint64_t four = 0x0001000100010001ull * value;
+      std::uint32_t end = x + 1;
+      for (; end + 4 <= w; end += 4) {
+        std::uint64_t next;
+        std::memcpy(&next, v + end, 8);
+        if (next != four) break;
+      }
+      while (end < w && v[end] == value) ++end;
+      if (value >= min_) count(slot_counts(value), p + x, end - x);
+      x = end;
+    }
+  }
+
+  // Appends (instance value, column, pixels) sorted, columns from the prediction table (n_cols for a
+  // skipped prediction; a refused one never gets here), and leaves the workspace reset.
+  void finish(const LabelTable& pred_t, std::int32_t n_cols, std::vector<SparseCount>& out) {
+    std::sort(ws_.instance_values.begin(), ws_.instance_values.end());
+    std::vector<std::uint64_t> by_col(std::size_t(n_cols) + 1);
+    for (std::uint16_t value : ws_.instance_values) {
+      const std::uint64_t* counts = ws_.instance_counts.data() + std::size_t(ws_.instance_slot[value]) * 256;
+      std::fill(by_col.begin(), by_col.end(), 0);
+      for (int b = 0; b < 256; ++b) {
+        if (!counts[b]) continue;
+        const std::int32_t c = pred_t.code(b);
+        by_col[c >= 0 ? std::size_t(c) : std::size_t(n_cols)] += counts[b];
+      }
+      for (std::size_t c = 0; c < by_col.size(); ++c)
+        if (by_col[c]) out.push_back({value, static_cast<std::int32_t>(c), by_col[c]});
+      ws_.instance_slot[value] = -1;
+    }
+    ws_.instance_values.clear();
+    ws_.instance_counts.clear();
+  }
+
+ private:
+  std::uint64_t* slot_counts(std::uint16_t value) {
+    std::int32_t& slot = ws_.instance_slot[value];
+    if (slot < 0) {
+      slot = static_cast<std::int32_t>(ws_.instance_values.size());
+      ws_.instance_values.push_back(value);
+      ws_.instance_counts.resize(ws_.instance_counts.size() + 256, 0);
+    }
+    return ws_.instance_counts.data() + std::size_t(slot) * 256;
+  }
+
+  static void count(std::uint64_t* counts, const std::uint8_t* p, std::uint32_t n) {
+    std::uint8_t current = p[0];
+    std::uint64_t run = 0, eight = 0x0101010101010101ull * current;
+    std::uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::uint64_t next;
+      std::memcpy(&next, p + i, 8);
+      if (next == eight) {
+        run += 8;
+        continue;
+      }
+      for (std::uint32_t j = i; j < i + 8; ++j) {
+        if (p[j] == current) {
+          ++run;
+        } else {
+          counts[current] += run;
+          current = p[j];
+          eight = 0x0101010101010101ull * current;
+          run = 1;
+        }
+      }
+    }
+    for (; i < n; ++i) {
+      if (p[i] == current) {
+        ++run;
+      } else {
+        counts[current] += run;
+        current = p[i];
+        run = 1;
+      }
+    }
+    counts[current] += run;
+  }
+
+  Workspace& ws_;
+  std::int64_t min_;
+};
+
+// Both maps of 8-bit labels (and instance maps of at most 16 bits): raw byte pairs counted, the
+// tables applied once per image. Returns false when a refused label occurs.
+bool count_bytes(Workspace& ws, const LabelTable& gt_t, const LabelTable& pred_t, bool with_instances,
+                 const SemanticOptions& o, Counter& counter, std::vector<SparseCount>& instances) {
+  BytePairCounter pairs(ws);
+  InstanceCounter inst(ws, o.instance_min);
+  const std::uint32_t w = ws.gt.width(), h = ws.gt.height();
+  for (std::uint32_t y = 0; y < h && w > 0; ++y) {
+    const std::uint8_t* a = ws.gt.next_bytes();
+    const std::uint8_t* b = ws.pred.next_bytes();
+    pairs.row(a, b, w);
+    if (with_instances) inst.row(ws.inst.next_u16(), b, w);
+  }
+  if (!pairs.finish(gt_t, pred_t, counter)) return false;
+  instances.clear();
+  if (with_instances) inst.finish(pred_t, o.n_cols, instances);
+  return true;
 }
 
 // Any label types: int64 rows, run by run, tables applied per run. Throws at the first refused label.
@@ -298,6 +478,16 @@ void count_values(Workspace& ws, const LabelTable& gt_t, const LabelTable& pred_
   }
 }
 
+// The instance counts count_values gathered, sorted by (instance value, column).
+void fill_instances(Workspace& ws, const SemanticOptions& o, std::vector<SparseCount>& out) {
+  const std::uint64_t cols = std::uint64_t(o.n_cols) + 1;
+  for (const auto& kv : ws.instances)
+    out.push_back({std::int64_t(kv.first / cols), std::int32_t(kv.first % cols), kv.second});
+  std::sort(out.begin(), out.end(), [](const SparseCount& a, const SparseCount& b) {
+    return a.row != b.row ? a.row < b.row : a.col < b.col;
+  });
+}
+
 void count_image(const LabelSource& gt, const LabelSource& pred, const LabelSource* inst, const LabelTable& gt_t,
                  const LabelTable& pred_t, const SemanticOptions& o, Workspace& ws, SemanticImage& out) {
   ws.gt.open(gt, o.max_pixels);
@@ -310,26 +500,21 @@ void count_image(const LabelSource& gt, const LabelSource& pred, const LabelSour
   out.height = ws.gt.height();
   out.width = ws.gt.width();
   Counter counter(o, ws);
-  if (!inst && ws.gt.byte_labels() && ws.pred.byte_labels()) {
-    if (!count_bytes(ws, gt_t, pred_t, counter)) {
+  if (ws.gt.byte_labels() && ws.pred.byte_labels() && (!inst || ws.inst.u16_labels())) {
+    if (!count_bytes(ws, gt_t, pred_t, inst != nullptr, o, counter, out.instances)) {
       ws.gt.open(gt, o.max_pixels);  // name the first refused pixel: rescan, which throws there
       ws.pred.open(pred, o.max_pixels);
+      if (inst) ws.inst.open(*inst, o.max_pixels);
       Counter again(o, ws);
-      count_values(ws, gt_t, pred_t, false, o, again);
+      count_values(ws, gt_t, pred_t, inst != nullptr, o, again);
       throw UsageError("internal error: a refused label was not found again");
     }
+    counter.collect(out.confusion);
   } else {
     count_values(ws, gt_t, pred_t, inst != nullptr, o, counter);
-  }
-  counter.collect(out.confusion);
-  out.instances.clear();
-  if (inst) {
-    const std::uint64_t cols = std::uint64_t(o.n_cols) + 1;
-    for (const auto& kv : ws.instances)
-      out.instances.push_back({std::int64_t(kv.first / cols), std::int32_t(kv.first % cols), kv.second});
-    std::sort(out.instances.begin(), out.instances.end(), [](const SparseCount& a, const SparseCount& b) {
-      return a.row != b.row ? a.row < b.row : a.col < b.col;
-    });
+    counter.collect(out.confusion);
+    out.instances.clear();
+    if (inst) fill_instances(ws, o, out.instances);
   }
   ws.gt.shrink();
   ws.pred.shrink();

@@ -97,6 +97,32 @@ def test_sixteen_submissions_through_a_pool_of_four_equal_one_by_one(dataset, sc
 
 def test_unknown_task_and_pool_size_are_refused(dataset):
     with pytest.raises(ValueError, match="task"):
+        server.IsolatedScorer("no-such-task", gt_json=dataset.gt_json)
+    with pytest.raises(TypeError, match="gt_folder"):  # semantic reads a ground-truth folder
         server.IsolatedScorer("semantic", gt_json=dataset.gt_json)
     with pytest.raises(ValueError, match="max_concurrent"):
         server.IsolatedScorer(gt_json=dataset.gt_json, max_concurrent=0)
+
+
+def test_children_do_not_import_the_servers_main_module_again(dataset, tmp_path):
+    """multiprocessing imports the parent's main script again in each child; a server's script (an
+    EvalAI worker, say) may be slow to import or do things when imported. Children need nothing
+    from it: its module-level code runs once, in the server, however many submissions are scored."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "imports.log"
+    script = tmp_path / "server_script.py"
+    script.write_text(
+        "import sys\n"
+        f"open({str(log)!r}, 'a').write(__name__ + '\\n')\n"
+        "from fastpq import server\n"
+        "if __name__ == '__main__':\n"
+        f"    scorer = server.IsolatedScorer(gt_json={str(dataset.gt_json)!r})\n"
+        f"    archive = open({str(tmp_path / 'upload.zip')!r}, 'rb').read()\n"
+        "    print([scorer.score(archive)['status'] for _ in range(3)])\n")
+    (tmp_path / "upload.zip").write_bytes(submission(dataset))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['ok', 'ok', 'ok']"
+    assert log.read_text().split() == ["__main__"]

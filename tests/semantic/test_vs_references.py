@@ -89,6 +89,28 @@ def test_cityscapes_equals_cityscapesscripts(cityscapes_tree, cython):
     assert _same(json.loads(json.dumps(arrays.to_dict())), json.loads(json.dumps(ours)))
 
 
+@pytest.mark.parametrize("inst_dtype", [np.uint16, np.int32, np.uint8])
+def test_cityscapes_instance_counts_agree_across_paths(cityscapes_tree, inst_dtype):
+    # uint16 instance arrays (and 16-bit PNGs) are counted from bytes beside the 8-bit label pairs;
+    # int32 ones take the general run-by-run path: every count must agree. (uint8 maps hold no
+    # instance id >= 1000: the instance counts are then empty on both paths.)
+    root, triples = cityscapes_tree
+    gts = [_load(g) for g, _, _ in triples]
+    preds = [_load(p) for _, _, p in triples]
+    insts = [_load(i).astype(np.int64) for _, i, _ in triples]
+    if inst_dtype == np.uint8:
+        insts = [np.where(i >= 1000, i % 256, i) for i in insts]
+    fast = S.evaluate(gts, preds, preset="cityscapes", instances=[i.astype(inst_dtype) for i in insts])
+    general = S.evaluate([g.astype(np.int64) for g in gts], preds, preset="cityscapes",
+                         instances=[i.astype(np.int64) for i in insts])
+    for a, b in zip(fast.state.instance_entries(), general.state.instance_entries()):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(fast.state.entries(), general.state.entries()):
+        np.testing.assert_array_equal(a, b)
+    assert (len(fast.state.instance_entries()[1]) > 0) == (inst_dtype != np.uint8)
+    assert _same(json.loads(json.dumps(fast.to_dict())), json.loads(json.dumps(general.to_dict())))
+
+
 def test_cityscapes_quality_in_batches_equals_the_reference(cityscapes_tree):
     _, triples = cityscapes_tree
     ref = _cityscapes_reference(triples, False)
@@ -259,3 +281,81 @@ def test_torchmetrics_equals_multiclass_jaccard_index(tmp_path, average, ignore_
     ref = metric.compute().tolist()
     r = S.evaluate(gts, preds, preset="torchmetrics", num_classes=20, ignore_index=ignore_index, average=average)
     assert r.to_dict()["jaccard"] == ref
+
+
+# --- torchmetrics segmentation.MeanIoU (per-image averaging) --------------------------------------
+
+def _meaniou_maps(tmp_path, k=12):
+    """Generated ADE-like PNG pairs folded to k classes, one image all one class (a class in no other)."""
+    pairs = write_ade20k_like(tmp_path, n_images=5, seed=4)
+    gts, preds = [], []
+    for g, p in pairs:
+        gts.append((_load(g).astype(np.int64) % (k - 1)).astype(np.uint8))
+        preds.append((_load(p).astype(np.int64) % (k - 1)).astype(np.uint8))
+    gts[3][:] = k - 1
+    preds[3][:] = k - 1
+    return gts, preds
+
+
+@pytest.mark.parametrize("include_background", [True, False])
+@pytest.mark.parametrize("per_class", [False, True])
+def test_torchmetrics_meaniou_equals_mean_iou(tmp_path, include_background, per_class):
+    torch = pytest.importorskip("torch")
+    from torchmetrics.segmentation import MeanIoU
+
+    k = 12
+    gts, preds = _meaniou_maps(tmp_path, k)
+    metric = MeanIoU(num_classes=k + 1, include_background=include_background, per_class=per_class,
+                     input_format="index")
+    for g, p in zip(gts, preds):  # one update per image, the order fastpq reproduces
+        metric.update(torch.from_numpy(p.astype(np.int64))[None], torch.from_numpy(g.astype(np.int64))[None])
+    ref = metric.compute().tolist()
+    r = S.evaluate(gts, preds, preset="torchmetrics-meaniou", num_classes=k + 1,
+                   include_background=include_background, per_class=per_class)
+    assert r.to_dict()["mean_iou"] == ref
+    overall = MeanIoU(num_classes=k + 1, include_background=include_background, input_format="index")
+    for g, p in zip(gts, preds):
+        overall.update(torch.from_numpy(p.astype(np.int64))[None], torch.from_numpy(g.astype(np.int64))[None])
+    assert r.miou == float(overall.compute())
+    # The same through SemanticQuality in two halves, merged.
+    a = S.SemanticQuality(num_classes=k + 1, preset="torchmetrics-meaniou", include_background=include_background,
+                          per_class=per_class)
+    b = S.SemanticQuality(num_classes=k + 1, preset="torchmetrics-meaniou", include_background=include_background,
+                          per_class=per_class)
+    a.update(gts[:2], preds[:2])
+    b.update(gts[2:], preds[2:])
+    assert a.merge(b).compute().to_dict()["mean_iou"] == ref
+
+
+def test_torchmetrics_meaniou_bootstrap_and_rows_average_per_image(tmp_path):
+    from fastpq.analysis.semantic import bootstrap, image_rows
+
+    k = 12
+    gts, preds = _meaniou_maps(tmp_path, k)
+    r = S.evaluate(gts, preds, preset="torchmetrics-meaniou", num_classes=k + 1, include_background=False)
+    sums, counts = [], []  # the per-image IoUs of classes 1..k, from the arrays themselves
+    for g, p in zip(gts, preds):
+        ious = []
+        for c in range(1, k + 1):
+            union = np.count_nonzero((g == c) | (p == c))
+            if union:
+                ious.append(np.count_nonzero((g == c) & (p == c)) / union)
+        sums.append(sum(ious))
+        counts.append(len(ious))
+    rows = image_rows(r)
+    assert [row["miou"] for row in rows] == pytest.approx([s / n for s, n in zip(sums, counts)], abs=1e-15)
+    boot = bootstrap(r, 50, seed=1)
+    assert boot.intervals["miou"].estimate == pytest.approx(sum(sums) / sum(counts), abs=1e-15)
+    assert abs(boot.intervals["miou"].estimate - r.miou) < 1e-6  # the headline is torchmetrics' float32
+
+
+def test_torchmetrics_meaniou_refuses_what_mean_iou_refuses():
+    from fastpq.errors import FastPQError, InvalidOptionError
+
+    g = np.zeros((4, 5), dtype=np.uint8)
+    p = g.copy()
+    p[2, 3] = 7  # one_hot(num_classes=5) raises on it in torchmetrics
+    with pytest.raises(FastPQError, match=r"label 7 at pixel \(x=3, y=2\)"):
+        S.evaluate([g], [p], preset="torchmetrics-meaniou", num_classes=5)
+    with pytest.raises(InvalidOptionError, match="no ignore_index"):
+        S.evaluate([g], [g], preset="torchmetrics-meaniou", num_classes=5, ignore_index=255)

@@ -43,11 +43,27 @@ def _mean_iou(preset: Any, tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> 
         return np.where(valid, iou, 0.0).sum(axis=-1) / np.where(n > 0, n, np.nan)
 
 
+def _image_iou_sums(result: SemanticResult, tp: np.ndarray, gt: np.ndarray,
+                    pred: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Per image, the sum of its class IoUs and how many classes occur in it (torchmetrics' MeanIoU
+    averages these per-image IoUs, not the dataset's; without background, class 0 is left out)."""
+    first = 0 if result.spec.options.get("include_background", True) else 1
+    union = (gt + pred - tp)[:, first:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = np.where(union > 0, tp[:, first:] / union, 0.0)
+    return iou.sum(axis=1), (union > 0).sum(axis=1).astype(np.float64)
+
+
 def image_rows(result: SemanticResult) -> List[Dict[str, Any]]:
     """One row per image: its name, mIoU, pixel accuracy and each class's IoU (None where the class
     is in neither map; for ADE20K the image mIoU still averages all 150, as the benchmark does)."""
     tp, gt, pred = (x.astype(np.float64) for x in class_counts(result))
-    miou = _mean_iou(result.preset, tp, gt, pred)
+    if result.preset == "torchmetrics-meaniou":
+        sums, counts = _image_iou_sums(result, tp, gt, pred)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            miou = sums / counts
+    else:
+        miou = _mean_iou(result.preset, tp, gt, pred)
     union = gt + pred - tp
     with np.errstate(divide="ignore", invalid="ignore"):
         iou = tp / union
@@ -97,9 +113,16 @@ def bootstrap(result: SemanticResult, n_resamples: int = 1000, seed: int = 0, ci
     names = list(result.spec.class_names)
     samples: Dict[str, List[np.ndarray]] = {k: [] for k in ["miou", "pixel_accuracy"] + [f"iou/{n}" for n in names]}
     n = tp.shape[0]
+    per_image = result.preset == "torchmetrics-meaniou"
+    if per_image:
+        iou_sums, iou_counts = _image_iou_sums(result, tp, gt, pred)
     for weights in resample_counts(n, n_resamples, seed):
         t, g, p = (weights.T @ x for x in (tp, gt, pred))  # (resamples, classes)
-        samples["miou"].append(_mean_iou(result.preset, t, g, p))
+        if per_image:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                samples["miou"].append((weights.T @ iou_sums) / (weights.T @ iou_counts))
+        else:
+            samples["miou"].append(_mean_iou(result.preset, t, g, p))
         with np.errstate(divide="ignore", invalid="ignore"):
             samples["pixel_accuracy"].append(t.sum(axis=1) / g.sum(axis=1))
             iou = t / (g + p - t)
@@ -107,7 +130,8 @@ def bootstrap(result: SemanticResult, n_resamples: int = 1000, seed: int = 0, ci
             samples[f"iou/{name}"].append(iou[:, k])
     t, g, p = tp.sum(0), gt.sum(0), pred.sum(0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        point = {"miou": float(_mean_iou(result.preset, t, g, p)), "pixel_accuracy": float(t.sum() / g.sum())}
+        miou = iou_sums.sum() / iou_counts.sum() if per_image else _mean_iou(result.preset, t, g, p)
+        point = {"miou": float(miou), "pixel_accuracy": float(t.sum() / g.sum())}
         point.update({f"iou/{name}": float(t[k] / (g[k] + p[k] - t[k])) for k, name in enumerate(names)})
     intervals = {k: interval(point[k], np.concatenate(v), ci) for k, v in samples.items()}
     return SemanticBootstrap(intervals, n, n_resamples, seed, ci)

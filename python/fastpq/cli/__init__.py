@@ -8,7 +8,7 @@ import sys
 from typing import Optional, Sequence
 
 from ..errors import FastPQError
-from . import amodal, amodal_consistency, compare, instance_ap, pq, semseg, tools
+from . import amodal, amodal_consistency, compare, instance_ap, pq, semseg, server_kit, tools
 from ._common import ProgressBar, _one_line
 from .pq import results_json
 
@@ -19,10 +19,10 @@ __all__ = ["main", "build_parser", "results_json", "ProgressBar"]
 #: serving submissions, and the demo.
 COMMAND_ORDER = ("pq", "semseg", "instance-ap", "compare", "consistency", "report", "amodal", "amodal-stats",
                  "amodal-consistency", "combine", "convert",
-                 "score-submission", "demo")
+                 "score-submission", "server-kit", "demo")
 
 #: One module per group of commands, each with a ``register(commands)`` that adds its parsers.
-COMMAND_MODULES = (pq, semseg, instance_ap, compare, tools, amodal, amodal_consistency)
+COMMAND_MODULES = (pq, semseg, instance_ap, compare, tools, amodal, amodal_consistency, server_kit)
 
 EPILOG = """\
 typical uses:
@@ -35,6 +35,8 @@ typical uses:
   fastpq combine --instances det.json --semantic sem/ --images images.json --output panoptic.json
   fastpq convert panoptic2detection panoptic.json detection.json
   fastpq score-submission --gt-json gt.json upload.zip   score an untrusted zip, print JSON
+  fastpq server-kit evalai --task panoptic --gt-json gt.json --gt-folder gt/ -o evaluation_script/
+  fastpq server-kit codabench --task semantic --preset cityscapes --gt gtFine/val -o scoring_program/
   fastpq amodal --gt cocoa_val.json --proposals proposals.json
   fastpq amodal-consistency bsds_amodal.json --json out.json   how well annotators agree
   fastpq instance-ap gtFine/val results/ --json out.json   Cityscapes instance AP, as cityscapesscripts

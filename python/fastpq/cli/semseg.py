@@ -21,13 +21,16 @@ def register(commands: "argparse._SubParsersAction") -> None:
                     "references: cityscapes (cityscapesscripts' evalPixelLevelSemanticLabeling: label ids, "
                     "*_gtFine_labelIds.png with their instanceIds, predictions matched by <city>_<seq>_<frame>), "
                     "ade20k (the scene-parsing benchmark), mmseg (IoUMetric), detectron2 (SemSegEvaluator), "
-                    "torchmetrics (MulticlassJaccardIndex). Other presets pair files by relative path.")
+                    "torchmetrics (MulticlassJaccardIndex), torchmetrics-meaniou (segmentation.MeanIoU, per-image "
+                    "averaging). Other presets pair files by relative path.")
     p.add_argument("gt", help="ground-truth folder")
     p.add_argument("pred", help="prediction folder")
     p.add_argument("--preset", default=None,
-                   choices=["cityscapes", "ade20k", "mmseg", "detectron2", "torchmetrics"],
+                   choices=["cityscapes", "ade20k", "mmseg", "detectron2", "torchmetrics", "torchmetrics-meaniou"],
                    help="the reference whose rules and numbers to reproduce (default: plain options)")
     p.add_argument("--num-classes", type=int, default=None, help="classes 0..K-1 (mmseg, detectron2, torchmetrics, plain)")
+    p.add_argument("--no-background", action="store_true",
+                   help="torchmetrics-meaniou: leave class 0 out (MeanIoU's include_background=False)")
     p.add_argument("--ignore-index", type=_int_list, default=None,
                    help="ground-truth value(s) to ignore, comma-separated (mmseg / detectron2 default: 255)")
     p.add_argument("--reduce-zero-label", action="store_true", help="mmseg's reduce_zero_label (0 -> ignored, v -> v-1)")
@@ -77,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         options["instances"] = False if args.no_instances else None
     else:
         options.update(num_classes=args.num_classes, reduce_zero_label=args.reduce_zero_label)
+        if args.preset == "torchmetrics-meaniou":
+            options["include_background"] = not args.no_background
         if args.ignore_index is not None:
             options["ignore_index"] = args.ignore_index
     result = evaluate(args.gt, args.pred, preset=args.preset, workers=args.workers, max_pixels=args.max_pixels,

@@ -1,15 +1,17 @@
 """Each submission scored in a process of its own, under hard caps, for evaluation servers.
 
-:class:`IsolatedScorer` runs :func:`fastpq.server.score_submission` in a child process of its
-own: forked from multiprocessing's fork server (a single-threaded process started once, with the
-scorer already imported; never a fork of the threaded server), in a new session / process group. Before it opens the submission the
+:class:`IsolatedScorer` runs :func:`fastpq.server.score_submission` (any task: panoptic,
+semantic, instance, amodal) in a child process of its own: forked from multiprocessing's fork
+server (a single-threaded process started once, with the scorer already imported; never a fork of
+the threaded server), in a new session / process group. Before it opens the submission the
 child caps itself with ``resource.setrlimit``: address space (``memory_bytes``), CPU seconds, the
 largest file it may write and open files; the parent kills the whole process group when the wall
-time runs out. Whatever happens to the child (a cap hit, a signal, a crash) the outcome is the
+time runs out. Whatever happens to the child (a cap hit, a signal or a crash) the outcome is the
 usual ``{"status": "error", "error": {...}}`` dict, with ``type`` ``ResourceLimitError`` and
 ``limit`` naming the cap; the server process is never at risk. Every submission gets a temporary
 folder that the parent removes in every case, a killed child included. At most ``max_concurrent``
-children run at once; further calls wait their turn.
+children run at once; further calls wait their turn. Children are processes of the caller:
+a daemonic multiprocessing worker cannot start them (score in process there).
 
 Linux and other POSIX systems: where a limit cannot be set (``resource`` missing, or the system
 refuses it) the outcome's ``isolation`` entry lists it under ``"unenforced"``.
@@ -28,26 +30,30 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Sequence
 
 from .server import Archive, PathLike, SubmissionLimits
+from .server_tasks import check_options, ground_truth
 
 #: Environment variable that lets a child obey a test's ``_misbehave`` request (tests only).
 TEST_HOOKS_ENV = "FASTPQ_ISOLATION_TEST_HOOKS"
 _MISBEHAVIOURS = ("allocate", "spin", "signal", "sleep", "write")
 _CHILD_MODULE = "fastpq.integrations.isolated"
+#: What the tasks other than panoptic import when they score: loaded once in the fork server, not
+#: in every child (the semantic family alone takes about 40 ms to import).
+_FAMILY_MODULES = ("fastpq.semantic.evaluation", "fastpq.instance.evaluation", "fastpq.amodal.ar")
 
 
 class IsolatedScorer:
     """Scores submission archives against one ground truth, each in a capped child process."""
 
-    def __init__(self, task: str = "panoptic", *, gt_json: PathLike, gt_folder: Optional[PathLike] = None,
-                 limits: SubmissionLimits = SubmissionLimits(), max_concurrent: int = 1,
-                 tmp_dir: Optional[PathLike] = None, **evaluate_options: Any) -> None:
-        if task != "panoptic":
-            raise ValueError(f"unknown task {task!r}: isolated scoring serves 'panoptic' submissions")
+    def __init__(self, task: str = "panoptic", *, gt_json: Optional[PathLike] = None,
+                 gt_folder: Optional[PathLike] = None, limits: SubmissionLimits = SubmissionLimits(),
+                 max_concurrent: int = 1, tmp_dir: Optional[PathLike] = None, **evaluate_options: Any) -> None:
+        """``task``, ``gt_json``, ``gt_folder`` and ``evaluate_options`` as score_submission takes
+        them (the ground truth is checked here, once)."""
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         self.task = task
-        self.gt_json = os.path.abspath(os.fspath(gt_json))
-        self.gt_folder = None if gt_folder is None else os.path.abspath(os.fspath(gt_folder))
+        self.gt_json, self.gt_folder = ground_truth(task, gt_json, gt_folder)
+        check_options(task, evaluate_options)
         self.limits = limits
         self.max_concurrent = max_concurrent
         self.tmp_dir = None if tmp_dir is None else os.path.abspath(os.fspath(tmp_dir))
@@ -88,7 +94,7 @@ class IsolatedScorer:
             else:
                 archive_path = os.path.abspath(os.fspath(archive))
             hooks = os.environ.get(TEST_HOOKS_ENV) == "1"
-            job = {"archive": archive_path, "gt_json": self.gt_json, "gt_folder": self.gt_folder,
+            job = {"task": self.task, "archive": archive_path, "gt_json": self.gt_json, "gt_folder": self.gt_folder,
                    "tmp_dir": work, "limits": _limits_dict(self.limits), "options": self.evaluate_options,
                    "misbehave": misbehave if hooks and misbehave in _MISBEHAVIOURS else None}
             return self._run_child(job, start)
@@ -100,7 +106,11 @@ class IsolatedScorer:
         context = _context()
         receive, send = context.Pipe(duplex=False)
         child = context.Process(target=_run_job, args=(job, send), daemon=True)
-        child.start()
+        _WITHOUT_MAIN.on = True
+        try:
+            child.start()
+        finally:
+            _WITHOUT_MAIN.on = False
         send.close()
         outcome: Any = None
         try:
@@ -112,8 +122,8 @@ class IsolatedScorer:
             else:
                 _kill_group(child)
                 child.join()
-                return _limit_outcome("wall_seconds", f"the submission took longer than the wall time limit of "
-                                                      f"{limits.wall_seconds:g} s", start)
+                return _limit_outcome(self.task, "wall_seconds", f"the submission took longer than the wall time "
+                                                                 f"limit of {limits.wall_seconds:g} s", start)
             child.join(30)
         finally:
             _kill_group(child)  # anything it left running in its group
@@ -123,13 +133,13 @@ class IsolatedScorer:
             return outcome
         code = child.exitcode
         if code == -signal.SIGXCPU:
-            return _limit_outcome("cpu_seconds", f"the submission used more than the CPU time limit of "
+            return _limit_outcome(self.task, "cpu_seconds", f"the submission used more than the CPU time limit of "
                                                  f"{limits.cpu_seconds:g} s", start)
         if code is not None and code < 0:
             name = signal.Signals(-code).name
-            return _limit_outcome("signal", f"the scoring process was killed by {name}", start)
+            return _limit_outcome(self.task, "signal", f"the scoring process was killed by {name}", start)
         detail = outcome if isinstance(outcome, str) else f"exit status {code}"
-        return _limit_outcome("signal", f"the scoring process failed ({detail})", start)
+        return _limit_outcome(self.task, "signal", f"the scoring process failed ({detail})", start)
 
 
 _CONTEXT: Any = None
@@ -143,13 +153,37 @@ def _context() -> Any:
     with _CONTEXT_LOCK:
         if _CONTEXT is None:
             import multiprocessing
+            from multiprocessing import spawn
 
             if "forkserver" in multiprocessing.get_all_start_methods():
                 _CONTEXT = multiprocessing.get_context("forkserver")
-                _CONTEXT.set_forkserver_preload(["numpy", "fastpq._core", _CHILD_MODULE])
+                _CONTEXT.set_forkserver_preload(["numpy", "fastpq._core", _CHILD_MODULE, *_FAMILY_MODULES])
             else:
                 _CONTEXT = multiprocessing.get_context("spawn")
+            if not getattr(spawn.get_preparation_data, "_fastpq_wrapper", False):
+                spawn.get_preparation_data = _preparation_without_main(spawn.get_preparation_data)
         return _CONTEXT
+
+
+#: Set by the thread starting a child: that start hands the child no main module to re-import.
+_WITHOUT_MAIN = threading.local()
+
+
+def _preparation_without_main(original: Any) -> Any:
+    """multiprocessing's preparation data, less the server's main module while one of our children
+    starts: the child runs ``_run_job`` of this module and needs nothing from ``__main__``, which
+    multiprocessing would otherwise import again in every child (the server's own script: 200 ms
+    for a main that imports a few libraries, and its module-level code run once more)."""
+
+    def get_preparation_data(name: str) -> Dict[str, Any]:
+        data = original(name)
+        if getattr(_WITHOUT_MAIN, "on", False):
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+        return data
+
+    get_preparation_data._fastpq_wrapper = True  # type: ignore[attr-defined]
+    return get_preparation_data
 
 
 def _limits_dict(limits: SubmissionLimits) -> Dict[str, Any]:
@@ -170,8 +204,8 @@ def _kill_group(child: Any) -> None:
             child.kill()
 
 
-def _limit_outcome(limit: str, message: str, start: float) -> Dict[str, Any]:
-    return {"status": "error",
+def _limit_outcome(task: str, limit: str, message: str, start: float) -> Dict[str, Any]:
+    return {"status": "error", "task": task,
             "error": {"type": "ResourceLimitError", "message": message, "limit": limit, "image_id": None,
                       "file": None, "segment_id": None},
             "elapsed_s": time.perf_counter() - start}
@@ -244,19 +278,19 @@ def _run_job(job: Dict[str, Any], send: Any) -> None:
     try:
         if job.get("misbehave"):
             _misbehave(job["misbehave"])
-        outcome = score_submission(job["archive"], job["gt_json"], job["gt_folder"], limits=archive_limits,
-                                   tmp_dir=job["tmp_dir"], **job["options"])
+        outcome = score_submission(job["archive"], job["gt_json"], job["gt_folder"], task=job["task"],
+                                   limits=archive_limits, tmp_dir=job["tmp_dir"], **job["options"])
     except MemoryError:
         e = ResourceLimitError(f"the submission needed more memory than the limit of {limits['memory_bytes']} bytes",
                                limit="memory_bytes")
-        outcome = {"status": "error", "error": {**error_dict(e), "limit": "memory_bytes"}}
+        outcome = {"status": "error", "task": job["task"], "error": {**error_dict(e), "limit": "memory_bytes"}}
     except OSError as error:
         if error.errno != errno.EFBIG:  # Python ignores SIGXFSZ: an overlong write fails with EFBIG
             send.send(f"{type(error).__name__}: {error}"[:300])
             return
         e = ResourceLimitError(f"the submission wrote a file larger than the limit of {limits['file_bytes']} bytes",
                                limit="file_bytes")
-        outcome = {"status": "error", "error": {**error_dict(e), "limit": "file_bytes"}}
+        outcome = {"status": "error", "task": job["task"], "error": {**error_dict(e), "limit": "file_bytes"}}
     except Exception as error:  # a bug: reported, never the server's problem
         send.send(f"{type(error).__name__}: {error}"[:300])
         return

@@ -14,7 +14,7 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from typing import IO, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..io import zipdir as _zipdir
 from ..errors import (ArchiveFormatError, ArchiveLimitError, FastPQError, SubmissionLayoutError,
@@ -78,21 +78,39 @@ class Submission:
     json_member: str
     png_member: str
 
+    def folders(self) -> Tuple[str, ...]:
+        """Folders made before unpacking (an empty PNG folder still exists)."""
+        return (self.png_folder,)
+
+    def describe(self) -> Dict[str, str]:
+        """The outcome's ``submission`` entry: what was read, by its name in the archive."""
+        return {"json": self.json_member, "png_folder": self.png_member}
+
 
 @dataclass(frozen=True)
-class _Member:
+class Member:
+    """One checked archive member (or file of an unpacked folder): its entry and path components."""
+
     info: zipfile.ZipInfo
     parts: Tuple[str, ...]
     is_dir: bool
 
+
+_Member = Member
+#: A task's layout rule: (checked members, destination folder) -> (what the scorer needs, the
+#: members to unpack). It raises SubmissionLayoutError for an archive it cannot read.
+Layout = Callable[[Sequence[Member], str], Tuple[Any, List[Member]]]
 
 
 # ---------------------------------------------------------------------------
 # Unpacking
 
 
-def unpack_submission(archive: Archive, dest: PathLike, limits: SubmissionLimits = SubmissionLimits()) -> Submission:
-    """Checks a submission archive and unpacks its JSON and PNG folder under ``dest``.
+def unpack_submission(archive: Archive, dest: PathLike, limits: SubmissionLimits = SubmissionLimits(),
+                      layout: Optional[Layout] = None) -> Any:
+    """Checks a submission archive and unpacks its JSON and PNG folder under ``dest``; with
+    ``layout``, what that rule picks instead (see :mod:`fastpq.integrations.submission_layouts`),
+    returning what it returns.
 
     Raises a :class:`fastpq.errors.SubmissionError` subclass for an archive that is not a zip,
     unsafe, beyond ``limits`` or not laid out as the module docstring says; nothing is written
@@ -104,17 +122,17 @@ def unpack_submission(archive: Archive, dest: PathLike, limits: SubmissionLimits
         if len(archive) > limits.max_archive_bytes:
             raise ArchiveLimitError(f"the archive has {len(archive)} bytes, more than max_archive_bytes = "
                                     f"{limits.max_archive_bytes}")
-        return _unpack_file(io.BytesIO(archive), len(archive), dest, limits)
+        return _unpack_file(io.BytesIO(archive), len(archive), dest, limits, layout or panoptic_layout)
     if isinstance(archive, (str, os.PathLike)):
         with open(archive, "rb") as f:
-            return _unpack_file(f, os.fstat(f.fileno()).st_size, dest, limits)
+            return _unpack_file(f, os.fstat(f.fileno()).st_size, dest, limits, layout or panoptic_layout)
     archive.seek(0, os.SEEK_END)
     size = archive.tell()
     archive.seek(0)
-    return _unpack_file(archive, size, dest, limits)
+    return _unpack_file(archive, size, dest, limits, layout or panoptic_layout)
 
 
-def _unpack_file(fp: IO[bytes], size: int, dest: str, limits: SubmissionLimits) -> Submission:
+def _unpack_file(fp: IO[bytes], size: int, dest: str, limits: SubmissionLimits, layout: Layout) -> Any:
     if size > limits.max_archive_bytes:
         raise ArchiveLimitError(f"the archive has {size} bytes, more than max_archive_bytes = "
                                 f"{limits.max_archive_bytes}")
@@ -126,8 +144,9 @@ def _unpack_file(fp: IO[bytes], size: int, dest: str, limits: SubmissionLimits) 
         raise ArchiveFormatError(f"the archive is not a readable zip file: {e}") from None
     with zf:
         members = _checked_members(zf.infolist(), limits)
-        submission, chosen = _layout(members, dest)
-        os.makedirs(submission.png_folder, exist_ok=True)
+        submission, chosen = layout(members, dest)
+        for folder in getattr(submission, "folders", lambda: ())():
+            os.makedirs(folder, exist_ok=True)
         written = 0
         for member in chosen:
             written = _extract(zf, member, dest, written, limits)
@@ -214,14 +233,25 @@ def _check_declared_size(info: zipfile.ZipInfo, total_before: int, limits: Submi
                                 f"{limits.max_ratio:g} (a zip bomb?)", file=name)
 
 
-def _layout(members: Sequence[_Member], dest: str) -> Tuple[Submission, List[_Member]]:
-    """Finds the prediction JSON and the PNG folder (the rule in the module docstring)."""
+def archive_root(members: Sequence[Member], strip_single_directory: bool = True
+                 ) -> Tuple[List[Member], Tuple[str, ...], List[Tuple[Member, Tuple[str, ...]]]]:
+    """The members that count (no ``__MACOSX/``, no ``.DS_Store``), the root's path components (the
+    archive's only top-level directory when it has no top-level file, else the top level) and each
+    member below the root with its path relative to it."""
     kept = [m for m in members if m.parts[0] not in _JUNK_DIRECTORIES and m.parts[-1] not in _JUNK_FILES]
     top_dirs = {m.parts[0] for m in kept if m.is_dir or len(m.parts) > 1}
     top_files = [m for m in kept if not m.is_dir and len(m.parts) == 1]
-    prefix: Tuple[str, ...] = (next(iter(top_dirs)),) if not top_files and len(top_dirs) == 1 else ()
+    prefix: Tuple[str, ...] = ()
+    if strip_single_directory and not top_files and len(top_dirs) == 1:
+        prefix = (next(iter(top_dirs)),)
     inside = [(m, m.parts[len(prefix):]) for m in kept if m.parts[:len(prefix)] == prefix and
               len(m.parts) > len(prefix)]
+    return kept, prefix, inside
+
+
+def panoptic_layout(members: Sequence[Member], dest: str) -> Tuple[Submission, List[Member]]:
+    """Finds the prediction JSON and the PNG folder (the rule in the module docstring)."""
+    kept, prefix, inside = archive_root(members)
     jsons = sorted(rel[0] for m, rel in inside if not m.is_dir and len(rel) == 1 and rel[0].lower().endswith(".json"))
     where = "/".join(prefix) + "/" if prefix else "the top level"
     if not jsons:
@@ -248,6 +278,9 @@ def _layout(members: Sequence[_Member], dest: str) -> Tuple[Submission, List[_Me
                             png_folder=os.path.join(dest, *folder_parts), json_member="/".join(json_parts),
                             png_member="/".join(folder_parts))
     return submission, chosen
+
+
+_layout = panoptic_layout
 
 
 def _extract(zf: zipfile.ZipFile, member: _Member, dest: str, written_before: int, limits: SubmissionLimits) -> int:

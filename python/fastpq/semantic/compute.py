@@ -50,6 +50,8 @@ def compute(spec: Spec, state: SemanticState) -> SemanticResult:
         return _cityscapes(spec, state)
     if spec.preset == "torchmetrics":
         from .torch_reductions import torchmetrics as reduce
+    elif spec.preset == "torchmetrics-meaniou":
+        from .torch_reductions import mean_iou as reduce
     else:
         reduce = {"ade20k": reductions.ade20k, "mmseg": reductions.mmseg, "detectron2": reductions.detectron2,
                   None: reductions.plain}[spec.preset]

@@ -103,10 +103,10 @@ def evaluate(gt: Any, pred: Any = None, *, preset: Optional[str] = None, num_cla
     ``gt`` and ``pred``: two folders, two lists of files / PNG bytes / integer arrays / CPU tensors
     (or (N, H, W) batches), or ``gt`` a list of ``(gt, pred)`` / ``(gt, pred, instances)`` and
     ``pred`` None. ``preset``: "cityscapes" (label ids, with instance maps for iIoU), "ade20k",
-    "mmseg", "detectron2", "torchmetrics", or None for the plain options (``num_classes``,
+    "mmseg", "detectron2", "torchmetrics", "torchmetrics-meaniou", or None for the plain options (``num_classes``,
     ``ignore_index`` (one value or several), ``label_map``, ``reduce_zero_label``). Further options:
     mmseg ``metrics`` (["mIoU", "mDice", "mFscore"]), ``nan_to_num``, ``beta``; torchmetrics
-    ``average`` and ``zero_division``. ``instances``: Cityscapes instance maps (found beside the
+    ``average`` and ``zero_division``; torchmetrics-meaniou ``include_background`` and ``per_class``. ``instances``: Cityscapes instance maps (found beside the
     labelIds files in folder mode; ``False`` to skip iIoU). Folders and files may be fsspec URLs
     (``s3://``, ``zip://...::archive.zip``, ...), read with ``storage_options``.
     """

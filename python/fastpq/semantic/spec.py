@@ -18,7 +18,7 @@ from ..errors import InvalidOptionError
 from .labels import ADE20K_CLASSES, CITYSCAPES_LABELS, cityscapes_train_id_to_label_id, unique_names
 
 SKIP, REFUSE = -1, -2
-PRESETS = ("cityscapes", "ade20k", "mmseg", "detectron2", "torchmetrics")
+PRESETS = ("cityscapes", "ade20k", "mmseg", "detectron2", "torchmetrics", "torchmetrics-meaniou")
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,11 @@ def make_spec(preset: Optional[str] = None, *, num_classes: Optional[int] = None
     if preset in ("mmseg", "detectron2"):
         default_ignore = 255
     elif preset in ("torchmetrics", None):
+        default_ignore = None
+    elif preset == "torchmetrics-meaniou":
+        # MeanIoU one-hot encodes both maps: it has no ignore value, and a label outside 0..K-1 is an error.
+        if ignore_index is not None:
+            raise InvalidOptionError("torchmetrics-meaniou has no ignore_index (torchmetrics' MeanIoU has none)")
         default_ignore = None
     else:
         raise InvalidOptionError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
