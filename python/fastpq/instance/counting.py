@@ -80,7 +80,7 @@ def count_image(name: str, ids: Any, gt_pixels: Any, index: Any, masks: List[Any
     compact index image."""
     import numpy as np
     keep_rows, keep_labels, keep_scores = [], [], []
-    index_cm = None
+    flat_index = index.ravel()
     for mask, label, score in zip(masks, labels, scores):
         if label not in INSTANCE_LABEL_IDS:
             continue  # the reference skips these before reading their mask
@@ -88,9 +88,8 @@ def count_image(name: str, ids: Any, gt_pixels: Any, index: Any, masks: List[Any
         if isinstance(m, ColumnMajor):
             if m.flat.size == 0:
                 continue  # empty masks are dropped
-            if index_cm is None:
-                index_cm = np.ascontiguousarray(index.T).ravel()
-            keep_rows.append(np.bincount(index_cm[m.flat], minlength=ids.size))
+            x, y = np.divmod(m.flat, index.shape[0])  # column-major positions to rows and columns
+            keep_rows.append(np.bincount(flat_index[y * index.shape[1] + x], minlength=ids.size))
             keep_labels.append(label)
             keep_scores.append(score)
             continue
