@@ -290,8 +290,39 @@ def amodal_consistency_seeds() -> None:
           Bytes().u8(0).double(0.25).u8(2).raw(image([]).data()).raw(bad.data()).u8(0).u8(0).data())
 
 
+def mask_png_seeds() -> None:
+    """Small masks of every colour type the mask reader takes, with every filter type, for
+    fuzz_mask_png (its run decoding against its dense decoding)."""
+    rng = np.random.default_rng(14)
+
+    def grey(name: str, rows: np.ndarray, width: int, ct: int, bd: int, bpp: int, plte: bytes = b"") -> None:
+        prior = np.zeros(rows.shape[1], np.uint8)
+        raw = []
+        for y, row in enumerate(rows):
+            raw.append(pw.filter_row(y % 5, row, prior, bpp))
+            prior = row
+        chunks = [(b"IHDR", pw.ihdr_body(width, rows.shape[0], bd, ct))] + ([(b"PLTE", plte)] if plte else [])
+        chunks += [(b"IDAT", zlib.compress(b"".join(raw), 9)), (b"IEND", b"")]
+        write("mask_png", name, pw.png_file(chunks))
+
+    m = np.zeros((12, 20), np.uint8)
+    m[2:9, 4:15] = 255
+    m[10, ::3] = 255
+    grey("grey8_box_all_filters", m, 20, 0, 8, 1)
+    grey("grey1_box", np.packbits(m != 0, axis=1), 20, 0, 1, 1)
+    grey("grey16_box", (m.astype(">u2") * 257).view(np.uint8).reshape(12, 40), 20, 0, 16, 2)
+    grey("palette8_box", (m != 0).astype(np.uint8) * 2, 20, 3, 8, 1, bytes([0, 0, 0, 1, 0, 0, 200, 10, 10]))
+    rgb = np.zeros((12, 20, 3), np.uint8)
+    rgb[m != 0] = rng.integers(0, 4, size=(int((m != 0).sum()), 3))
+    grey("rgb8_faint", rgb.reshape(12, 60), 20, 2, 8, 3)
+    ids = np.full((12, 20), 7, np.uint16)
+    ids[3:9, 2:11] = 26001
+    grey("grey16_instance_ids", ids.astype(">u2").view(np.uint8).reshape(12, 40), 20, 0, 16, 2)
+
+
 def main() -> None:
     png_seeds()
+    mask_png_seeds()
     rle_seeds()
     pq_seeds()
     amodal_seeds()

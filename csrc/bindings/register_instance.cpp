@@ -5,6 +5,7 @@
 
 #include "common/errors.hpp"
 #include "instance/instance_count.hpp"
+#include "png/mask_png.hpp"
 
 #include "bindings/register.hpp"
 
@@ -86,4 +87,26 @@ void fastpq::register_instance(py::module_& m) {
       py::arg("gt_pngs"), py::arg("masks"), py::arg("gt_names"), py::arg("mask_names"), py::arg("workers") = 0,
       py::arg("max_pixels") = 134217728,
       "instance_count_files for PNG bytes (fetched from object storage): the names are used in messages.");
+  m.def(
+      "mask_png_runs",
+      [](const py::bytes& png, const std::string& name, std::uint64_t max_pixels) {
+        const std::string data = png;
+        fastpq::MaskPngReader reader;
+        {
+          py::gil_scoped_release release;
+          reader.open_memory(reinterpret_cast<const std::uint8_t*>(data.data()), data.size(), name, max_pixels);
+        }
+        const auto& runs = reader.runs();
+        py::array_t<std::uint32_t> out({static_cast<py::ssize_t>(runs.size()), py::ssize_t{3}});
+        std::uint32_t* o = out.mutable_data();
+        for (const fastpq::PixelRun& r : runs) {
+          *o++ = r.y;
+          *o++ = r.x0;
+          *o++ = r.x1;
+        }
+        return py::make_tuple(reader.height(), reader.width(), out, reader.was_dense());
+      },
+      py::arg("png"), py::arg("name") = "<mask>", py::arg("max_pixels") = 134217728,
+      "A mask PNG's non-zero pixels (Pillow's convert(\"L\") != 0) as (height, width, runs (y, x0, x1), "
+      "decoded densely).");
 }

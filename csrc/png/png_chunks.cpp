@@ -107,7 +107,10 @@ PngHeader parse_png_chunks(const std::uint8_t* data, std::size_t size, const std
       h.idat_total += length;
     } else if (std::memcmp(type, "IEND", 4) == 0) {
       have_end = true;
-    } else if (!(type[0] & 0x20) && std::memcmp(type, "PLTE", 4) != 0) {
+    } else if (std::memcmp(type, "PLTE", 4) == 0) {
+      h.palette = body;
+      h.palette_size = length;
+    } else if (!(type[0] & 0x20)) {
       fail(name, "unknown critical chunk " + chunk_name(type));
     }
     pos += 12 + std::size_t{length};
@@ -116,22 +119,24 @@ PngHeader parse_png_chunks(const std::uint8_t* data, std::size_t size, const std
   return h;
 }
 
+const std::uint8_t* png_image_data(const std::uint8_t* data, const PngHeader& h, ByteBuffer& joined) {
+  if (h.idat_chunks <= 1) return h.first_idat;
+  std::uint8_t* out = joined.reserve(h.idat_total);
+  std::size_t at = 0;
+  for (std::size_t p = 8; at < h.idat_total;) {
+    std::uint32_t length = be32(data + p);
+    if (std::memcmp(data + p + 4, "IDAT", 4) == 0) {
+      std::memcpy(out + at, data + p + 8, length);
+      at += length;
+    }
+    p += 12 + std::size_t{length};
+  }
+  return out;
+}
+
 std::uint32_t inflate_png_data(const std::uint8_t* data, const PngHeader& h, Inflater& inflater, ByteBuffer& joined,
                                std::uint8_t* raw, std::size_t expected, const std::string& name) {
-  const std::uint8_t* compressed = h.first_idat;
-  if (h.idat_chunks > 1) {
-    std::uint8_t* out = joined.reserve(h.idat_total);
-    std::size_t at = 0;
-    for (std::size_t p = 8; at < h.idat_total;) {
-      std::uint32_t length = be32(data + p);
-      if (std::memcmp(data + p + 4, "IDAT", 4) == 0) {
-        std::memcpy(out + at, data + p + 8, length);
-        at += length;
-      }
-      p += 12 + std::size_t{length};
-    }
-    compressed = out;
-  }
+  const std::uint8_t* compressed = png_image_data(data, h, joined);
   std::uint32_t adler = 0;
   switch (inflater.inflate(compressed, h.idat_total, raw, expected, &adler)) {
     case InflateStatus::kOk:

@@ -105,7 +105,7 @@ def decode(png: bytes, inflate: str):
 
 def test_corpus_is_small_and_complete():
     targets = {p.name for p in CORPUS.iterdir()}
-    assert targets == {"png", "png_pair", "rle", "polygon", "pq_match", "amodal", "amodal_consistency", "json_scan", "label_png", "semantic", "instance"}
+    assert targets == {"png", "png_pair", "rle", "polygon", "pq_match", "amodal", "amodal_consistency", "json_scan", "label_png", "semantic", "instance", "mask_png"}
     assert all(corpus(t) for t in targets)
     assert sum(p.stat().st_size for p in CORPUS.rglob("*") if p.is_file()) < 1 << 20
 
@@ -477,3 +477,47 @@ def test_semantic_seed(path: Path):
     keep = (ca >= 0) & (cb >= 0)
     expected = np.bincount(ca[keep] * n_cols + cb[keep], minlength=n_rows * n_cols).reshape(n_rows, n_cols)
     np.testing.assert_array_equal(out["confusion"], expected)
+
+
+# --- Cityscapes instance counting and the mask reader -------------------------------------------------
+
+def _pillow_nonzero(png: bytes) -> np.ndarray:
+    from PIL import Image
+    import io
+    return np.array(Image.open(io.BytesIO(png)).convert("L")) != 0
+
+
+@pytest.mark.parametrize("path", corpus("mask_png"), ids=ids_of(corpus("mask_png")))
+def test_mask_png_seed(path: Path):
+    png = path.read_bytes()
+    try:
+        h, w, runs, _ = _core.mask_png_runs(png, "corpus.png")
+    except _core.FormatError as e:
+        assert "corpus.png" in str(e)
+        return
+    got = np.zeros((h, w), bool)
+    for y, a, b in runs.tolist():
+        got[y, a:b] = True
+    np.testing.assert_array_equal(got, _pillow_nonzero(png))
+
+
+@pytest.mark.parametrize("path", corpus("instance"), ids=ids_of(corpus("instance")))
+def test_instance_seed(path: Path):
+    from PIL import Image
+    import io
+    r = ByteReader(path.read_bytes())
+    gt = r.bytes(r.u32())
+    masks = []
+    while r.pos < len(r.data) and len(masks) < 8:
+        masks.append(r.bytes(r.u32()))
+    names = [f"corpus_mask_{i}.png" for i in range(len(masks))]
+    ((error, message, ids, pixels, overlap),) = _core.instance_count_memory([gt], [masks], ["corpus_gt.png"], [names],
+                                                                           1, 1 << 18)
+    if error:
+        assert "corpus" in message
+        return
+    values, index = np.unique(np.array(Image.open(io.BytesIO(gt))), return_inverse=True)
+    np.testing.assert_array_equal(ids, values)
+    np.testing.assert_array_equal(pixels, np.bincount(index.ravel()))
+    expected = [np.bincount(index.ravel()[_pillow_nonzero(m).ravel()], minlength=values.size) for m in masks]
+    np.testing.assert_array_equal(overlap, np.array(expected).reshape(len(masks), values.size))

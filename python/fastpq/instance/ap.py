@@ -4,10 +4,10 @@ averages and the result dict, with the reference's float operations in its order
 from __future__ import annotations
 
 import warnings
-from typing import Any, Dict, List
+from typing import Any, Dict
 
-from .counting import ImageCounts
-from .labels import INSTANCE_LABEL_IDS, INSTANCE_LABELS, VOID_VALUES, label_of_value
+from .labels import INSTANCE_LABEL_IDS, INSTANCE_LABELS
+from .matches import MatchData
 
 MIN_REGION_SIZES = [100, 1000, 1000]
 DISTANCE_THRESHOLDS = [float("inf"), 100.0, 50.0]
@@ -18,54 +18,6 @@ def overlaps() -> Any:
     """The overlap thresholds, exactly the reference's np.arange(0.5, 1., 0.05)."""
     import numpy as np
     return np.arange(0.5, 1.0, 0.05)
-
-
-def _prepare(img: ImageCounts, label: int, min_size: int) -> tuple:
-    """The threshold-free part of one image and class: overlaps (IoU) and ignored pixels."""
-    import numpy as np
-    value_labels = np.array([label_of_value(int(v)) for v in img.ids.tolist()], dtype=np.int64)
-    cols = np.flatnonzero(value_labels == label)
-    gt_ids, gt_pix = img.ids[cols], img.gt_pixels[cols]
-    kept = (gt_ids >= 1000) & (gt_pix >= min_size)
-    rows = np.flatnonzero(img.labels == label)
-    sub = img.overlap[rows]
-    pix = sub.sum(axis=1)
-    inter = sub[:, cols]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = inter / (gt_pix[None, :] + pix[:, None] - inter)
-    void_cols = np.flatnonzero(np.isin(img.ids, VOID_VALUES))
-    weight = (gt_ids < 1000).astype(np.int64) + (gt_pix < min_size).astype(np.int64)
-    ignore = sub[:, void_cols].sum(axis=1) + (inter * weight[None, :]).sum(axis=1)
-    return kept, inter, iou, img.scores[rows], pix, ignore
-
-
-def _image_scores(prepared: tuple, th: float) -> tuple:
-    """(y_true, y_score, hard FNs, have GT, have predictions) of one image, class and threshold."""
-    import numpy as np
-    kept, inter, iou, conf, pix, ignore = prepared
-    have_gt, have_pred = bool(kept.any()), conf.size > 0
-    hit = (inter > 0) & (iou > th)
-    trues: List[float] = []
-    scores: List[float] = []
-    hard_fns = 0
-    for j in np.flatnonzero(kept):
-        matched = conf[hit[:, j]]
-        if matched.size == 0:
-            hard_fns += 1
-            continue
-        best = int(np.argmax(matched))
-        trues.append(1.0)
-        scores.append(float(matched[best]))
-        others = np.delete(matched, best)
-        trues += [0.0] * others.size
-        scores += others.tolist()
-    unmatched = ~hit.any(axis=1)
-    if unmatched.any():
-        for p in np.flatnonzero(unmatched):
-            if float(ignore[p]) / int(pix[p]) <= th:
-                trues.append(0.0)
-                scores.append(float(conf[p]))
-    return trues, scores, hard_fns, have_gt, have_pred
 
 
 def average_precision(y_true: Any, y_score: Any, hard_fns: int) -> float:
@@ -90,50 +42,96 @@ def average_precision(y_true: Any, y_score: Any, hard_fns: int) -> float:
     return float(np.dot(precision, widths))
 
 
-def ap_matrix(images: List[ImageCounts]) -> Any:
-    """The (1, 8, 10) AP array: distance-free row, classes, overlap thresholds."""
+def _class_curve(th: float, prepared: tuple) -> tuple:
+    """(y_true, y_score, hard FNs) of one class, distance row and threshold over all images, as the
+    reference collects them (the order differs; its AP depends only on the multiset)."""
+    import numpy as np
+    kept, ignored_gt, pp, pg, iou, score, pix, void, inter = prepared
+    hit = iou > th
+    on_kept = hit & kept[pg]
+    gts, preds = pg[on_kept], pp[on_kept]
+    order = np.lexsort((score[preds], gts))
+    gts, preds = gts[order], preds[order]
+    best = np.ones(gts.size, bool)
+    best[:-1] = gts[1:] != gts[:-1]  # the last of each GT's group has the highest score
+    hard_fns = int(kept.sum()) - int(best.sum())
+    matched = np.zeros(score.size, bool)
+    matched[pp[hit]] = True
+    free = np.flatnonzero(~matched)
+    ignore = void[free] + np.bincount(pp, weights=inter * ignored_gt[pg], minlength=score.size)[free].astype(np.int64)
+    fp = free[ignore / pix[free] <= th]
+    y_true = np.concatenate([best.astype(np.float64), np.zeros(fp.size)])
+    y_score = np.concatenate([score[preds], score[fp]])
+    return y_true, y_score, hard_fns
+
+
+def _prepare(data: MatchData, label: int, d: int) -> tuple:
+    """The threshold-free part of one class and distance row."""
+    import numpy as np
+    min_size, max_dist, min_conf = MIN_REGION_SIZES[d], DISTANCE_THRESHOLDS[d], DISTANCE_CONFIDENCES[d]
+    g_lab = data.gt_label == label
+    near = (data.gt_dist <= max_dist) & (data.gt_conf >= min_conf)
+    kept = g_lab & (data.gt_value >= 1000) & (data.gt_pixels >= min_size) & near
+    # the reference adds a pair's pixels once for a group and once more for a small or far region
+    ignored_gt = (data.gt_value < 1000).astype(np.int64) + ((data.gt_pixels < min_size) | ~near).astype(np.int64)
+    preds = np.flatnonzero(data.pred_label == label)
+    local = np.full(data.pred_label.size, -1, np.int64)
+    local[preds] = np.arange(preds.size)
+    on = local[data.pair_pred] >= 0
+    pp, pg, inter = local[data.pair_pred[on]], data.pair_gt[on], data.pair_inter[on]
+    pix = data.pred_pixels[preds]
+    iou = inter / (data.gt_pixels[pg] + pix[pp] - inter)
+    return kept, ignored_gt, pp, pg, iou, data.pred_score[preds], pix, data.pred_void[preds], inter
+
+
+def ap_matrix(data: MatchData, distances: bool = False) -> Any:
+    """The (1, 8, 10) AP array (distance-free row, classes, overlap thresholds), or (3, 8, 10) with
+    the 100 m and 50 m rows when the GT distances are given."""
     import numpy as np
     ths = overlaps()
-    ap = np.zeros((1, len(INSTANCE_LABELS), len(ths)), float)
-    prepared = {(i, label): _prepare(img, label, MIN_REGION_SIZES[0])
-                for i, img in enumerate(images) for label in INSTANCE_LABEL_IDS}
-    for o, th in enumerate(ths):
+    rows = len(DISTANCE_THRESHOLDS) if distances else 1
+    ap = np.zeros((rows, len(INSTANCE_LABELS), len(ths)), float)
+    for d in range(rows):
         for c, label in enumerate(INSTANCE_LABEL_IDS):
-            y_true: List[float] = []
-            y_score: List[float] = []
-            fns, have_gt, have_pred = 0, False, False
-            for i in range(len(images)):
-                t, s, f, g, p = _image_scores(prepared[(i, label)], th)
-                y_true += t
-                y_score += s
-                fns += f
-                have_gt |= g
-                have_pred |= p
-            if have_gt and have_pred:
-                ap[0, c, o] = average_precision(np.array(y_true), np.array(y_score), fns)
-            elif have_gt:
-                ap[0, c, o] = 0.0
-            else:
-                ap[0, c, o] = float("nan")
+            prepared = _prepare(data, label, d)
+            have_gt, have_pred = bool(prepared[0].any()), prepared[5].size > 0
+            for o, th in enumerate(ths):
+                if have_gt and have_pred:
+                    y_true, y_score, fns = _class_curve(th, prepared)
+                    ap[d, c, o] = average_precision(y_true, y_score, fns)
+                elif have_gt:
+                    ap[d, c, o] = 0.0
+                else:
+                    ap[d, c, o] = float("nan")
     return ap
 
 
 def result_dict(aps: Any) -> Dict[str, Any]:
-    """The dict cityscapesscripts' evaluateImgLists returns (its JSON layout), as plain floats."""
+    """The dict cityscapesscripts' evaluateImgLists returns (its JSON layout), as plain floats; with
+    three distance rows, its distanceAvailable averages too (its index expressions, so its sums)."""
     import numpy as np
     ths = overlaps()
+    dist_ths = np.array(DISTANCE_THRESHOLDS)
+    d_inf = int(np.argmax(dist_ths))
+    d50m, d100m = np.where(np.isclose(dist_ths, 50.0)), np.where(np.isclose(dist_ths, 100.0))
     o50 = np.where(np.isclose(ths, 0.5))
-    d = 0
+    with_distances = aps.shape[0] == len(DISTANCE_THRESHOLDS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        averages: Dict[str, Any] = {
-            "allAp": float(np.nanmean(aps[d, :, :])),
-            "allAp50%": float(np.nanmean(aps[d, :, o50])),
-            "classes": {},
-        }
+        averages: Dict[str, Any] = {"allAp": float(np.nanmean(aps[d_inf, :, :])),
+                                    "allAp50%": float(np.nanmean(aps[d_inf, :, o50]))}
+        if with_distances:
+            averages["allAp50m"] = float(np.nanmean(aps[d50m, :, :]))
+            averages["allAp100m"] = float(np.nanmean(aps[d100m, :, :]))
+            averages["allAp50%50m"] = float(np.nanmean(aps[d50m, :, o50]))
+        averages["classes"] = {}
         for c, name in enumerate(INSTANCE_LABELS):
-            averages["classes"][name] = {"ap": float(np.average(aps[d, c, :])),
-                                         "ap50%": float(np.average(aps[d, c, o50]))}
+            entry = {"ap": float(np.average(aps[d_inf, c, :])), "ap50%": float(np.average(aps[d_inf, c, o50]))}
+            if with_distances:
+                entry["ap50m"] = float(np.average(aps[d50m, c, :]))
+                entry["ap100m"] = float(np.average(aps[d100m, c, :]))
+                entry["ap50%50m"] = float(np.average(aps[d50m, c, o50]))
+            averages["classes"][name] = entry
     return {
         "averages": averages,
         "overlaps": ths.tolist(),

@@ -4,7 +4,7 @@ pixels it covers of each GT id (void and group regions are GT ids too)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Sequence
+from typing import Any, List, Mapping, Sequence, Tuple
 
 from ..errors import ImageSizeMismatchError, InstancePredictionError, PngError, PngNotFoundError
 from .labels import ID_TO_NAME, INSTANCE_LABEL_IDS, label_of_value
@@ -76,17 +76,33 @@ def read_mask(path: str, shape: Sequence[int], image: str) -> Any:
 
 def count_image(name: str, ids: Any, gt_pixels: Any, index: Any, masks: List[Any],
                 labels: List[int], scores: List[float]) -> ImageCounts:
-    """Counts given masks (bool arrays or callables returning one) against a compact index image."""
+    """Counts given masks (bool arrays, ColumnMajor positions, or callables returning one) against a
+    compact index image."""
     import numpy as np
     keep_rows, keep_labels, keep_scores = [], [], []
+    flat_index = index.ravel()
     for mask, label, score in zip(masks, labels, scores):
         if label not in INSTANCE_LABEL_IDS:
             continue  # the reference skips these before reading their mask
         m = mask() if callable(mask) else mask
+        if isinstance(m, ColumnMajor):
+            if m.flat.size == 0:
+                continue  # empty masks are dropped
+            x, y = np.divmod(m.flat, index.shape[0])  # column-major positions to rows and columns
+            keep_rows.append(np.bincount(flat_index[y * index.shape[1] + x], minlength=ids.size))
+            keep_labels.append(label)
+            keep_scores.append(score)
+            continue
         if m.shape != index.shape:
             raise ImageSizeMismatchError(f"image {name}: a mask is {m.shape[1]}x{m.shape[0]}, "
                                          f"the ground truth is {index.shape[1]}x{index.shape[0]}")
-        row = np.bincount(index[m.astype(bool)], minlength=ids.size)
+        m = m.astype(bool, copy=False)
+        ys = np.flatnonzero(m.any(axis=1))
+        if ys.size == 0:
+            continue  # empty masks are dropped
+        xs = np.flatnonzero(m[ys[0]:ys[-1] + 1].any(axis=0))
+        box = (slice(ys[0], ys[-1] + 1), slice(xs[0], xs[-1] + 1))
+        row = np.bincount(index[box][m[box]], minlength=ids.size)
         if row.sum() == 0:
             continue  # empty masks are dropped
         keep_rows.append(row)
@@ -103,3 +119,47 @@ def check_score(score: float, name: str) -> float:
     if s != s:
         raise InstancePredictionError(f"image {name}: a prediction score is NaN")
     return s
+
+
+class ColumnMajor:
+    """A COCO RLE's foreground as flat column-major pixel positions (never a full mask)."""
+
+    __slots__ = ("flat",)
+
+    def __init__(self, flat: Any) -> None:
+        self.flat = flat
+
+
+def decode_mask(mask: Any, shape: Sequence[int], name: str) -> Any:
+    """An in-memory mask: a boolean / integer array, or a COCO RLE dict (as ColumnMajor positions)."""
+    import numpy as np
+    if isinstance(mask, Mapping):
+        from .. import _core
+        h, w = (int(v) for v in mask["size"])
+        counts = mask["counts"]
+        if (h, w) != tuple(shape):
+            raise InstancePredictionError(f"image {name}: an RLE mask is {w}x{h}, the ground truth is "
+                                          f"{shape[1]}x{shape[0]}")
+        if isinstance(counts, (str, bytes)):
+            counts = _core.rle_from_string(counts, h, w)
+        else:
+            _core.rle_area(counts, h, w)  # the checks rle_decode makes
+        c = np.asarray(counts, dtype=np.int64)
+        starts = np.cumsum(c) - c
+        on_start, on_len = starts[1::2], c[1::2]
+        shift = np.repeat(on_start - (np.cumsum(on_len) - on_len), on_len)
+        return ColumnMajor(np.arange(shift.size, dtype=np.int64) + shift)
+    return np.asarray(mask) != 0
+
+
+def count_entries(name: str, gt: Any, gt_name: str, entries: Sequence[Tuple[Any, Any, Any]]) -> ImageCounts:
+    """The counts of one image from its instanceIds array and its (mask, label id, score) entries."""
+    ids, pix, index = gt_index(gt, gt_name)
+    labels = []
+    for _, label, _ in entries:
+        if int(label) not in ID_TO_NAME:
+            raise InstancePredictionError(f"image {name}: unknown Cityscapes label id {label}")
+        labels.append(int(label))
+    scores = [check_score(s, name) for _, _, s in entries]
+    masks = [(lambda m=m: decode_mask(m, index.shape, name)) for m, _, _ in entries]
+    return count_image(name, ids, pix, index, masks, labels, scores)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ..errors import InstancePredictionError, MissingPredictionError
+from ..errors import MissingPredictionError
 from . import files
 from .ap import ap_matrix, result_dict
-from .counting import ImageCounts, check_score, count_image, gt_index, read_gt, read_mask
-from .labels import ID_TO_NAME, INSTANCE_LABEL_IDS
+from .matches import MatchData, concat, from_counts
+from .counting import ImageCounts, count_entries, count_image, gt_index, read_gt, read_mask
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -41,12 +41,18 @@ class InstanceResult:
         return copy.deepcopy(self._dict)
 
 
-def _result(images: List[ImageCounts]) -> InstanceResult:
-    d = result_dict(ap_matrix(images))
+def result_of(data: MatchData, with_distances: bool = False) -> InstanceResult:
+    """The result of match data (with the 100 m / 50 m rows when ``with_distances``)."""
+    d = result_dict(ap_matrix(data, with_distances))
     matrix = d["resultApMatrix"][0]
     classes = {name: ClassAP(v["ap"], v["ap50%"], list(matrix[i]))
                for i, (name, v) in enumerate(d["averages"]["classes"].items())}
     return InstanceResult(d["averages"]["allAp"], d["averages"]["allAp50%"], classes, d["overlaps"], d)
+
+
+def _result(images: List[ImageCounts], distances: Optional[Mapping[str, Any]] = None) -> InstanceResult:
+    parts = [from_counts(img, None if distances is None else distances.get(img.name, {})) for img in images]
+    return result_of(concat(parts), distances is not None)
 
 
 def _count_files(gt_file: str, lines: List[files.PredictionLine], engine: str, workers: int) -> ImageCounts:
@@ -56,23 +62,10 @@ def _count_files(gt_file: str, lines: List[files.PredictionLine], engine: str, w
     return count_image(name, ids, pix, index, masks, [l.label_id for l in lines], [l.score for l in lines])
 
 
-def _decode(mask: Any, shape: Sequence[int], name: str) -> Any:
-    """An in-memory mask: a boolean / integer array or a COCO RLE dict."""
-    import numpy as np
-    if isinstance(mask, Mapping):
-        from .. import _core
-        h, w = (int(v) for v in mask["size"])
-        counts = mask["counts"]
-        if (h, w) != tuple(shape):
-            raise InstancePredictionError(f"image {name}: an RLE mask is {w}x{h}, the ground truth is "
-                                          f"{shape[1]}x{shape[0]}")
-        return _core.rle_decode(counts, h, w).astype(bool)
-    return np.asarray(mask) != 0
-
-
 def evaluate(gt: Union[PathLike, Sequence[PathLike]], pred: Union[PathLike, Mapping[str, Any], Sequence[Any]],
              *, coco_category_map: Optional[Mapping[int, int]] = None, engine: str = "auto",
-             workers: int = 0, storage_options: Optional[Mapping[str, Any]] = None) -> InstanceResult:
+             workers: int = 0, storage_options: Optional[Mapping[str, Any]] = None,
+             distances: Optional[Mapping[str, Mapping[int, Tuple[float, float]]]] = None) -> InstanceResult:
     """Scores Cityscapes instance predictions against gtFine *_instanceIds.png files.
 
     ``pred`` is the official results folder (per image a ``<city>_<seq>_<frame>*.txt`` of
@@ -83,12 +76,15 @@ def evaluate(gt: Union[PathLike, Sequence[PathLike]], pred: Union[PathLike, Mapp
     ``coco_category_map``). ``engine``: "auto", "cpp" (C++ counting from the PNGs) or "numpy".
     The GT folder (or files) and the results folder may be fsspec URLs (``s3://``, ``zip://``, ...),
     read with ``storage_options``; their PNGs are then counted in C++ from fetched bytes.
+    ``distances`` (image key -> {GT instance id: (median distance in m, stereo density)}, see
+    :func:`fastpq.instance.distances_from_disparity`) adds the reference's 100 m and 50 m rows; GT
+    instances missing from it get the reference's defaults (-1, 0.0), which those rows leave out.
     """
     from ..io.remote import is_url, local_path
 
     gt, pred = local_path(gt), local_path(pred)
     if is_url(gt) or is_url(pred) or (not isinstance(gt, (str, os.PathLike)) and any(is_url(g) for g in gt)):
-        return _evaluate_remote(gt, pred, engine, workers, storage_options)
+        return _evaluate_remote(gt, pred, engine, workers, storage_options, distances)
     gt_list = files.gt_files(gt)
     images: List[ImageCounts] = []
     if isinstance(pred, (str, os.PathLike)):
@@ -97,7 +93,7 @@ def evaluate(gt: Union[PathLike, Sequence[PathLike]], pred: Union[PathLike, Mapp
         per_image = [(g, files.parse_results_txt(files.find_results_txt(g, walk), root, files.image_key(g)))
                      for g in gt_list]
         from .native import count_files
-        return _result(count_files(per_image, engine, workers, _count_files))
+        return _result(count_files(per_image, engine, workers, _count_files), distances)
     in_memory: Dict[str, List[Any]] = {}
     if isinstance(pred, Mapping):
         in_memory = {str(k): list(v) for k, v in pred.items()}
@@ -108,24 +104,15 @@ def evaluate(gt: Union[PathLike, Sequence[PathLike]], pred: Union[PathLike, Mapp
             in_memory.setdefault(str(r["image_id"]), []).append((r["segmentation"], label, r["score"]))
     for g in gt_list:
         name = files.image_key(g)
-        ids, pix, index = gt_index(read_gt(g), g)
-        entries = in_memory.get(name, [])
-        labels = []
-        for _, label, _ in entries:
-            if int(label) not in ID_TO_NAME:
-                raise InstancePredictionError(f"image {name}: unknown Cityscapes label id {label}")
-            labels.append(int(label))
-        scores = [check_score(s, name) for _, _, s in entries]
-        masks = [(lambda m=m: _decode(m, index.shape, name)) for m, _, _ in entries]
-        images.append(count_image(name, ids, pix, index, masks, labels, scores))
+        images.append(count_entries(name, read_gt(g), g, in_memory.get(name, [])))
     unknown = set(in_memory) - {files.image_key(g) for g in gt_list}
     if unknown:
         raise MissingPredictionError(f"predictions for images without ground truth: {sorted(unknown)[:5]}")
-    return _result(images)
+    return _result(images, distances)
 
 
-def _evaluate_remote(gt: Any, pred: Any, engine: str, workers: int,
-                     storage_options: Optional[Mapping[str, Any]]) -> InstanceResult:
+def _evaluate_remote(gt: Any, pred: Any, engine: str, workers: int, storage_options: Optional[Mapping[str, Any]],
+                     distances: Optional[Mapping[str, Any]] = None) -> InstanceResult:
     """evaluate() for a GT and a results folder of which one at least is a URL."""
     from ..errors import InvalidOptionError
     from ..io.remote import is_url
@@ -138,7 +125,8 @@ def _evaluate_remote(gt: Any, pred: Any, engine: str, workers: int,
         raise InvalidOptionError("with ground truth behind URLs the results folder must be a URL too (a local "
                                  "folder: file://...)")
     gt_list = gt_urls(gt, storage_options)
-    return _result(count_remote(per_image_lines(gt_list, pred, storage_options), workers, storage_options))
+    return _result(count_remote(per_image_lines(gt_list, pred, storage_options), workers, storage_options),
+                   distances)
 
 
 cityscapes_ap = evaluate

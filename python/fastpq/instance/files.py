@@ -53,16 +53,21 @@ def image_key(gt_file: str) -> str:
 
 
 def index_results(pred_root: str) -> List[Tuple[str, List[str]]]:
-    """Every (folder, file names) under the results root, walked once."""
+    """Every (folder, names of its .txt files) under the results root, walked once."""
     if not os.path.isdir(pred_root):
         raise MissingFolderError(f"results folder '{pred_root}' does not exist")
-    return [(d, names) for d, _, names in os.walk(pred_root)]
+    return [(d, [n for n in names if n.endswith(".txt")]) for d, _, names in os.walk(pred_root)]
 
 
 def find_results_txt(gt_file: str, walk: List[Tuple[str, List[str]]]) -> str:
     """The one results txt matching ``<city>_<seq>_<frame>*.txt`` for a GT file (reference rule)."""
-    pattern = image_key(gt_file) + "*.txt"
-    hits = [os.path.join(d, n) for d, names in walk for n in fnmatch.filter(names, pattern)]
+    key = image_key(gt_file)
+    pattern = key + "*.txt"
+    if any(c in key for c in "*?["):
+        hits = [os.path.join(d, n) for d, names in walk for n in fnmatch.filter(names, pattern)]
+    else:  # what fnmatch matches for this pattern, without a regular expression per name
+        hits = [os.path.join(d, n) for d, names in walk for n in names if n.startswith(key) and
+                len(n) >= len(key) + 4]
     if len(hits) > 1:
         raise MissingPredictionError(f"found several results files for '{gt_file}': {sorted(hits)}")
     if not hits:
@@ -80,10 +85,16 @@ def parse_results_txt(txt: str, pred_root: str, image: str) -> List[PredictionLi
     except OSError as e:
         raise MissingPredictionError(f"image {image}: cannot read results file '{txt}': {e}") from e
 
+    folder = os.path.abspath(os.path.dirname(txt))
+    inside = os.path.commonpath([folder, root]) == root
+
     def mask_of(rel: str, where: str) -> str:
         if os.path.isabs(rel):
             raise InstancePredictionError(f"{where}: mask path '{rel}' must be relative")
-        mask = os.path.abspath(os.path.join(os.path.dirname(txt), rel))
+        parts = rel.split(os.sep)
+        if inside and "" not in parts and "." not in parts and ".." not in parts:
+            return folder + os.sep + rel  # already normal and below the results folder
+        mask = os.path.abspath(os.path.join(folder, rel))
         if os.path.commonpath([mask, root]) != root:
             raise InstancePredictionError(f"{where}: mask '{mask}' points outside the results folder '{root}'")
         return mask

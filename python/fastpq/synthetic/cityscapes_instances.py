@@ -16,7 +16,7 @@ from typing import List, Tuple
 CLASS_IDS = (24, 25, 26, 27, 28, 31, 32, 33)
 
 
-def _scene(rng, h: int, w: int, n_inst: int):
+def _scene(rng, h: int, w: int, n_inst: int, extent: Tuple[int, int] = (10, 3)):
     import numpy as np
     ids = np.full((h, w), 7, dtype=np.uint16)              # road
     ids[: h // 3] = 23                                      # sky
@@ -30,8 +30,8 @@ def _scene(rng, h: int, w: int, n_inst: int):
         k = used.get(label, 0)
         used[label] = k + 1
         tiny = rng.random() < 0.15
-        bh = int(rng.integers(2, 8)) if tiny else int(rng.integers(h // 10 + 2, h // 3 + 3))
-        bw = int(rng.integers(2, 8)) if tiny else int(rng.integers(w // 10 + 2, w // 3 + 3))
+        bh = int(rng.integers(2, 8)) if tiny else int(rng.integers(h // extent[0] + 2, h // extent[1] + 3))
+        bw = int(rng.integers(2, 8)) if tiny else int(rng.integers(w // extent[0] + 2, w // extent[1] + 3))
         y, x = int(rng.integers(0, h - bh)), int(rng.integers(0, w - bw))
         ids[y: y + bh, x: x + bw] = label * 1000 + k
     return ids
@@ -72,11 +72,14 @@ def _predictions(rng, ids, keep_curves: bool) -> List[Tuple[object, int, float]]
 
 
 def generate(root: str, seed: int = 0, images: int = 4, height: int = 64, width: int = 128,
-             instances: int = 8, city: str = "synth", keep_curves: bool = True) -> Tuple[Path, Path]:
+             instances: int = 8, city: str = "synth", keep_curves: bool = True,
+             extent: Tuple[int, int] = (10, 3)) -> Tuple[Path, Path]:
     """Writes ``root/gtFine/val/<city>/...`` and ``root/results/...``; returns (gt folder, results folder).
 
     ``keep_curves`` adds an exact prediction of one large instance per class and image, so that no
-    class with GT ends with every prediction ignored (where cityscapesscripts crashes, its issue #89)."""
+    class with GT ends with every prediction ignored (where cityscapesscripts crashes, its issue #89).
+    Instances that are not tiny span 1/extent[0] to 1/extent[1] of the image's height and width;
+    smaller ones overlap less, so more of them survive as separate GT instances and predictions."""
     import numpy as np
     from PIL import Image
     base = Path(root)
@@ -87,7 +90,7 @@ def generate(root: str, seed: int = 0, images: int = 4, height: int = 64, width:
     for i in range(images):
         rng = np.random.default_rng([seed, i])
         stem = f"{city}_{seed:06d}_{i:06d}"
-        ids = _scene(rng, height, width, instances)
+        ids = _scene(rng, height, width, instances, extent)
         Image.fromarray(ids).save(gt_dir / f"{stem}_gtFine_instanceIds.png")
         labels = np.where(ids >= 1000, ids // 1000, ids).astype(np.uint8)
         Image.fromarray(labels).save(gt_dir / f"{stem}_gtFine_labelIds.png")
