@@ -42,13 +42,15 @@ void mark_boundary(const Rle& mask, std::uint32_t h, std::uint32_t w, std::vecto
   const std::uint64_t xa = x0 > 0 ? x0 - 1 : 0, ya = y0 > 0 ? y0 - 1 : 0;
   for (std::uint64_t x = xa; x <= x1; ++x) {
     const std::uint8_t* col = scratch.data() + x * h;
-    const std::uint8_t* east = x + 1 < w ? col + h : nullptr;
     std::uint8_t* dst = out.data() + x * h;
-    for (std::uint64_t y = ya; y <= y1; ++y) {
-      const std::uint8_t v = col[y];
-      bool edge = east && east[y] != v;
-      if (y + 1 < h) edge = edge || col[y + 1] != v || (east && east[y + 1] != v);
-      if (edge) dst[y] = 1;
+    const std::uint64_t south_end = y1 + 1 < h ? y1 + 1 : y1;  // rows [ya, south_end) have a south neighbour
+    if (x + 1 < w) {
+      const std::uint8_t* east = col + h;
+      for (std::uint64_t y = ya; y < south_end; ++y)
+        dst[y] |= static_cast<std::uint8_t>((col[y] ^ east[y]) | (col[y] ^ col[y + 1]) | (col[y] ^ east[y + 1]));
+      if (south_end == y1) dst[y1] |= static_cast<std::uint8_t>(col[y1] ^ east[y1]);  // the image's last row
+    } else {
+      for (std::uint64_t y = ya; y < south_end; ++y) dst[y] |= static_cast<std::uint8_t>(col[y] ^ col[y + 1]);
     }
   }
   for (std::uint64_t x = x0; x <= x1; ++x)
@@ -79,14 +81,26 @@ std::vector<Offset> disk(double t) {
 struct Boundary {
   std::vector<std::int32_t> xs, ys;
   std::vector<std::int32_t> node;  // column-major, -1 off the boundary
+  std::vector<std::uint64_t> bits;  // column-major bit x * h + y set on the boundary, one spare word
 };
+
+// Bits [first, first + count) of `bits` (count <= 64), bit `first` lowest.
+inline std::uint64_t bit_range(const std::vector<std::uint64_t>& bits, std::uint64_t first, std::uint32_t count) {
+  const std::uint64_t word = first >> 6;
+  const unsigned off = static_cast<unsigned>(first & 63);
+  std::uint64_t v = bits[word] >> off;
+  if (off != 0) v |= bits[word + 1] << (64 - off);
+  return count == 64 ? v : v & ((std::uint64_t{1} << count) - 1);
+}
 
 Boundary nodes_of(const std::vector<std::uint8_t>& map, std::uint32_t h, std::uint32_t w) {
   Boundary b;
   b.node.assign(map.size(), -1);
+  b.bits.assign(map.size() / 64 + 2, 0);
   for (std::uint64_t x = 0; x < w; ++x)
     for (std::uint64_t y = 0; y < h; ++y)
       if (map[x * h + y]) {
+        b.bits[(x * h + y) >> 6] |= std::uint64_t{1} << ((x * h + y) & 63);
         b.node[x * h + y] = static_cast<std::int32_t>(b.xs.size());
         b.xs.push_back(static_cast<std::int32_t>(x));
         b.ys.push_back(static_cast<std::int32_t>(y));
@@ -95,12 +109,21 @@ Boundary nodes_of(const std::vector<std::uint8_t>& map, std::uint32_t h, std::ui
 }
 
 // Hopcroft-Karp on the graph adj (CSR: x's candidates are adj[start[x] .. start[x+1])), after a
-// greedy start. Depth-first searches are iterative: augmenting paths can be thousands of pixels long.
+// greedy start: x with the pixel it coincides with (same_pixel[x], -1 for none, or an empty
+// vector), then every other x with its first free candidate. Depth-first searches are iterative:
+// augmenting paths can be thousands of pixels long.
 std::int64_t maximum_matching(const std::vector<std::int64_t>& start, const std::vector<std::int32_t>& adj,
-                              std::size_t nx, std::size_t ny) {
+                              std::size_t nx, std::size_t ny, const std::vector<std::int32_t>& same_pixel) {
   std::vector<std::int32_t> match_x(nx, -1), match_y(ny, -1);
   std::int64_t size = 0;
-  for (std::size_t x = 0; x < nx; ++x)
+  for (std::size_t x = 0; x < same_pixel.size(); ++x)  // coinciding pixels first
+    if (same_pixel[x] >= 0) {
+      match_x[x] = same_pixel[x];
+      match_y[same_pixel[x]] = static_cast<std::int32_t>(x);
+      ++size;
+    }
+  for (std::size_t x = 0; x < nx; ++x) {
+    if (match_x[x] >= 0) continue;
     for (std::int64_t k = start[x]; k < start[x + 1]; ++k)
       if (match_y[adj[k]] < 0) {
         match_y[adj[k]] = static_cast<std::int32_t>(x);
@@ -108,6 +131,36 @@ std::int64_t maximum_matching(const std::vector<std::int64_t>& start, const std:
         ++size;
         break;
       }
+  }
+  // The rest runs per connected component of the graph, and only where a component still has a
+  // free pixel on both sides: elsewhere no augmenting path can exist.
+  std::vector<std::int32_t> parent(nx + ny);
+  for (std::size_t v = 0; v < parent.size(); ++v) parent[v] = static_cast<std::int32_t>(v);
+  auto find = [&](std::int32_t v) {
+    while (parent[v] != v) v = parent[v] = parent[parent[v]];
+    return v;
+  };
+  for (std::size_t x = 0; x < nx; ++x)
+    for (std::int64_t k = start[x]; k < start[x + 1]; ++k) {
+      const std::int32_t a = find(static_cast<std::int32_t>(x)), b = find(static_cast<std::int32_t>(nx) + adj[k]);
+      if (a != b) parent[a] = b;
+    }
+  std::vector<std::int32_t> free_x(nx + ny, 0), free_y(nx + ny, 0);
+  for (std::size_t x = 0; x < nx; ++x)
+    if (match_x[x] < 0 && start[x + 1] > start[x]) ++free_x[find(static_cast<std::int32_t>(x))];
+  for (std::size_t y = 0; y < ny; ++y)
+    if (match_y[y] < 0) ++free_y[find(static_cast<std::int32_t>(nx + y))];
+  // The x pixels of every component that can still grow, grouped by component.
+  std::vector<std::int32_t> open, component_of(nx, -1);
+  for (std::size_t x = 0; x < nx; ++x) {
+    const std::int32_t c = find(static_cast<std::int32_t>(x));
+    if (free_x[c] > 0 && free_y[c] > 0) {
+      component_of[x] = c;
+      open.push_back(static_cast<std::int32_t>(x));
+    }
+  }
+  std::stable_sort(open.begin(), open.end(),
+                   [&](std::int32_t p, std::int32_t q) { return component_of[p] < component_of[q]; });
   constexpr std::int32_t kInf = std::numeric_limits<std::int32_t>::max();
   std::vector<std::int32_t> dist(nx), queue;
   std::vector<std::int64_t> next(nx);
@@ -115,55 +168,67 @@ std::int64_t maximum_matching(const std::vector<std::int64_t>& start, const std:
     std::int32_t x, y;  // y: the candidate taken at this level (for the augmentation)
   };
   std::vector<Frame> stack;
-  for (;;) {
-    queue.clear();
-    for (std::size_t x = 0; x < nx; ++x) {
-      dist[x] = match_x[x] < 0 ? 0 : kInf;
-      if (match_x[x] < 0) queue.push_back(static_cast<std::int32_t>(x));
-    }
-    bool found = false;
-    for (std::size_t q = 0; q < queue.size(); ++q) {
-      const std::int32_t x = queue[q];
-      for (std::int64_t k = start[x]; k < start[x + 1]; ++k) {
-        const std::int32_t x2 = match_y[adj[k]];
-        if (x2 < 0) {
-          found = true;
-        } else if (dist[x2] == kInf) {
-          dist[x2] = dist[x] + 1;
-          queue.push_back(x2);
+  for (std::size_t first = 0; first < open.size();) {
+    std::size_t last = first;
+    while (last < open.size() && component_of[open[last]] == component_of[open[first]]) ++last;
+    const std::int32_t* members = open.data() + first;
+    const std::size_t count = last - first;
+    first = last;
+    for (;;) {
+      queue.clear();
+      for (std::size_t m = 0; m < count; ++m) {
+        const std::int32_t x = members[m];
+        dist[x] = match_x[x] < 0 ? 0 : kInf;
+        if (match_x[x] < 0) queue.push_back(x);
+      }
+      // Layers up to the first one that reaches a free pixel (the shortest augmenting paths).
+      bool found = false;
+      for (std::size_t q = 0; q < queue.size(); ++q) {
+        const std::int32_t x = queue[q];
+        if (found && dist[x] > dist[queue[q - 1]]) break;
+        for (std::int64_t k = start[x]; k < start[x + 1]; ++k) {
+          const std::int32_t x2 = match_y[adj[k]];
+          if (x2 < 0) {
+            found = true;
+          } else if (!found && dist[x2] == kInf) {
+            dist[x2] = dist[x] + 1;
+            queue.push_back(x2);
+          }
         }
       }
-    }
-    if (!found) return size;
-    for (std::size_t x = 0; x < nx; ++x) next[x] = start[x];
-    for (std::size_t root = 0; root < nx; ++root) {
-      if (match_x[root] >= 0 || dist[root] != 0) continue;
-      stack.assign(1, {static_cast<std::int32_t>(root), -1});
-      while (!stack.empty()) {
-        Frame& top = stack.back();
-        if (next[top.x] == start[top.x + 1]) {
-          dist[top.x] = kInf;  // a dead end for the rest of this phase
-          stack.pop_back();
-          continue;
-        }
-        const std::int32_t y = adj[next[top.x]++];
-        const std::int32_t x2 = match_y[y];
-        if (x2 < 0) {
-          top.y = y;
-          for (const Frame& f : stack) {
-            match_x[f.x] = f.y;
-            match_y[f.y] = f.x;
+      if (!found) break;
+      for (std::size_t m = 0; m < count; ++m) next[members[m]] = start[members[m]];
+      for (std::size_t m = 0; m < count; ++m) {
+        const std::int32_t root = members[m];
+        if (match_x[root] >= 0 || dist[root] != 0) continue;
+        stack.assign(1, {root, -1});
+        while (!stack.empty()) {
+          Frame& top = stack.back();
+          if (next[top.x] == start[top.x + 1]) {
+            dist[top.x] = kInf;  // a dead end for the rest of this phase
+            stack.pop_back();
+            continue;
           }
-          ++size;
-          break;
-        }
-        if (dist[x2] == dist[top.x] + 1) {
-          top.y = y;
-          stack.push_back({x2, -1});
+          const std::int32_t y = adj[next[top.x]++];
+          const std::int32_t x2 = match_y[y];
+          if (x2 < 0) {
+            top.y = y;
+            for (const Frame& f : stack) {
+              match_x[f.x] = f.y;
+              match_y[f.y] = f.x;
+            }
+            ++size;
+            break;
+          }
+          if (dist[x2] == dist[top.x] + 1) {
+            top.y = y;
+            stack.push_back({x2, -1});
+          }
         }
       }
     }
   }
+  return size;
 }
 
 // The size of a maximum matching between the boundary pixels of a and b.
@@ -174,25 +239,62 @@ std::int64_t match_nodes(const Boundary& a, const Boundary& b, std::uint32_t h, 
   if (nx == 0 || ny == 0) return 0;
   start.assign(nx + 1, 0);
   adj.clear();
-  const bool scan_all = offsets.size() > ny;  // a wide tolerance: test every pixel of b instead
-  for (std::size_t i = 0; i < nx; ++i) {
-    const std::int64_t x = a.xs[i], y = a.ys[i];
-    if (scan_all) {
+  if (offsets.size() > ny) {  // a wide tolerance: test every pixel of b instead
+    for (std::size_t i = 0; i < nx; ++i) {
       for (std::size_t j = 0; j < ny; ++j) {
-        const double du = static_cast<double>(b.xs[j] - x), dv = static_cast<double>(b.ys[j] - y);
+        const double du = static_cast<double>(b.xs[j] - a.xs[i]), dv = static_cast<double>(b.ys[j] - a.ys[i]);
         if (du * du + dv * dv <= t * t) adj.push_back(static_cast<std::int32_t>(j));
       }
-    } else {
-      for (const Offset& o : offsets) {
-        const std::int64_t u = x + o.du, v = y + o.dv;
+      start[i + 1] = static_cast<std::int64_t>(adj.size());
+    }
+    return maximum_matching(start, adj, nx, ny, {});
+  }
+  const std::int64_t r = static_cast<std::int64_t>(std::ceil(t));
+  if (2 * r + 1 <= 64) {
+    // Per pixel of a and column step du, the rows y - r .. y + r of b's column x + du are one word
+    // of b's bit map; the disk keeps the rows with du^2 + dv^2 <= t^2, and each bit left is a
+    // candidate. Candidates come column step by column step, rows ascending.
+    std::vector<std::uint64_t> disk_rows(static_cast<std::size_t>(2 * r + 1), 0);
+    std::vector<std::int32_t> same_pixel(nx);
+    for (const Offset& o : offsets) disk_rows[static_cast<std::size_t>(o.du + r)] |= std::uint64_t{1} << (o.dv + r);
+    for (std::size_t i = 0; i < nx; ++i) {
+      const std::int64_t x = a.xs[i], y = a.ys[i];
+      same_pixel[i] = b.node[static_cast<std::size_t>(x) * h + static_cast<std::size_t>(y)];
+      const std::int64_t lo = std::max<std::int64_t>(y - r, 0), hi = std::min<std::int64_t>(y + r, h - 1);
+      for (std::int64_t du = -r; du <= r; ++du) {
+        const std::int64_t u = x + du;
+        if (u < 0 || u >= w) continue;
+        std::uint64_t window = bit_range(b.bits, static_cast<std::uint64_t>(u) * h + static_cast<std::uint64_t>(lo),
+                                         static_cast<std::uint32_t>(hi - lo + 1));
+        window = (window << (lo - (y - r))) & disk_rows[static_cast<std::size_t>(du + r)];
+        while (window) {
+          const std::int64_t dv = __builtin_ctzll(window) - r;
+          window &= window - 1;
+          adj.push_back(b.node[static_cast<std::size_t>(u) * h + static_cast<std::size_t>(y + dv)]);
+        }
+      }
+      start[i + 1] = static_cast<std::int64_t>(adj.size());
+    }
+    return maximum_matching(start, adj, nx, ny, same_pixel);
+  }
+  // A tolerance wider than a word: offset by offset over a's pixels (column-major), so that b's
+  // node map is read in order: one pass counts each pixel's candidates, a second writes them.
+  auto each_candidate = [&](auto visit) {
+    for (const Offset& o : offsets) {
+      for (std::size_t i = 0; i < nx; ++i) {
+        const std::int64_t u = a.xs[i] + o.du, v = a.ys[i] + o.dv;
         if (u < 0 || v < 0 || u >= w || v >= h) continue;
         const std::int32_t j = b.node[static_cast<std::size_t>(u) * h + static_cast<std::size_t>(v)];
-        if (j >= 0) adj.push_back(j);
+        if (j >= 0) visit(i, j);
       }
     }
-    start[i + 1] = static_cast<std::int64_t>(adj.size());
-  }
-  return maximum_matching(start, adj, nx, ny);
+  };
+  each_candidate([&](std::size_t i, std::int32_t) { ++start[i + 1]; });
+  for (std::size_t i = 0; i < nx; ++i) start[i + 1] += start[i];
+  adj.resize(static_cast<std::size_t>(start[nx]));
+  std::vector<std::int64_t> fill(start.begin(), start.end() - 1);
+  each_candidate([&](std::size_t i, std::int32_t j) { adj[static_cast<std::size_t>(fill[i]++)] = j; });
+  return maximum_matching(start, adj, nx, ny, {});
 }
 
 double tolerance(double max_dist, std::uint32_t h, std::uint32_t w) {
