@@ -78,10 +78,29 @@ std::vector<Offset> disk(double t) {
 }
 
 // The boundary pixels of one annotation: their coordinates and, per pixel of the image, the node.
+// Set bits of v (the builtin where the target has the instruction, libgcc's table walk is slower).
+inline int popcount64(std::uint64_t v) {
+#if defined(__POPCNT__)
+  return __builtin_popcountll(v);
+#else
+  v = v - ((v >> 1) & 0x5555555555555555ULL);
+  v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL);
+  v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+  return static_cast<int>((v * 0x0101010101010101ULL) >> 56);
+#endif
+}
+
 struct Boundary {
   std::vector<std::int32_t> xs, ys;
-  std::vector<std::int32_t> node;  // column-major, -1 off the boundary
   std::vector<std::uint64_t> bits;  // column-major bit x * h + y set on the boundary, one spare word
+  std::vector<std::int32_t> rank;   // boundary pixels before each word of `bits`
+
+  // The node of the boundary pixel at column-major position pos (its rank among the set bits).
+  std::int32_t node(std::uint64_t pos) const {
+    const std::uint64_t below = bits[pos >> 6] & ((std::uint64_t{1} << (pos & 63)) - 1);
+    return rank[pos >> 6] + popcount64(below);
+  }
+  bool on(std::uint64_t pos) const { return (bits[pos >> 6] >> (pos & 63)) & 1; }
 };
 
 // Bits [first, first + count) of `bits` (count <= 64), bit `first` lowest.
@@ -95,16 +114,20 @@ inline std::uint64_t bit_range(const std::vector<std::uint64_t>& bits, std::uint
 
 Boundary nodes_of(const std::vector<std::uint8_t>& map, std::uint32_t h, std::uint32_t w) {
   Boundary b;
-  b.node.assign(map.size(), -1);
   b.bits.assign(map.size() / 64 + 2, 0);
   for (std::uint64_t x = 0; x < w; ++x)
     for (std::uint64_t y = 0; y < h; ++y)
       if (map[x * h + y]) {
         b.bits[(x * h + y) >> 6] |= std::uint64_t{1} << ((x * h + y) & 63);
-        b.node[x * h + y] = static_cast<std::int32_t>(b.xs.size());
         b.xs.push_back(static_cast<std::int32_t>(x));
         b.ys.push_back(static_cast<std::int32_t>(y));
       }
+  b.rank.resize(b.bits.size());
+  std::int32_t total = 0;
+  for (std::size_t k = 0; k < b.bits.size(); ++k) {
+    b.rank[k] = total;
+    total += popcount64(b.bits[k]);
+  }
   return b;
 }
 
@@ -134,7 +157,7 @@ std::int64_t maximum_matching(const std::vector<std::int64_t>& start, const std:
   }
   // The rest runs per connected component of the graph, and only where a component still has a
   // free pixel on both sides: elsewhere no augmenting path can exist.
-  std::vector<std::int32_t> parent(nx + ny);
+  std::vector<std::int32_t> parent(nx + ny), weight(nx + ny, 1);
   for (std::size_t v = 0; v < parent.size(); ++v) parent[v] = static_cast<std::int32_t>(v);
   auto find = [&](std::int32_t v) {
     while (parent[v] != v) v = parent[v] = parent[parent[v]];
@@ -142,45 +165,56 @@ std::int64_t maximum_matching(const std::vector<std::int64_t>& start, const std:
   };
   for (std::size_t x = 0; x < nx; ++x)
     for (std::int64_t k = start[x]; k < start[x + 1]; ++k) {
-      const std::int32_t a = find(static_cast<std::int32_t>(x)), b = find(static_cast<std::int32_t>(nx) + adj[k]);
-      if (a != b) parent[a] = b;
+      std::int32_t a = find(static_cast<std::int32_t>(x)), b = find(static_cast<std::int32_t>(nx) + adj[k]);
+      if (a == b) continue;
+      if (weight[a] > weight[b]) std::swap(a, b);  // union by size: the smaller tree goes under
+      parent[a] = b;
+      weight[b] += weight[a];
     }
-  std::vector<std::int32_t> free_x(nx + ny, 0), free_y(nx + ny, 0);
-  for (std::size_t x = 0; x < nx; ++x)
-    if (match_x[x] < 0 && start[x + 1] > start[x]) ++free_x[find(static_cast<std::int32_t>(x))];
+  std::vector<std::int32_t> free_y(nx + ny, 0);
   for (std::size_t y = 0; y < ny; ++y)
     if (match_y[y] < 0) ++free_y[find(static_cast<std::int32_t>(nx + y))];
-  // The x pixels of every component that can still grow, grouped by component.
-  std::vector<std::int32_t> open, component_of(nx, -1);
+  // The free x pixels of every component that can still grow, grouped by component. Each phase
+  // touches only what its searches reach: distances and search positions carry the phase that
+  // set them, and are void in any other.
+  std::vector<std::int32_t> roots, component_of(nx, -1);
   for (std::size_t x = 0; x < nx; ++x) {
+    if (match_x[x] >= 0 || start[x + 1] == start[x]) continue;
     const std::int32_t c = find(static_cast<std::int32_t>(x));
-    if (free_x[c] > 0 && free_y[c] > 0) {
+    if (free_y[c] > 0) {
       component_of[x] = c;
-      open.push_back(static_cast<std::int32_t>(x));
+      roots.push_back(static_cast<std::int32_t>(x));
     }
   }
-  std::stable_sort(open.begin(), open.end(),
+  std::stable_sort(roots.begin(), roots.end(),
                    [&](std::int32_t p, std::int32_t q) { return component_of[p] < component_of[q]; });
   constexpr std::int32_t kInf = std::numeric_limits<std::int32_t>::max();
-  std::vector<std::int32_t> dist(nx), queue;
+  std::vector<std::int32_t> dist(nx), queue, component;
+  std::vector<std::uint32_t> dist_phase(nx, 0), next_phase(nx, 0);
   std::vector<std::int64_t> next(nx);
+  std::uint32_t phase = 0;
+  auto distance = [&](std::int32_t x) { return dist_phase[x] == phase ? dist[x] : kInf; };
   struct Frame {
     std::int32_t x, y;  // y: the candidate taken at this level (for the augmentation)
   };
   std::vector<Frame> stack;
-  for (std::size_t first = 0; first < open.size();) {
+  for (std::size_t first = 0; first < roots.size();) {
     std::size_t last = first;
-    while (last < open.size() && component_of[open[last]] == component_of[open[first]]) ++last;
-    const std::int32_t* members = open.data() + first;
-    const std::size_t count = last - first;
+    while (last < roots.size() && component_of[roots[last]] == component_of[roots[first]]) ++last;
+    component.assign(roots.begin() + static_cast<std::ptrdiff_t>(first), roots.begin() + static_cast<std::ptrdiff_t>(last));
     first = last;
     for (;;) {
+      ++phase;
       queue.clear();
-      for (std::size_t m = 0; m < count; ++m) {
-        const std::int32_t x = members[m];
-        dist[x] = match_x[x] < 0 ? 0 : kInf;
-        if (match_x[x] < 0) queue.push_back(x);
+      std::size_t kept = 0;
+      for (std::int32_t x : component) {
+        if (match_x[x] >= 0) continue;  // matched by an earlier phase
+        component[kept++] = x;
+        dist[x] = 0;
+        dist_phase[x] = phase;
+        queue.push_back(x);
       }
+      component.resize(kept);
       // Layers up to the first one that reaches a free pixel (the shortest augmenting paths).
       bool found = false;
       for (std::size_t q = 0; q < queue.size(); ++q) {
@@ -190,20 +224,23 @@ std::int64_t maximum_matching(const std::vector<std::int64_t>& start, const std:
           const std::int32_t x2 = match_y[adj[k]];
           if (x2 < 0) {
             found = true;
-          } else if (!found && dist[x2] == kInf) {
+          } else if (!found && dist_phase[x2] != phase) {
             dist[x2] = dist[x] + 1;
+            dist_phase[x2] = phase;
             queue.push_back(x2);
           }
         }
       }
       if (!found) break;
-      for (std::size_t m = 0; m < count; ++m) next[members[m]] = start[members[m]];
-      for (std::size_t m = 0; m < count; ++m) {
-        const std::int32_t root = members[m];
-        if (match_x[root] >= 0 || dist[root] != 0) continue;
+      for (std::int32_t root : component) {
+        if (distance(root) != 0) continue;
         stack.assign(1, {root, -1});
         while (!stack.empty()) {
           Frame& top = stack.back();
+          if (next_phase[top.x] != phase) {
+            next[top.x] = start[top.x];
+            next_phase[top.x] = phase;
+          }
           if (next[top.x] == start[top.x + 1]) {
             dist[top.x] = kInf;  // a dead end for the rest of this phase
             stack.pop_back();
@@ -220,7 +257,7 @@ std::int64_t maximum_matching(const std::vector<std::int64_t>& start, const std:
             ++size;
             break;
           }
-          if (dist[x2] == dist[top.x] + 1) {
+          if (distance(x2) == dist[top.x] + 1) {
             top.y = y;
             stack.push_back({x2, -1});
           }
@@ -259,7 +296,8 @@ std::int64_t match_nodes(const Boundary& a, const Boundary& b, std::uint32_t h, 
     for (const Offset& o : offsets) disk_rows[static_cast<std::size_t>(o.du + r)] |= std::uint64_t{1} << (o.dv + r);
     for (std::size_t i = 0; i < nx; ++i) {
       const std::int64_t x = a.xs[i], y = a.ys[i];
-      same_pixel[i] = b.node[static_cast<std::size_t>(x) * h + static_cast<std::size_t>(y)];
+      const std::uint64_t here = static_cast<std::uint64_t>(x) * h + static_cast<std::uint64_t>(y);
+      same_pixel[i] = b.on(here) ? b.node(here) : -1;
       const std::int64_t lo = std::max<std::int64_t>(y - r, 0), hi = std::min<std::int64_t>(y + r, h - 1);
       for (std::int64_t du = -r; du <= r; ++du) {
         const std::int64_t u = x + du;
@@ -270,7 +308,7 @@ std::int64_t match_nodes(const Boundary& a, const Boundary& b, std::uint32_t h, 
         while (window) {
           const std::int64_t dv = __builtin_ctzll(window) - r;
           window &= window - 1;
-          adj.push_back(b.node[static_cast<std::size_t>(u) * h + static_cast<std::size_t>(y + dv)]);
+          adj.push_back(b.node(static_cast<std::uint64_t>(u) * h + static_cast<std::uint64_t>(y + dv)));
         }
       }
       start[i + 1] = static_cast<std::int64_t>(adj.size());
@@ -284,8 +322,8 @@ std::int64_t match_nodes(const Boundary& a, const Boundary& b, std::uint32_t h, 
       for (std::size_t i = 0; i < nx; ++i) {
         const std::int64_t u = a.xs[i] + o.du, v = a.ys[i] + o.dv;
         if (u < 0 || v < 0 || u >= w || v >= h) continue;
-        const std::int32_t j = b.node[static_cast<std::size_t>(u) * h + static_cast<std::size_t>(v)];
-        if (j >= 0) visit(i, j);
+        const std::uint64_t pos = static_cast<std::uint64_t>(u) * h + static_cast<std::uint64_t>(v);
+        if (b.on(pos)) visit(i, b.node(pos));
       }
     }
   };
