@@ -131,10 +131,11 @@ Boundary nodes_of(const std::vector<std::uint8_t>& map, std::uint32_t h, std::ui
   return b;
 }
 
-// Hopcroft-Karp on the graph adj (CSR: x's candidates are adj[start[x] .. start[x+1])), after a
-// greedy start: x with the pixel it coincides with (same_pixel[x], -1 for none, or an empty
-// vector), then every other x with its first free candidate. Depth-first searches are iterative:
-// augmenting paths can be thousands of pixels long.
+// The size of a maximum matching of the graph adj (CSR: x's candidates are adj[start[x] ..
+// start[x+1])): a greedy start (x with the pixel it coincides with, same_pixel[x], -1 for none or
+// an empty vector; then every other x with its first free candidate), completed by Kuhn's
+// augmenting paths. Depth-first searches are iterative: augmenting paths can be thousands of
+// pixels long. O(V E) at worst; on boundary maps the greedy start leaves few paths to find.
 std::int64_t maximum_matching(const std::vector<std::int64_t>& start, const std::vector<std::int32_t>& adj,
                               std::size_t nx, std::size_t ny, const std::vector<std::int32_t>& same_pixel) {
   std::vector<std::int32_t> match_x(nx, -1), match_y(ny, -1);
@@ -155,114 +156,42 @@ std::int64_t maximum_matching(const std::vector<std::int64_t>& start, const std:
         break;
       }
   }
-  // The rest runs per connected component of the graph, and only where a component still has a
-  // free pixel on both sides: elsewhere no augmenting path can exist.
-  std::vector<std::int32_t> parent(nx + ny), weight(nx + ny, 1);
-  for (std::size_t v = 0; v < parent.size(); ++v) parent[v] = static_cast<std::int32_t>(v);
-  auto find = [&](std::int32_t v) {
-    while (parent[v] != v) v = parent[v] = parent[parent[v]];
-    return v;
-  };
-  for (std::size_t x = 0; x < nx; ++x)
-    for (std::int64_t k = start[x]; k < start[x + 1]; ++k) {
-      std::int32_t a = find(static_cast<std::int32_t>(x)), b = find(static_cast<std::int32_t>(nx) + adj[k]);
-      if (a == b) continue;
-      if (weight[a] > weight[b]) std::swap(a, b);  // union by size: the smaller tree goes under
-      parent[a] = b;
-      weight[b] += weight[a];
-    }
-  std::vector<std::int32_t> free_y(nx + ny, 0);
-  for (std::size_t y = 0; y < ny; ++y)
-    if (match_y[y] < 0) ++free_y[find(static_cast<std::int32_t>(nx + y))];
-  // The free x pixels of every component that can still grow, grouped by component. Each phase
-  // touches only what its searches reach: distances and search positions carry the phase that
-  // set them, and are void in any other.
-  std::vector<std::int32_t> roots, component_of(nx, -1);
-  for (std::size_t x = 0; x < nx; ++x) {
-    if (match_x[x] >= 0 || start[x + 1] == start[x]) continue;
-    const std::int32_t c = find(static_cast<std::int32_t>(x));
-    if (free_y[c] > 0) {
-      component_of[x] = c;
-      roots.push_back(static_cast<std::int32_t>(x));
-    }
-  }
-  std::stable_sort(roots.begin(), roots.end(),
-                   [&](std::int32_t p, std::int32_t q) { return component_of[p] < component_of[q]; });
-  constexpr std::int32_t kInf = std::numeric_limits<std::int32_t>::max();
-  std::vector<std::int32_t> dist(nx), queue, component;
-  std::vector<std::uint32_t> dist_phase(nx, 0), next_phase(nx, 0);
+  // Then Kuhn's augmenting paths from each free pixel, once: a pixel from which no augmenting path
+  // starts never gets one later, when other augmentations change the matching. The pixels of Y a
+  // failed search saw stay seen until the next augmentation (from them no free pixel is reached).
+  std::vector<std::uint32_t> seen(ny, 0);
   std::vector<std::int64_t> next(nx);
-  std::uint32_t phase = 0;
-  auto distance = [&](std::int32_t x) { return dist_phase[x] == phase ? dist[x] : kInf; };
+  std::uint32_t epoch = 1;
   struct Frame {
     std::int32_t x, y;  // y: the candidate taken at this level (for the augmentation)
   };
   std::vector<Frame> stack;
-  for (std::size_t first = 0; first < roots.size();) {
-    std::size_t last = first;
-    while (last < roots.size() && component_of[roots[last]] == component_of[roots[first]]) ++last;
-    component.assign(roots.begin() + static_cast<std::ptrdiff_t>(first), roots.begin() + static_cast<std::ptrdiff_t>(last));
-    first = last;
-    for (;;) {
-      ++phase;
-      queue.clear();
-      std::size_t kept = 0;
-      for (std::int32_t x : component) {
-        if (match_x[x] >= 0) continue;  // matched by an earlier phase
-        component[kept++] = x;
-        dist[x] = 0;
-        dist_phase[x] = phase;
-        queue.push_back(x);
+  for (std::size_t root = 0; root < nx; ++root) {
+    if (match_x[root] >= 0 || start[root + 1] == start[root]) continue;
+    stack.assign(1, {static_cast<std::int32_t>(root), -1});
+    next[root] = start[root];
+    while (!stack.empty()) {
+      Frame& top = stack.back();
+      if (next[top.x] == start[top.x + 1]) {
+        stack.pop_back();
+        continue;
       }
-      component.resize(kept);
-      // Layers up to the first one that reaches a free pixel (the shortest augmenting paths).
-      bool found = false;
-      for (std::size_t q = 0; q < queue.size(); ++q) {
-        const std::int32_t x = queue[q];
-        if (found && dist[x] > dist[queue[q - 1]]) break;
-        for (std::int64_t k = start[x]; k < start[x + 1]; ++k) {
-          const std::int32_t x2 = match_y[adj[k]];
-          if (x2 < 0) {
-            found = true;
-          } else if (!found && dist_phase[x2] != phase) {
-            dist[x2] = dist[x] + 1;
-            dist_phase[x2] = phase;
-            queue.push_back(x2);
-          }
+      const std::int32_t y = adj[next[top.x]++];
+      if (seen[y] == epoch) continue;
+      seen[y] = epoch;
+      const std::int32_t x2 = match_y[y];
+      top.y = y;
+      if (x2 < 0) {
+        for (const Frame& f : stack) {
+          match_x[f.x] = f.y;
+          match_y[f.y] = f.x;
         }
+        ++size;
+        ++epoch;
+        break;
       }
-      if (!found) break;
-      for (std::int32_t root : component) {
-        if (distance(root) != 0) continue;
-        stack.assign(1, {root, -1});
-        while (!stack.empty()) {
-          Frame& top = stack.back();
-          if (next_phase[top.x] != phase) {
-            next[top.x] = start[top.x];
-            next_phase[top.x] = phase;
-          }
-          if (next[top.x] == start[top.x + 1]) {
-            dist[top.x] = kInf;  // a dead end for the rest of this phase
-            stack.pop_back();
-            continue;
-          }
-          const std::int32_t y = adj[next[top.x]++];
-          const std::int32_t x2 = match_y[y];
-          if (x2 < 0) {
-            top.y = y;
-            for (const Frame& f : stack) {
-              match_x[f.x] = f.y;
-              match_y[f.y] = f.x;
-            }
-            ++size;
-            break;
-          }
-          if (distance(x2) == dist[top.x] + 1) {
-            top.y = y;
-            stack.push_back({x2, -1});
-          }
-        }
-      }
+      next[x2] = start[x2];
+      stack.push_back({x2, -1});
     }
   }
   return size;

@@ -12,7 +12,7 @@
 // Two boundary pixels may be matched when their squared distance du^2 + dv^2 <= t^2, where
 // t = max_dist * sqrt(h^2 + w^2) (BSDS's correspondPixels: maxDist as a fraction of the image
 // diagonal, 0.0075 by default). The matching is a maximum-cardinality one-to-one matching of the
-// pixels within the tolerance (Hopcroft-Karp); its size does not depend on how it is found. BSDS
+// pixels within the tolerance (augmenting paths); its size does not depend on how it is found. BSDS
 // instead solves a min-cost assignment (cost: the distance; an unmatched pixel: 100 * t) whose size
 // equals this maximum unless a larger matching needs an alternating chain of more than about 100
 // pixels each moved by up to t: see python/fastpq/amodal/edge_consistency.py.

@@ -16,7 +16,7 @@ For every ordered pair (X, Y) of an image's annotations (n(n-1) pairs for n anno
   ``correspondPixels``: ``maxDist`` as a fraction of the image diagonal; 0.0075 is the BSDS500
   benchmark's value and the default here; ``max_dist`` may be chosen in [0, 0.1]).
 * **Matching.** Pixels are matched one to one, as many as possible: a maximum-cardinality
-  bipartite matching of the pixel pairs within the tolerance (Hopcroft-Karp in C++). Its size is
+  bipartite matching of the pixel pairs within the tolerance (augmenting paths in C++). Its size is
   unique, so the counts do not depend on how the matching is found.
 * **Scores.** P = matched pixels of X / boundary pixels of X, R = matched pixels of Y / boundary
   pixels of Y, F = 2PR / (P + R) (0 when P = R = 0); a pair where either map has no boundary pixel
