@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -115,13 +116,24 @@ inline std::uint64_t bit_range(const std::vector<std::uint64_t>& bits, std::uint
 Boundary nodes_of(const std::vector<std::uint8_t>& map, std::uint32_t h, std::uint32_t w) {
   Boundary b;
   b.bits.assign(map.size() / 64 + 2, 0);
-  for (std::uint64_t x = 0; x < w; ++x)
-    for (std::uint64_t y = 0; y < h; ++y)
-      if (map[x * h + y]) {
-        b.bits[(x * h + y) >> 6] |= std::uint64_t{1} << ((x * h + y) & 63);
-        b.xs.push_back(static_cast<std::int32_t>(x));
-        b.ys.push_back(static_cast<std::int32_t>(y));
+  const std::size_t pixels = map.size();
+  for (std::size_t p = 0; p < pixels;) {
+    if (p + 8 <= pixels) {  // eight pixels at a time: most of the map is off the boundary
+      std::uint64_t eight;
+      std::memcpy(&eight, map.data() + p, 8);
+      if (eight == 0) {
+        p += 8;
+        continue;
       }
+    }
+    const std::size_t end = std::min(pixels, p + 8);
+    for (; p < end; ++p)
+      if (map[p]) {
+        b.bits[p >> 6] |= std::uint64_t{1} << (p & 63);
+        b.xs.push_back(static_cast<std::int32_t>(p / h));
+        b.ys.push_back(static_cast<std::int32_t>(p % h));
+      }
+  }
   b.rank.resize(b.bits.size());
   std::int32_t total = 0;
   for (std::size_t k = 0; k < b.bits.size(); ++k) {
@@ -231,14 +243,14 @@ std::int64_t match_nodes(const Boundary& a, const Boundary& b, std::uint32_t h, 
       for (std::int64_t du = -r; du <= r; ++du) {
         const std::int64_t u = x + du;
         if (u < 0 || u >= w) continue;
-        std::uint64_t window = bit_range(b.bits, static_cast<std::uint64_t>(u) * h + static_cast<std::uint64_t>(lo),
-                                         static_cast<std::uint32_t>(hi - lo + 1));
-        window = (window << (lo - (y - r))) & disk_rows[static_cast<std::size_t>(du + r)];
-        while (window) {
-          const std::int64_t dv = __builtin_ctzll(window) - r;
-          window &= window - 1;
-          adj.push_back(b.node(static_cast<std::uint64_t>(u) * h + static_cast<std::uint64_t>(y + dv)));
-        }
+        const std::uint64_t first = static_cast<std::uint64_t>(u) * h + static_cast<std::uint64_t>(lo);
+        std::uint64_t window = bit_range(b.bits, first, static_cast<std::uint32_t>(hi - lo + 1));
+        if (!window) continue;
+        // The k-th boundary pixel of the window is node node(first) + k; the disk picks among them.
+        const std::uint64_t disk = disk_rows[static_cast<std::size_t>(du + r)] >> (lo - (y - r));
+        std::int32_t node = b.node(first);
+        for (; window; window &= window - 1, ++node)
+          if ((disk >> __builtin_ctzll(window)) & 1) adj.push_back(node);
       }
       start[i + 1] = static_cast<std::int64_t>(adj.size());
     }
