@@ -320,6 +320,38 @@ def mask_png_seeds() -> None:
     grey("grey16_instance_ids", ids.astype(">u2").view(np.uint8).reshape(12, 40), 20, 0, 16, 2)
 
 
+def amodal_edges_seeds() -> None:
+    from pycocotools import mask as cocomask
+
+    def mask_rle(m: np.ndarray) -> Bytes:
+        return Bytes().u8(0).str16(cocomask.encode(np.asfortranarray(m.astype(np.uint8)))["counts"])
+
+    def image(annotators, h=12, w=16) -> Bytes:
+        out = Bytes().u8(h).u8(w).u8(len(annotators))
+        for regions in annotators:
+            out.u8(len(regions))
+            for m in regions:
+                out.raw(m.data())
+        return out
+
+    a = np.zeros((12, 16), bool)
+    a[2:8, 3:10] = True
+    shifted = np.roll(a, 1, axis=1)
+    c = np.zeros((12, 16), bool)
+    c[9:, :] = True
+    poly = Bytes().u8(1).u8(1).u8(8)
+    for v in [1, 1, 10, 1, 10, 7, 1, 7]:
+        poly.double(v)
+    three = image([[mask_rle(a), mask_rle(c)], [mask_rle(shifted), poly], [mask_rle(c)]])
+    for name, k in (("exact", 0), ("bsds_tolerance", 19), ("wide", 255)):  # max_dist = k / 255 * 0.1
+        write("amodal_edges", f"three_annotators_{name}", Bytes().u8(0).u8(k).u8(1).raw(three.data()).data())
+    bad = image([[Bytes().u8(0).str16(b"bad")], [mask_rle(a)]])
+    write("amodal_edges", "bad_rle_and_empty_image",
+          Bytes().u8(0).u8(40).u8(2).raw(image([]).data()).raw(bad.data()).data())
+    write("amodal_edges", "tolerance_out_of_range",
+          Bytes().u8(1).u8(0).double(0.5).u8(1).raw(three.data()).data())
+
+
 def main() -> None:
     png_seeds()
     mask_png_seeds()
@@ -327,6 +359,7 @@ def main() -> None:
     pq_seeds()
     amodal_seeds()
     amodal_consistency_seeds()
+    amodal_edges_seeds()
     total = sum(p.stat().st_size for p in CORPUS.rglob("*") if p.is_file())
     print(f"seed corpus: {sum(1 for p in CORPUS.rglob('*') if p.is_file())} files, {total} bytes in {CORPUS}")
 

@@ -53,18 +53,13 @@ std::int64_t maximum_matching(const std::vector<std::vector<std::uint32_t>>& edg
   return size;
 }
 
-Rle decode(const MaskSource& mask, std::uint32_t h, std::uint32_t w) {
-  if (!mask.rle.empty() || mask.polygons.empty()) return rle_from_string(mask.rle, h, w);
-  return rle_from_polygons(mask.polygons, h, w);
-}
-
 void image_consistency(const ConsistencyImageInput& image, double threshold, RegionMatching matching,
                        std::vector<PairScore>& out) {
   const std::size_t n = image.annotations.size();
   std::vector<std::vector<Rle>> masks(n);
   for (std::size_t a = 0; a < n; ++a) {
     masks[a].reserve(image.annotations[a].size());
-    for (const MaskSource& m : image.annotations[a]) masks[a].push_back(decode(m, image.height, image.width));
+    for (const MaskSource& m : image.annotations[a]) masks[a].push_back(decode_mask(m, image.height, image.width));
   }
   std::vector<double> ious, transposed;
   for (std::size_t x = 0; x < n; ++x) {
@@ -86,6 +81,11 @@ void image_consistency(const ConsistencyImageInput& image, double threshold, Reg
 }
 
 }  // namespace
+
+Rle decode_mask(const MaskSource& mask, std::uint32_t h, std::uint32_t w) {
+  if (!mask.rle.empty() || mask.polygons.empty()) return rle_from_string(mask.rle, h, w);
+  return rle_from_polygons(mask.polygons, h, w);
+}
 
 void match_regions(const double* ious, std::size_t nx, std::size_t ny, double threshold, RegionMatching matching,
                    std::int64_t& matched_x, std::int64_t& matched_y) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "amodal/amodal_engine.hpp"
+#include "masks/masks.hpp"
 
 namespace fastpq {
 
@@ -38,6 +39,9 @@ struct ConsistencyResult {
   std::ptrdiff_t failed_image = -1;
   std::string failure;
 };
+
+// A mask as an Rle: its compressed string, or the union of its polygons when it has no string.
+Rle decode_mask(const MaskSource& mask, std::uint32_t h, std::uint32_t w);
 
 // The number of regions of X and of Y that `matching` matches, from the row-major |X| x |Y| IoUs.
 void match_regions(const double* ious, std::size_t nx, std::size_t ny, double threshold, RegionMatching matching,

@@ -272,6 +272,15 @@ def amodal_region_consistency(images: List[ConsistencyImageArg], threshold: floa
     regions_y, matched_x, matched_y (int64), precision, recall, f (float64); and ``failure``: None or
     (image index, message). matching: 0 bipartite, 1 greedy, 2 any."""
 
+def amodal_edge_consistency(images: List[ConsistencyImageArg], max_dist: float = 0.0075,
+                            workers: int = 0) -> Dict[str, Any]:
+    """Edge consistency of every ordered annotator pair of every image, as flat numpy columns: image,
+    x, y, edges_x, edges_y, matched_x, matched_y (int64), precision, recall, f (float64); and
+    ``failure``: None or (image index, message). max_dist in [0, 0.1] of the image diagonal."""
+
+def amodal_boundary_map(masks: List[Any], height: int, width: int) -> npt.NDArray[np.uint8]:
+    """The boundary map (height x width, 0/1) of RLE-string or polygon masks: seg2bmap per mask, united."""
+
 # ---- instance (csrc/instance/, csrc/bindings/register_instance.cpp) ----
 def instance_count_files(gt_paths: Sequence[str], masks: Sequence[Sequence[str]], workers: int = 0,
                          max_pixels: int = 134217728) -> List[Tuple[int, str, npt.NDArray[np.uint32],

@@ -105,7 +105,8 @@ def decode(png: bytes, inflate: str):
 
 def test_corpus_is_small_and_complete():
     targets = {p.name for p in CORPUS.iterdir()}
-    assert targets == {"png", "png_pair", "rle", "polygon", "pq_match", "amodal", "amodal_consistency", "json_scan", "label_png", "semantic", "instance", "mask_png"}
+    assert targets == {"png", "png_pair", "rle", "polygon", "pq_match", "amodal", "amodal_consistency", "amodal_edges",
+                       "json_scan", "label_png", "semantic", "instance", "mask_png"}
     assert all(corpus(t) for t in targets)
     assert sum(p.stat().st_size for p in CORPUS.rglob("*") if p.is_file()) < 1 << 20
 
@@ -313,6 +314,56 @@ def test_amodal_consistency_seed(path: Path):
         anns = images[i][2]
         assert out["regions_x"][k] == len(anns[x]) and out["regions_y"][k] == len(anns[y])
         assert 0 <= out["matched_x"][k] <= len(anns[x]) and 0 <= out["matched_y"][k] <= len(anns[y])
+        for name in ("precision", "recall", "f"):
+            v = out[name][k]
+            assert math.isnan(v) or 0.0 <= v <= 1.0
+
+
+@pytest.mark.parametrize("path", corpus("amodal_edges"), ids=ids_of(corpus("amodal_edges")))
+def test_amodal_edges_seed(path: Path):
+    """fuzz_amodal_edges' input through the binding: one score per ordered annotator pair, in order,
+    boundary counts equal to seg2bmap of pycocotools-decoded masks, equal matched counts for both
+    sides, scores in range; or a failure naming an image, or a refused tolerance."""
+    r = ByteReader(path.read_bytes())
+    max_dist = r.double() if r.u8() % 2 else r.u8() / 255.0 * 0.1
+
+    def mask():
+        if r.u8() % 2 == 0:
+            return r.str16().decode("latin-1")
+        return [[r.double() for _ in range(r.u8() % 17)] for _ in range(r.u8() % 3)]
+
+    images = []
+    for _ in range(r.u8() % 3):
+        h, w = r.u8() % 33, r.u8() % 33
+        images.append((h, w, [[mask() for _ in range(r.u8() % 4)] for _ in range(r.u8() % 4)]))
+    if not 0 <= max_dist <= 0.1:
+        with pytest.raises(ValueError, match="tolerance"):
+            _core.amodal_edge_consistency(images, max_dist, workers=1)
+        return
+    out = _core.amodal_edge_consistency(images, max_dist, workers=1)
+    if out["failure"] is not None:
+        index, message = out["failure"]
+        assert 0 <= index < len(images) and message
+        return
+    expected = [(i, x, y) for i, (_, _, anns) in enumerate(images)
+                for x in range(len(anns)) for y in range(len(anns)) if x != y]
+    assert list(zip(out["image"], out["x"], out["y"])) == expected
+
+    def edges(h, w, masks):
+        total = np.zeros((h, w), bool)
+        for m in masks:
+            rle = {"size": [h, w], "counts": m.encode("latin-1")} if isinstance(m, str) else \
+                cocomask.merge(cocomask.frPyObjects(m, h, w))
+            d = cocomask.decode(rle).astype(bool)
+            total[:, :-1] |= d[:, :-1] != d[:, 1:]
+            total[:-1, :] |= d[:-1, :] != d[1:, :]
+            total[:-1, :-1] |= d[:-1, :-1] != d[1:, 1:]
+        return int(total.sum())
+
+    for k, (i, x, y) in enumerate(expected):
+        h, w, anns = images[i]
+        assert out["edges_x"][k] == edges(h, w, anns[x]) and out["edges_y"][k] == edges(h, w, anns[y])
+        assert out["matched_x"][k] == out["matched_y"][k] <= min(out["edges_x"][k], out["edges_y"][k])
         for name in ("precision", "recall", "f"):
             v = out[name][k]
             assert math.isnan(v) or 0.0 <= v <= 1.0

@@ -45,17 +45,16 @@ QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 
 @dataclass
-class RegionConsistency:
+class PairConsistency:
     """Per-pair scores (``pairs``: numpy columns, one entry per ordered pair of annotations of an
     image; ``image`` indexes ``image_ids``, ``x`` / ``y`` the image's annotations in file order)
-    and their summary."""
+    and their summary. What X and Y count (regions, boundary pixels) is named by ``columns``."""
 
     image_ids: List[Any]
     authors: List[List[Any]]
     pairs: Dict[str, Any]
-    threshold: float
-    matching: str
-    use_visible: bool
+
+    columns = COLUMNS
 
     @property
     def f(self) -> Any:
@@ -124,40 +123,56 @@ class RegionConsistency:
     def pair_rows(self) -> List[Dict[str, Any]]:
         """One row per ordered pair: image id, the two authors and the pair's counts and scores."""
         rows = []
-        columns = {k: self.pairs[k].tolist() for k in COLUMNS}
+        columns = {k: self.pairs[k].tolist() for k in self.columns}
         for k in range(self.n_pairs):
             i = columns["image"][k]
             row = {"image_id": self.image_ids[i], "author_x": self.authors[i][columns["x"][k]],
                    "author_y": self.authors[i][columns["y"][k]]}
-            row.update({c: columns[c][k] for c in COLUMNS[1:]})
+            row.update({c: columns[c][k] for c in self.columns[1:]})
             rows.append(row)
         return rows
 
-    def to_dict(self, pairs: bool = False) -> Dict[str, Any]:
+    def summary(self, pairs: bool = False) -> Dict[str, Any]:
+        """The counts, median, mean, quantiles and histogram as a JSON-ready dict."""
         out: Dict[str, Any] = {
-            "masks": "visible" if self.use_visible else "amodal", "threshold": self.threshold,
-            "matching": self.matching, "images": len(self.image_ids),
-            "images_with_pairs": sum(1 for a in self.authors if len(a) > 1), "pairs": self.n_pairs,
-            "undefined_pairs": self.n_undefined, "median_f": _number(self.median), "mean_f": _number(self.mean),
-            "quantiles": {str(q): _number(v) for q, v in self.quantiles().items()},
+            "images": len(self.image_ids), "images_with_pairs": sum(1 for a in self.authors if len(a) > 1),
+            "pairs": self.n_pairs, "undefined_pairs": self.n_undefined, "median_f": _number(self.median),
+            "mean_f": _number(self.mean), "quantiles": {str(q): _number(v) for q, v in self.quantiles().items()},
             "histogram": self.histogram(),
         }
         if pairs:
             out["pair_scores"] = [{k: _number(v) for k, v in row.items()} for row in self.pair_rows()]
         return out
 
-    def table(self) -> str:
-        """The summary as the command line prints it."""
+    def summary_lines(self, title: str) -> List[str]:
+        """The summary as the command line prints it, under ``title``."""
         q = self.quantiles()
-        lines = [
-            f"region consistency ({'visible' if self.use_visible else 'amodal'} masks, IoU >= {self.threshold:g}, "
-            f"{self.matching} matching)",
+        return [
+            title,
             f"images {len(self.image_ids)}, with 2+ annotators {sum(1 for a in self.authors if len(a) > 1)}, "
             f"ordered pairs {self.n_pairs} ({self.n_undefined} without F)",
             f"median F {self.median:.4f}   mean F {self.mean:.4f}",
             "quantiles  " + "  ".join(f"{int(100 * k)}%: {v:.4f}" for k, v in q.items()),
         ]
-        return "\n".join(lines)
+
+
+@dataclass
+class RegionConsistency(PairConsistency):
+    """Region consistency: per-pair region counts, matches, P, R and F, and their summary."""
+
+    threshold: float
+    matching: str
+    use_visible: bool
+
+    def to_dict(self, pairs: bool = False) -> Dict[str, Any]:
+        return {"masks": "visible" if self.use_visible else "amodal", "threshold": self.threshold,
+                "matching": self.matching, **self.summary(pairs)}
+
+    def table(self) -> str:
+        """The summary as the command line prints it."""
+        return "\n".join(self.summary_lines(
+            f"region consistency ({'visible' if self.use_visible else 'amodal'} masks, IoU >= {self.threshold:g}, "
+            f"{self.matching} matching)"))
 
 
 def _number(x: Any) -> Any:
@@ -206,4 +221,4 @@ def region_consistency(gt: Union[PathLike, Mapping[str, Any]], *, use_visible: b
                                         use_visible=use_visible)
 
 
-__all__ = ["MATCHINGS", "RegionConsistency", "region_consistency", "region_consistency_of_images"]
+__all__ = ["MATCHINGS", "PairConsistency", "RegionConsistency", "region_consistency", "region_consistency_of_images"]

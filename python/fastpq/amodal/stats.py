@@ -12,18 +12,25 @@ and a pixel outside the mask or the image, 4-neighbourhood), and the convex hull
 mask pixels' corners. The crack length overestimates the length of slanted boundaries (a
 digital disk has simplicity close to pi/4, about 0.79, rather than 1), so compare datasets with
 one another, not with continuous shapes.
+
+:func:`amodal_stats` describes the annotation that is evaluated (the first of each image, as
+amodalAPI); :func:`amodal_stats_by_annotator` describes every annotator of a multi-annotator file
+(BSDS amodal) on its own and all of them pooled.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
 from .. import _core
-from .ar import PathLike, load_amodal_ground_truth
+from .ar import AmodalImage, PathLike, load_amodal_ground_truth
+from .multi import load_multi_annotator
 from ..io.dataset import load_json
+
+NO_AUTHOR = "(no author)"
 
 
 def crack_perimeter(mask: np.ndarray) -> int:
@@ -75,23 +82,28 @@ def shape_measures(mask: np.ndarray) -> Dict[str, float]:
             "convexity": area / convex_hull_area(mask)}
 
 
-def amodal_stats(gt_json: PathLike) -> Dict[str, Any]:
-    """The statistics of a COCOA ground-truth file (first annotation per image, as evaluated)."""
-    data = load_json(str(gt_json), "ground-truth")
-    amodal = load_amodal_ground_truth(data, use_visible=False)
-    visible = load_amodal_ground_truth(data, use_visible=True)
+def _masks_of(masks: List[Any], h: int, w: int) -> List[np.ndarray]:
+    out = []
+    for m in masks:
+        counts = _core.rle_from_string(m, h, w) if isinstance(m, str) else _core.rle_from_polygons(m, h, w)
+        out.append(_core.rle_decode(counts, h, w).astype(bool))
+    return out
+
+
+def annotation_statistics(annotations: List[Tuple[AmodalImage, AmodalImage]]) -> Dict[str, Any]:
+    """The statistics of annotations, each given as (amodal regions, visible regions) of one image:
+    counts, points per polygon, coverage (per annotation with a region: the share of the image its
+    amodal masks' union covers, averaged), occlusion and the mean shape measures of every mask."""
     points: List[int] = []
     coverage: List[float] = []
     occlusion: List[float] = []
     shapes: Dict[str, Dict[str, List[float]]] = {"amodal": {"simplicity": [], "convexity": []},
                                                  "visible": {"simplicity": [], "convexity": []}}
-    for image, image_visible in zip(amodal, visible):
+    for image, image_visible in annotations:
         h, w = image.height, image.width
         union = np.zeros((h, w), bool)
-        for kind, masks in (("amodal", image.region_masks), ("visible", image_visible.region_masks)):
-            for m in masks:
-                counts = _core.rle_from_string(m, h, w) if isinstance(m, str) else _core.rle_from_polygons(m, h, w)
-                pixels = _core.rle_decode(counts, h, w).astype(bool)
+        for kind, source in (("amodal", image), ("visible", image_visible)):
+            for m, pixels in zip(source.region_masks, _masks_of(source.region_masks, h, w)):
                 if kind == "amodal":
                     union |= pixels
                     points.extend(len(p) // 2 for p in (m if not isinstance(m, str) else []))
@@ -102,9 +114,9 @@ def amodal_stats(gt_json: PathLike) -> Dict[str, Any]:
             coverage.append(float(union.mean()))
         occlusion.extend(image.region_occlusion)
     occluded = [r for r in occlusion if r > 0]
-    annotated = sum(1 for image in amodal if image.region_masks)
+    annotated = sum(1 for image, _ in annotations if image.region_masks)
     return {
-        "images": len(amodal),
+        "images": len(annotations),
         "annotated_images": annotated,
         "regions": len(occlusion),
         "regions_per_annotation": len(occlusion) / annotated if annotated else math.nan,
@@ -116,3 +128,34 @@ def amodal_stats(gt_json: PathLike) -> Dict[str, Any]:
         **{f"{kind}_{name}": float(np.mean(values)) if values else math.nan
            for kind, by_name in shapes.items() for name, values in by_name.items()},
     }
+
+
+def amodal_stats(gt_json: PathLike) -> Dict[str, Any]:
+    """The statistics of a COCOA ground-truth file (first annotation per image, as evaluated)."""
+    data = load_json(str(gt_json), "ground-truth")
+    amodal = load_amodal_ground_truth(data, use_visible=False)
+    visible = load_amodal_ground_truth(data, use_visible=True)
+    return annotation_statistics(list(zip(amodal, visible)))
+
+
+def amodal_stats_by_annotator(gt_json: PathLike) -> Dict[str, Any]:
+    """The statistics of a multi-annotator COCOA file (BSDS amodal) per annotator and pooled.
+
+    ``annotators`` maps each ``author`` (in order of first appearance; annotations without an
+    author are grouped under ``"(no author)"``) to the statistics of that author's annotations;
+    ``pooled`` is the statistics of every annotation of every image. In both, ``images`` counts
+    annotations (an author annotates an image once) and ``annotated_images`` those with a region.
+    """
+    data = load_json(str(gt_json), "ground-truth")
+    amodal = load_multi_annotator(data, use_visible=False)
+    visible = load_multi_annotator(data, use_visible=True)
+    by_author: Dict[Any, List[Tuple[AmodalImage, AmodalImage]]] = {}
+    pooled: List[Tuple[AmodalImage, AmodalImage]] = []
+    for image, image_visible in zip(amodal, visible):
+        for a, v in zip(image.annotations, image_visible.annotations):
+            entry = (a.regions, v.regions)
+            pooled.append(entry)
+            by_author.setdefault(NO_AUTHOR if a.author is None else a.author, []).append(entry)
+    return {"pooled": annotation_statistics(pooled),
+            "annotators": {str(author): annotation_statistics(entries) for author, entries in by_author.items()}}
+

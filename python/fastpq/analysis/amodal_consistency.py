@@ -1,4 +1,4 @@
-"""Bootstrap interval over images of the amodal region consistency (median F over ordered annotator pairs).
+"""Bootstrap interval over images of the amodal region or edge consistency (median F over ordered annotator pairs).
 
 Resamples are :func:`fastpq.analysis.resample_indices`' (``Generator(PCG64(seed))``, n images drawn
 with replacement), as every bootstrap of fastpq. A resample's figure is the median F over the
@@ -13,11 +13,11 @@ from typing import Any, Dict
 
 import numpy as np
 
-from ..amodal.consistency import RegionConsistency
+from ..amodal.consistency import PairConsistency
 from .resampling import Interval, _check_bootstrap_arguments, interval, resample_indices
 
 
-def bootstrap_consistency(result: RegionConsistency, n_resamples: int = 1000, seed: int = 0,
+def bootstrap_consistency(result: PairConsistency, n_resamples: int = 1000, seed: int = 0,
                           ci: float = 0.95) -> Interval:
     """The percentile interval of the median F, resampling images (not pairs): an image's pairs
     share its annotators and its scene, so they are not independent."""
@@ -36,7 +36,7 @@ def bootstrap_consistency(result: RegionConsistency, n_resamples: int = 1000, se
     return interval(result.median, samples, ci)
 
 
-def bootstrap_summary(result: RegionConsistency, n_resamples: int = 1000, seed: int = 0,
+def bootstrap_summary(result: PairConsistency, n_resamples: int = 1000, seed: int = 0,
                       ci: float = 0.95) -> Dict[str, Any]:
     """The interval as a JSON-ready dict with its resampling parameters."""
     iv = bootstrap_consistency(result, n_resamples, seed, ci)

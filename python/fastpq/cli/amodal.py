@@ -26,12 +26,24 @@ def _run_amodal(args: argparse.Namespace) -> int:
 
 
 def _run_amodal_stats(args: argparse.Namespace) -> int:
-    from ..amodal.stats import amodal_stats
+    from ..amodal.stats import amodal_stats, amodal_stats_by_annotator
 
-    stats = amodal_stats(args.gt)
-    width = max(len(k) for k in stats)
-    for key, value in stats.items():
-        print(f"{key:{width}s}  {value:.4f}" if isinstance(value, float) else f"{key:{width}s}  {value}")
+    if args.annotators:
+        stats: Any = amodal_stats_by_annotator(args.gt)
+        columns = {"pooled": stats["pooled"], **stats["annotators"]}
+        keys = list(stats["pooled"])
+        width = max(len(k) for k in keys)
+        cell = max([10] + [len(str(name)) for name in columns])
+        print(f"{'':{width}s}  " + "  ".join(f"{str(name):>{cell}s}" for name in columns))
+        for key in keys:
+            values = [c[key] for c in columns.values()]
+            print(f"{key:{width}s}  " + "  ".join(f"{v:{cell}.4f}" if isinstance(v, float) else f"{v:{cell}d}"
+                                                  for v in values))
+    else:
+        stats = amodal_stats(args.gt)
+        width = max(len(k) for k in stats)
+        for key, value in stats.items():
+            print(f"{key:{width}s}  {value:.4f}" if isinstance(value, float) else f"{key:{width}s}  {value}")
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(stats, f, indent=1)
@@ -66,5 +78,7 @@ def register(commands: Any) -> None:
         description="Regions per annotation, points per polygon, pixel coverage, occlusion, and the simplicity and "
                     "convexity of amodal and visible masks (see fastpq.amodal_stats for the estimators).")
     stats.add_argument("gt", help="COCOA ground-truth JSON")
+    stats.add_argument("--annotators", action="store_true",
+                       help="every annotation of a multi-annotator file (BSDS amodal): per author and pooled")
     stats.add_argument("--json", dest="json_out", default=None, help="also write the statistics to this file")
     stats.set_defaults(run=_run_amodal_stats)
