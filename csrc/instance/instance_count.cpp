@@ -69,6 +69,12 @@ InstanceImageCounts count_with(const Source& gt_bytes, const MaskOpener& open_ma
                                std::uint64_t max_pixels) {
   thread_local MaskPngReader gt_reader, mask_reader;
   thread_local GtRuns gt;
+  struct Trim {  // after every image, however it ends
+    ~Trim() {
+      gt_reader.trim();
+      mask_reader.trim();
+    }
+  } trim;
   InstanceImageCounts out;
   try {
     const auto bytes = gt_bytes(0);

@@ -117,10 +117,28 @@ void MaskPngReader::open_memory(const std::uint8_t* data, std::size_t size, cons
   decode(data, size, max_pixels);
 }
 
+namespace {
+
+// Empties `v`, and gives its memory back when one huge image made it large (a reader lives on in its
+// worker thread: a hostile mask of millions of runs must not keep that memory there).
+template <typename T>
+void clear_and_trim(std::vector<T>& v) {
+  if (v.capacity() * sizeof(T) > (std::size_t{16} << 20)) std::vector<T>().swap(v);
+  else v.clear();
+}
+
+}  // namespace
+
+void MaskPngReader::trim() {
+  clear_and_trim(runs_);
+  clear_and_trim(value_start_);
+  clear_and_trim(value_of_);
+}
+
 void MaskPngReader::decode(const std::uint8_t* data, std::size_t size, std::uint64_t max_pixels) {
-  runs_.clear();
-  value_start_.clear();
-  value_of_.clear();
+  clear_and_trim(runs_);
+  clear_and_trim(value_start_);
+  clear_and_trim(value_of_);
   value_row_.clear();
   dense_ = false;
   const PngHeader h = parse_png_chunks(data, size, name_);

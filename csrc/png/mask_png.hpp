@@ -40,6 +40,8 @@ class MaskPngReader {
   std::uint32_t height() const { return height_; }
   // Sorted by row, then column; runs of one row neither touch nor overlap.
   const std::vector<PixelRun>& runs() const { return runs_; }
+  // Forgets the image read, giving back the memory of a huge one (readers live on in worker threads).
+  void trim();
   // kValues: run k of row y starts at value_start()[k] and holds value_of()[k]; row y's runs are
   // [value_row()[y], value_row()[y + 1]), the first starting at 0, the last ending at the width.
   const std::vector<std::uint32_t>& value_start() const { return value_start_; }

@@ -108,8 +108,10 @@ PngHeader parse_png_chunks(const std::uint8_t* data, std::size_t size, const std
     } else if (std::memcmp(type, "IEND", 4) == 0) {
       have_end = true;
     } else if (std::memcmp(type, "PLTE", 4) == 0) {
-      h.palette = body;
-      h.palette_size = length;
+      if (h.idat_chunks == 0) {  // the specification puts PLTE before IDAT; Pillow ignores a later one
+        h.palette = body;
+        h.palette_size = length;
+      }
     } else if (!(type[0] & 0x20)) {
       fail(name, "unknown critical chunk " + chunk_name(type));
     }

@@ -291,6 +291,9 @@ SparseStatus sparse_inflate(const std::uint8_t* in, std::size_t in_size, std::ui
       const int sym = lit->decode(br);
       if (sym < 0) return SparseStatus::kCorrupt;
       if (sym < 256) {
+        // Past the input the reader supplies zero bits, which can decode as literals without end:
+        // a stream that ran out is corrupt, not too long (pad is 0 until the last 8 input bytes).
+        if (br.pad && br.overrun()) return SparseStatus::kCorrupt;
         if (out.pos >= expected) return SparseStatus::kTooLong;
         out.literal(static_cast<std::uint8_t>(sym));
         if (sym && out.dense()) return SparseStatus::kTooDense;
@@ -303,7 +306,7 @@ SparseStatus sparse_inflate(const std::uint8_t* in, std::size_t in_size, std::ui
       if (dsym < 0 || dsym > 29) return SparseStatus::kCorrupt;
       const std::uint32_t d = kDistBase[dsym] + br.take(kDistExtra[dsym]);
       if (br.overrun() || d > out.pos) return SparseStatus::kCorrupt;
-      if (expected - out.pos < len) return SparseStatus::kTooLong;
+      if (expected - out.pos < len) return br.overrun() ? SparseStatus::kCorrupt : SparseStatus::kTooLong;
       if (!out.zeros_at(out.pos - d)) {
         out.copy(len, d);
         if (out.dense()) return SparseStatus::kTooDense;

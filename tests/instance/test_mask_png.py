@@ -155,3 +155,33 @@ def test_gt_value_runs_count_like_numpy(bd: int) -> None:
     np.testing.assert_array_equal(got_ids, values)
     np.testing.assert_array_equal(pixels, np.bincount(index.ravel()))
     np.testing.assert_array_equal(overlap, np.array(expected))
+
+
+def test_a_cut_short_stream_is_corrupt_not_too_long() -> None:
+    # Past the input the decoder reads zero bits; in a dynamic block whose all-zero code is literal 0
+    # (Huffman-only streams of mostly-zero masks: literal 0 is the lowest, most frequent symbol) those
+    # decode as literals without end. Every cut must say the data is corrupt or truncated (as the dense
+    # reader does), not that it inflates past its size.
+    w, h = 600, 600
+    mask = np.zeros((h, w), np.uint8)
+    mask[100:300, 200:400] = 255
+    mask[500:510, ::7] = 255
+    rows = np.concatenate([np.zeros((h, 1), np.uint8), mask], axis=1).tobytes()  # filter None
+    packer = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_HUFFMAN_ONLY)
+    full = packer.compress(rows) + packer.flush()
+    for cut in [len(full) // 4, len(full) // 2, len(full) - 40, len(full) - 9, len(full) - 5]:
+        png = pngwriter.png_file([(b"IHDR", pngwriter.ihdr_body(w, h, 8, 0)), (b"IDAT", full[:cut]), (b"IEND", b"")])
+        with pytest.raises(_core.FormatError, match="corrupt or truncated") as info:
+            _core.mask_png_runs(png, "cut.png")
+        assert "past the size" not in str(info.value)
+
+
+def test_a_palette_after_the_image_data_is_ignored_as_pillow_does() -> None:
+    w, h = 8, 2
+    data = zlib.compress(b"".join(b"\x00" + bytes(range(8)) for _ in range(h)))
+    png = pngwriter.png_file([(b"IHDR", pngwriter.ihdr_body(w, h, 8, 3)), (b"PLTE", bytes(24)), (b"IDAT", data),
+                              (b"PLTE", bytes([9, 9, 9]) * 8), (b"IEND", b"")])
+    expected = np.array(Image.open(io.BytesIO(png)).convert("L")) != 0
+    hh, ww, runs, _ = _core.mask_png_runs(png, "late_plte.png")
+    np.testing.assert_array_equal(runs_to_mask(runs, hh, ww), expected)
+    assert not expected.any()
