@@ -140,25 +140,9 @@ ConsistencyResult region_consistency(const std::vector<ConsistencyImageInput>& i
   if (matching != RegionMatching::kBipartite && matching != RegionMatching::kGreedy &&
       matching != RegionMatching::kAny)
     throw UsageError("unknown region matching");
-  ConsistencyResult result;
-  result.images.resize(images.size());
-  std::vector<std::string> errors(images.size());
-  parallel_for(static_cast<std::int64_t>(images.size()), workers, [&](std::int64_t i) {
-    try {
-      image_consistency(images[i], threshold, matching, result.images[i]);
-    } catch (const std::exception& e) {  // nothing may leave a parallel region
-      errors[i] = e.what();
-    }
+  return score_images(images, workers, [&](const ConsistencyImageInput& image, std::vector<PairScore>& pairs) {
+    image_consistency(image, threshold, matching, pairs);
   });
-  for (std::size_t i = 0; i < images.size(); ++i) {
-    if (!errors[i].empty()) {
-      result.failed_image = static_cast<std::ptrdiff_t>(i);
-      result.failure = errors[i];
-      result.images.clear();
-      return result;
-    }
-  }
-  return result;
 }
 
 }  // namespace fastpq

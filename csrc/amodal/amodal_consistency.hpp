@@ -6,10 +6,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <vector>
 
 #include "amodal/amodal_engine.hpp"
+#include "common/parallel.hpp"
 #include "masks/masks.hpp"
 
 namespace fastpq {
@@ -53,5 +55,30 @@ void score_pair(PairScore& pair);
 
 ConsistencyResult region_consistency(const std::vector<ConsistencyImageInput>& images, double threshold,
                                      RegionMatching matching, int workers);
+
+// Scores every image with score(image, pairs) on `workers` threads; the first image in order that
+// throws becomes the result's failure (and no image's pairs are kept).
+template <typename Score>
+ConsistencyResult score_images(const std::vector<ConsistencyImageInput>& images, int workers, Score score) {
+  ConsistencyResult result;
+  result.images.resize(images.size());
+  std::vector<std::string> errors(images.size());
+  parallel_for(static_cast<std::int64_t>(images.size()), workers, [&](std::int64_t i) {
+    try {
+      score(images[static_cast<std::size_t>(i)], result.images[static_cast<std::size_t>(i)]);
+    } catch (const std::exception& e) {  // nothing may leave a parallel region
+      errors[static_cast<std::size_t>(i)] = e.what();
+    }
+  });
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    if (!errors[i].empty()) {
+      result.failed_image = static_cast<std::ptrdiff_t>(i);
+      result.failure = errors[i];
+      result.images.clear();
+      break;
+    }
+  }
+  return result;
+}
 
 }  // namespace fastpq

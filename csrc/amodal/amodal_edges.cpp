@@ -337,25 +337,9 @@ std::vector<std::uint8_t> boundary_map(const std::vector<Rle>& masks, std::uint3
 
 ConsistencyResult edge_consistency(const std::vector<ConsistencyImageInput>& images, double max_dist, int workers) {
   check_max_dist(max_dist);
-  ConsistencyResult result;
-  result.images.resize(images.size());
-  std::vector<std::string> errors(images.size());
-  parallel_for(static_cast<std::int64_t>(images.size()), workers, [&](std::int64_t i) {
-    try {
-      image_edges(images[i], max_dist, result.images[i]);
-    } catch (const std::exception& e) {  // nothing may leave a parallel region
-      errors[i] = e.what();
-    }
+  return score_images(images, workers, [&](const ConsistencyImageInput& image, std::vector<PairScore>& pairs) {
+    image_edges(image, max_dist, pairs);
   });
-  for (std::size_t i = 0; i < images.size(); ++i) {
-    if (!errors[i].empty()) {
-      result.failed_image = static_cast<std::ptrdiff_t>(i);
-      result.failure = errors[i];
-      result.images.clear();
-      return result;
-    }
-  }
-  return result;
 }
 
 }  // namespace fastpq
