@@ -20,6 +20,7 @@
 #include "amodal/amodal_engine.hpp"
 #include "common/errors.hpp"
 #include "fuzz_input.hpp"
+#include "mask_input.hpp"
 
 namespace {
 
@@ -27,20 +28,6 @@ using namespace fastpq;
 using namespace fastpq_fuzz;
 
 double not_nan(double v) { return std::isnan(v) ? 0.0 : v; }
-
-MaskSource mask(ByteReader& in) {
-  MaskSource m;
-  if (in.u8() % 2 == 0) {
-    m.rle = in.str16();
-  } else {
-    m.polygons.resize(in.u8() % 3);
-    for (auto& p : m.polygons) {
-      p.resize(in.u8() % 17);
-      for (double& v : p) v = fuzz_double(in);
-    }
-  }
-  return m;
-}
 
 AmodalRegion region(ByteReader& in) {
   const bool stuff = in.u8() & 1;
@@ -79,11 +66,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     image.height = in.u8() % 33;
     image.width = in.u8() % 33;
     for (int r = in.u8() % 5; r > 0; --r) {
-      image.regions.push_back(mask(in));
+      image.regions.push_back(fuzz_mask(in));
       image.region_info.push_back(region(in));
     }
     for (int p = in.u8() % 6; p > 0; --p) {
-      image.proposals.push_back(mask(in));
+      image.proposals.push_back(fuzz_mask(in));
       image.scores.push_back(not_nan(fuzz_double(in)));
     }
   }

@@ -18,28 +18,13 @@
 #include "amodal/amodal_edges.hpp"
 #include "common/errors.hpp"
 #include "fuzz_input.hpp"
+#include "mask_input.hpp"
 #include "masks/masks.hpp"
 
 namespace {
 
 using namespace fastpq;
 using namespace fastpq_fuzz;
-
-MaskSource mask(ByteReader& in) {
-  MaskSource m;
-  if (in.u8() % 2 == 0) {
-    m.rle = in.str16();
-  } else {
-    m.polygons.resize(in.u8() % 3);
-    for (auto& p : m.polygons) {
-      p.resize(in.u8() % 17);
-      for (double& v : p) v = fuzz_double(in);
-    }
-  }
-  return m;
-}
-
-bool in_unit(double v) { return std::isnan(v) || (v >= 0.0 && v <= 1.0); }
 
 struct Pixel {
   long y, x;
@@ -131,7 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     image.annotations.resize(in.u8() % 4);
     for (auto& regions : image.annotations) {
       regions.resize(in.u8() % 4);
-      for (MaskSource& m : regions) m = mask(in);
+      for (MaskSource& m : regions) m = fuzz_mask(in);
     }
   }
   try {
