@@ -18,23 +18,15 @@ import math
 from typing import Any, Dict, List
 
 import numpy as np
-from pycocotools import mask as mask_utils
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_flow
 
-from amodal_consistency_oracle import f_measure
+from amodal_consistency_oracle import decode, f_measure
 
 
 def decode2d(segmentation: Any, height: int, width: int) -> np.ndarray:
-    """A region's mask as an (height, width) bool array: a flat polygon, a list of polygons or an RLE."""
-    if isinstance(segmentation, list):
-        polygons = [segmentation] if segmentation and not isinstance(segmentation[0], list) else segmentation
-        rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
-    elif isinstance(segmentation.get("counts"), list):
-        rle = mask_utils.frPyObjects(segmentation, height, width)
-    else:
-        rle = segmentation
-    return mask_utils.decode(rle).astype(bool).reshape(height, width)
+    """A region's mask as an (height, width) bool array (the region oracle's decoding, reshaped)."""
+    return decode(segmentation, height, width).reshape(height, width)
 
 
 def seg2bmap(mask: np.ndarray) -> np.ndarray:
