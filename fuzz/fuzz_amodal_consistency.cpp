@@ -48,16 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ByteReader in(data, size);
   const auto matching = static_cast<RegionMatching>(in.u8() % 3);
   const double threshold = fuzz_double(in);
-  std::vector<ConsistencyImageInput> images(in.u8() % 3);
-  for (ConsistencyImageInput& image : images) {
-    image.height = in.u8() % 33;
-    image.width = in.u8() % 33;
-    image.annotations.resize(in.u8() % 4);
-    for (auto& regions : image.annotations) {
-      regions.resize(in.u8() % 4);
-      for (MaskSource& m : regions) m = fuzz_mask(in);
-    }
-  }
+  const std::vector<ConsistencyImageInput> images = fuzz_annotated_images(in);
   try {
     const ConsistencyResult r = region_consistency(images, threshold, matching, 1);
     if (r.failed_image >= 0) {

@@ -109,16 +109,7 @@ void check_image(const ConsistencyImageInput& image, double max_dist, const std:
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   ByteReader in(data, size);
   const double max_dist = in.u8() % 2 ? fuzz_double(in) : in.u8() / 255.0 * kMaxEdgeDistance;
-  std::vector<ConsistencyImageInput> images(in.u8() % 3);
-  for (ConsistencyImageInput& image : images) {
-    image.height = in.u8() % 33;
-    image.width = in.u8() % 33;
-    image.annotations.resize(in.u8() % 4);
-    for (auto& regions : image.annotations) {
-      regions.resize(in.u8() % 4);
-      for (MaskSource& m : regions) m = fuzz_mask(in);
-    }
-  }
+  const std::vector<ConsistencyImageInput> images = fuzz_annotated_images(in);
   try {
     const ConsistencyResult r = edge_consistency(images, max_dist, 1);
     if (r.failed_image >= 0) {
