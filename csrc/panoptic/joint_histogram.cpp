@@ -27,27 +27,6 @@ void JointHistogram::grow() {
   for (std::size_t slot : old_used) add_key(old_keys[slot], old_counts[slot]);
 }
 
-void JointHistogram::add_key(std::uint64_t key, std::uint64_t count) {
-  if (2 * (size_ + 1) > keys_.size()) grow();
-  const std::size_t mask = keys_.size() - 1;
-  std::size_t slot = static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
-  while (true) {
-    std::uint64_t k = keys_[slot];
-    if (k == key) {
-      counts_[slot] += count;
-      return;
-    }
-    if (k == kEmpty) {
-      keys_[slot] = key;
-      counts_[slot] = count;
-      used_.push_back(slot);
-      ++size_;
-      return;
-    }
-    slot = (slot + 1) & mask;
-  }
-}
-
 void JointHistogram::sorted_entries(std::vector<HistEntry>& out) const {
   out.clear();
   out.reserve(size_);
@@ -60,23 +39,32 @@ void JointHistogram::sorted_entries(std::vector<HistEntry>& out) const {
   });
 }
 
-void JointHistogram::add_pieces(const std::vector<HistEntry>& pieces, std::uint64_t repeat) {
+void JointHistogram::add_pieces(const HistEntry* pieces, std::size_t n, std::uint64_t repeat) {
   if (repeat == 0) return;
-  for (const HistEntry& p : pieces) add(p.gt, p.pred, p.count * repeat);
+  for (std::size_t i = 0; i < n; ++i) add(pieces[i].gt, pieces[i].pred, pieces[i].count * repeat);
 }
 
-void merge_runs(const RowRuns& gt_runs, const RowRuns& pred_runs, std::vector<HistEntry>& pieces) {
-  pieces.clear();
+std::size_t merge_runs(const RowRuns& gt_runs, const RowRuns& pred_runs, HistEntry* out) {
+  // Fields are stored one by one through a local pointer: building a HistEntry whole and copying
+  // it into a vector stalled every piece on store forwarding.
+  HistEntry* o = out;
   const Run* g = gt_runs.begin();
   const Run* p = pred_runs.begin();
+  const Run* g_end = gt_runs.end();
+  const Run* p_end = pred_runs.end();
   std::uint32_t x = 0;
-  while (g != gt_runs.end() && p != pred_runs.end()) {
-    std::uint32_t end = std::min(g->end, p->end);
-    pieces.push_back({g->id, p->id, end - x});
+  while (g != g_end && p != p_end) {
+    const std::uint32_t ge = g->end, pe = p->end;
+    const std::uint32_t end = std::min(ge, pe);
+    o->gt = g->id;
+    o->pred = p->id;
+    o->count = end - x;
+    ++o;
     x = end;
-    if (g->end == end) ++g;
-    if (p->end == end) ++p;
+    g += ge == end;
+    p += pe == end;
   }
+  return static_cast<std::size_t>(o - out);
 }
 
 namespace {
@@ -135,22 +123,23 @@ template <typename GtRows, typename PredRows>
 void accumulate_rows(std::size_t height, GtRows& gt, PredRows& pred, JointHistogram& hist, RowSink* sink) {
   hist.clear();
   thread_local std::vector<HistEntry> pieces;
-  pieces.clear();
+  std::size_t n_pieces = 0;
   std::uint64_t repeat = 0;
   for (std::size_t y = 0; y < height; ++y) {
     bool gt_changed = gt.next_row();
     bool pred_changed = pred.next_row();
     if (sink) sink->row(gt.row_runs(), pred.row_runs());
     if (y == 0 || gt_changed || pred_changed) {
-      hist.add_pieces(pieces, repeat);
-      merge_runs(gt.row_runs(), pred.row_runs(), pieces);
+      hist.add_pieces(pieces.data(), n_pieces, repeat);
+      const std::size_t room = gt.row_runs().size() + pred.row_runs().size();
+      if (pieces.size() < room) pieces.resize(room);
+      n_pieces = merge_runs(gt.row_runs(), pred.row_runs(), pieces.data());
       repeat = 1;
     } else {
       ++repeat;
     }
   }
-  hist.add_pieces(pieces, repeat);
-  pieces.clear();
+  hist.add_pieces(pieces.data(), n_pieces, repeat);
 }
 
 }  // namespace

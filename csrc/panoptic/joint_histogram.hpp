@@ -25,12 +25,35 @@ class JointHistogram {
   std::size_t size() const { return size_; }
 
   // Adds each piece's count times `repeat`.
-  void add_pieces(const std::vector<HistEntry>& pieces, std::uint64_t repeat);
+  void add_pieces(const std::vector<HistEntry>& pieces, std::uint64_t repeat) {
+    add_pieces(pieces.data(), pieces.size(), repeat);
+  }
+  void add_pieces(const HistEntry* pieces, std::size_t n, std::uint64_t repeat);
 
   static std::uint64_t key(std::uint32_t gt, std::uint32_t pred) { return (std::uint64_t{gt} << 24) | pred; }
 
  private:
-  void add_key(std::uint64_t key, std::uint64_t count);
+  // Inline: it runs once per piece of every row.
+  void add_key(std::uint64_t key, std::uint64_t count) {
+    if (2 * (size_ + 1) > keys_.size()) grow();
+    const std::size_t mask = keys_.size() - 1;
+    std::size_t slot = static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
+    while (true) {
+      const std::uint64_t k = keys_[slot];
+      if (k == key) {
+        counts_[slot] += count;
+        return;
+      }
+      if (k == kEmpty) {
+        keys_[slot] = key;
+        counts_[slot] = count;
+        used_.push_back(slot);
+        ++size_;
+        return;
+      }
+      slot = (slot + 1) & mask;
+    }
+  }
   void grow();
 
   static constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
@@ -41,8 +64,9 @@ class JointHistogram {
   int shift_ = 64;
 };
 
-// Merges the runs of a gt row and a pred row into pieces of constant (gt id, pred id).
-void merge_runs(const RowRuns& gt_runs, const RowRuns& pred_runs, std::vector<HistEntry>& pieces);
+// Merges the runs of a gt row and a pred row into pieces of constant (gt id, pred id), written
+// to `out`, which has room for gt_runs.size() + pred_runs.size() pieces; returns their number.
+std::size_t merge_runs(const RowRuns& gt_runs, const RowRuns& pred_runs, HistEntry* out);
 
 // Sees the runs of every row of both images, in row order, while a joint histogram is built.
 class RowSink {

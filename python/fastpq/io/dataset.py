@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ..errors import AnnotationKeyError, AnnotationTypeError, MissingPredictionError, StrictModeError
 # JSON reading and the folder rules live in json_files; their names stay importable from here.
-from .json_files import MAX_JSON_DEPTH, default_folder, load_json, parse_json, read_json, require_folder
+from .json_files import MAX_JSON_DEPTH, default_folder, gc_paused, load_json, parse_json, read_json, require_folder
 from .limits import DEFAULT_MAX_SEGMENTS_PER_IMAGE, check_count
 from .remote import is_url, join as join_url
 
@@ -153,16 +153,17 @@ def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_fo
     builder = TableBuilder(categories, max_segments_per_image)
     join_gt = join_url if is_url(gt_folder) else os.path.join
     join_pred = join_url if is_url(pred_folder) else os.path.join
-    for gt_ann in gt_annotations:
-        if not isinstance(gt_ann, dict) or "image_id" not in gt_ann:
-            raise AnnotationKeyError("a ground-truth annotation has no 'image_id'")
-        image_id = _hashable(gt_ann["image_id"], "a ground-truth annotation's image_id")
-        pred_ann = pred_by_image.get(image_id)
-        if pred_ann is None:
-            raise MissingPredictionError(f"no prediction for the image with id: {image_id}", image_id=image_id)
-        builder.add(image_id, join_gt(gt_folder, _file_name(gt_ann, image_id, "ground-truth")),
-                    join_pred(pred_folder, _file_name(pred_ann, image_id, "prediction")), gt_ann, pred_ann)
-    return builder.build()
+    with gc_paused():
+        for gt_ann in gt_annotations:
+            if not isinstance(gt_ann, dict) or "image_id" not in gt_ann:
+                raise AnnotationKeyError("a ground-truth annotation has no 'image_id'")
+            image_id = _hashable(gt_ann["image_id"], "a ground-truth annotation's image_id")
+            pred_ann = pred_by_image.get(image_id)
+            if pred_ann is None:
+                raise MissingPredictionError(f"no prediction for the image with id: {image_id}", image_id=image_id)
+            builder.add(image_id, join_gt(gt_folder, _file_name(gt_ann, image_id, "ground-truth")),
+                        join_pred(pred_folder, _file_name(pred_ann, image_id, "prediction")), gt_ann, pred_ann)
+        return builder.build()
 
 
 #: Ids a panoptic PNG can hold besides void: R + 256 G + 65536 B, from 1 to 2^24 - 1.
