@@ -339,26 +339,36 @@ std::size_t id_row_runs(const std::uint32_t* row, std::size_t width, Run* out) {
   std::uint32_t current = row[0];
   std::size_t x = 1;
   // Lanes that differ from their left neighbour start runs, taken in order.
-  auto boundaries = [&](unsigned differ) {
+  auto boundaries = [&](std::size_t base, unsigned differ) {
     while (differ) {
-      const std::size_t at = x + static_cast<std::size_t>(__builtin_ctz(differ));
+      const std::size_t at = base + static_cast<std::size_t>(__builtin_ctz(differ));
       *o++ = {static_cast<std::uint32_t>(at), current};
       current = row[at];
       differ &= differ - 1;
     }
   };
 #if defined(__AVX2__)
-  for (; x + 8 <= width; x += 8) {
-    const __m256i here = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + x));
-    const __m256i left = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + x - 1));
-    boundaries(~static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(here, left)))) &
-               0xFFu);
+  auto same = [&](std::size_t at) {
+    return _mm256_cmpeq_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + at)),
+                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + at - 1)));
+  };
+  auto differ = [](__m256i eq) { return ~static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(eq))) & 0xFFu; };
+  // 32 pixels a test: inside segments no pixel differs from its left neighbour.
+  for (; x + 32 <= width; x += 32) {
+    const __m256i e0 = same(x), e1 = same(x + 8), e2 = same(x + 16), e3 = same(x + 24);
+    const __m256i all = _mm256_and_si256(_mm256_and_si256(e0, e1), _mm256_and_si256(e2, e3));
+    if (_mm256_movemask_epi8(all) == -1) continue;
+    boundaries(x, differ(e0));
+    boundaries(x + 8, differ(e1));
+    boundaries(x + 16, differ(e2));
+    boundaries(x + 24, differ(e3));
   }
+  for (; x + 8 <= width; x += 8) boundaries(x, differ(same(x)));
 #elif defined(__SSE2__)
   for (; x + 4 <= width; x += 4) {
     const __m128i here = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + x));
     const __m128i left = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + x - 1));
-    boundaries(~static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(here, left)))) & 0xFu);
+    boundaries(x, ~static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(here, left)))) & 0xFu);
   }
 #endif
   for (; x < width; ++x) {
