@@ -60,7 +60,7 @@ Outcome read(const std::string& png, InflateBackend backend) {
 void check_kernels(const RowKernels& kernels, const Decoded& d) {
   const std::size_t row_bytes = std::size_t{d.width} * d.channels + 1;
   std::vector<std::uint8_t> row(row_bytes + 64);  // the kernels read up to 16 bytes past the row
-  std::vector<std::uint32_t> bits(row_bytes / 32 + 1);
+  std::vector<std::uint32_t> bits(row_scratch_words(d.width, d.channels));
   std::vector<Run> above(d.width + 1), current(d.width + 1);
   above[0] = {d.width, 0};
   std::size_t above_count = 1;

@@ -53,7 +53,7 @@ void PanopticPngReader::parse_and_inflate(const std::uint8_t* data, std::size_t 
   declared_adler_ = inflate_png_data(data, h, inflater_, idat_, raw_.reserve(expected), expected, name_);
   zero_run_ = {width_, 0};
   adler_ = 1;
-  const std::size_t words = (row_bytes_ + 1) / 32 + 1;
+  const std::size_t words = row_scratch_words(width_, channels_);
   if (words > nonzero_words_) {
     nonzero_bits_.reset(new std::uint32_t[words]);
     nonzero_words_ = words;

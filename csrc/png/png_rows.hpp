@@ -23,7 +23,7 @@ struct RowKernels {
   // (`up`, one run of id 0 for the first row), writes the row's runs to `out` (room for
   // width + 1) and returns their number, or 0 when the row repeats the row above (an Up row
   // without residual). Folds the row's bytes into the Adler-32 `*adler`. `bits` is scratch
-  // space for (1 + width * bpp) / 32 + 1 words; `row` must have 16 readable bytes past its end.
+  // space for row_scratch_words(width, bpp) words; `row` must have 16 readable bytes past its end.
   std::size_t (*decode_row)(const std::uint8_t* row, std::size_t width, int bpp, const Run* up, Run* out,
                             std::uint32_t* adler, std::uint32_t* bits);
   // Writes the runs of a row of `width` uint32 ids (not range-checked) to `out` (room for
@@ -31,6 +31,13 @@ struct RowKernels {
   std::size_t (*id_row_runs)(const std::uint32_t* row, std::size_t width, Run* out);
   const char* name;
 };
+
+// The scratch words decode_row needs: a bit per row byte (non-zero or not), 32 to a word, and
+// a bit per such word (any non-zero), 64 to a pair of words.
+inline std::size_t row_scratch_words(std::size_t width, int bpp) {
+  const std::size_t words = (1 + width * static_cast<std::size_t>(bpp)) / 32 + 1;
+  return words + 2 * ((words + 63) / 64);
+}
 
 // The fastest kernels this processor runs.
 const RowKernels& row_kernels();

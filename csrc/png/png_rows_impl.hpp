@@ -210,12 +210,34 @@ struct UpCursor {
   std::size_t run_end() const { return run->end; }
 };
 
+// Sets bit k of `summary` (64-bit words, stored as pairs of 32-bit words) where word k of `bits`
+// (`words` of them) has a bit outside `ignore` set, so that a search skips zero words 64 at a time.
+void summarize_nonzero(const std::uint32_t* bits, std::size_t words, std::uint32_t ignore, std::uint32_t* summary) {
+  for (std::size_t s = 0; s * 64 < words; ++s) {
+    const std::size_t first = s * 64, count = std::min<std::size_t>(64, words - first);
+    std::uint64_t v = 0;
+    std::size_t k = 0;
+#if defined(__AVX2__)
+    const __m256i keep = _mm256_set1_epi32(static_cast<int>(~ignore)), zero = _mm256_setzero_si256();
+    for (; k + 8 <= count; k += 8) {
+      const __m256i w = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bits + first + k)), keep);
+      const unsigned zeros = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(w, zero))));
+      v |= std::uint64_t{~zeros & 0xFFu} << k;
+    }
+#endif
+    for (; k < count; ++k) v |= std::uint64_t{(bits[first + k] & ~ignore) != 0} << k;
+    std::memcpy(summary + 2 * s, &v, 8);
+  }
+}
+
 // Finds the next pixel whose residual R, G or B is not zero, for increasing positions, from the
-// bitmap of non-zero bytes of the row (bit 0: the filter byte, bit 1 + k: residual byte k).
+// bitmap of non-zero bytes of the row (bit 0: the filter byte, bit 1 + k: residual byte k) and
+// its summary (summarize_nonzero).
 template <int BPP>
 class NonzeroScanner {
  public:
-  NonzeroScanner(const std::uint32_t* bits, std::size_t width) : bits_(bits), width_(width) {}
+  NonzeroScanner(const std::uint32_t* bits, const std::uint32_t* summary, std::size_t width)
+      : bits_(bits), summary_(summary), width_(width) {}
 
   // The first pixel at or after `x` with a non-zero residual, or the width.
   std::size_t next(std::size_t x) {
@@ -231,13 +253,23 @@ class NonzeroScanner {
 
   std::size_t search(std::size_t x) const {
     const std::size_t end_bit = 1 + width_ * BPP;
-    std::size_t bit = 1 + x * BPP;
+    const std::size_t bit = 1 + x * BPP;
     if (bit >= end_bit) return width_;
     std::size_t word = bit / 32;
     std::uint32_t w = bits_[word] & ~kAlphaBits & (~0u << (bit % 32));
-    const std::size_t last_word = (end_bit - 1) / 32;
-    while (w == 0) {
-      if (++word > last_word) return width_;
+    if (w == 0) {
+      const std::size_t words = end_bit / 32 + 1, after = word + 1;
+      if (after >= words) return width_;
+      std::size_t s = after / 64;
+      std::uint64_t m;
+      std::memcpy(&m, summary_ + 2 * s, 8);
+      m &= ~std::uint64_t{0} << (after % 64);
+      const std::size_t last = (words - 1) / 64;
+      while (m == 0) {
+        if (++s > last) return width_;
+        std::memcpy(&m, summary_ + 2 * s, 8);
+      }
+      word = s * 64 + static_cast<std::size_t>(__builtin_ctzll(m));
       w = bits_[word] & ~kAlphaBits;
     }
     const std::size_t found = word * 32 + static_cast<std::size_t>(__builtin_ctz(w));
@@ -245,6 +277,7 @@ class NonzeroScanner {
   }
 
   const std::uint32_t* bits_;
+  const std::uint32_t* summary_;
   std::size_t width_;
   std::size_t from_ = 1, found_ = 0;  // an empty cache
 };
@@ -271,9 +304,9 @@ std::size_t none_row(const std::uint8_t* res, std::size_t width, Run* out) {
 // Paeth the left pixel wherever the row above is constant (above == above-left); so pixels need
 // computing only where the residual is not zero or, for Up and Paeth, where a run above starts.
 template <int BPP, int kFilter>
-std::size_t predicted_row(const std::uint8_t* res, const std::uint32_t* bits, std::size_t width, const Run* up_runs,
-                          Run* out) {
-  NonzeroScanner<BPP> scan(bits, width);
+std::size_t predicted_row(const std::uint8_t* res, const std::uint32_t* bits, const std::uint32_t* summary,
+                          std::size_t width, const Run* up_runs, Run* out) {
+  NonzeroScanner<BPP> scan(bits, summary, width);
   UpCursor up{up_runs};
   if (kFilter == 2 && scan.next(0) == width) return 0;  // the row above, repeated
   RunBuilder b{out, out, 0xFFFFFFFFu};
@@ -318,17 +351,18 @@ std::size_t average_row(const std::uint8_t* res, std::size_t width, const Run* u
 }
 
 template <int BPP>
-std::size_t decode_row_bpp(std::uint8_t filter, const std::uint8_t* res, const std::uint32_t* bits, std::size_t width,
+std::size_t decode_row_bpp(std::uint8_t filter, const std::uint8_t* res, const std::uint32_t* bits,
+                           const std::uint32_t* summary, std::size_t width,
                            const Run* up, Run* out) {
   switch (filter) {
     case 1:
-      return predicted_row<BPP, 1>(res, bits, width, up, out);
+      return predicted_row<BPP, 1>(res, bits, summary, width, up, out);
     case 2:
-      return predicted_row<BPP, 2>(res, bits, width, up, out);
+      return predicted_row<BPP, 2>(res, bits, summary, width, up, out);
     case 3:
       return average_row<BPP>(res, width, up, out);
     case 4:
-      return predicted_row<BPP, 4>(res, bits, width, up, out);
+      return predicted_row<BPP, 4>(res, bits, summary, width, up, out);
     default:
       return none_row<BPP>(res, width, out);
   }
@@ -383,9 +417,12 @@ std::size_t id_row_runs(const std::uint32_t* row, std::size_t width, Run* out) {
 
 std::size_t decode_row(const std::uint8_t* row, std::size_t width, int bpp, const Run* up, Run* out,
                        std::uint32_t* adler, std::uint32_t* bits) {
-  *adler = adler_and_nonzero(row, 1 + width * static_cast<std::size_t>(bpp), *adler, bits);
-  return bpp == 4 ? decode_row_bpp<4>(row[0], row + 1, bits, width, up, out)
-                  : decode_row_bpp<3>(row[0], row + 1, bits, width, up, out);
+  const std::size_t n = 1 + width * static_cast<std::size_t>(bpp), words = n / 32 + 1;
+  *adler = adler_and_nonzero(row, n, *adler, bits);
+  std::uint32_t* summary = bits + words;
+  if (row[0] != 0 && row[0] != 3) summarize_nonzero(bits, words, bpp == 4 ? 0x11111111u : 0, summary);
+  return bpp == 4 ? decode_row_bpp<4>(row[0], row + 1, bits, summary, width, up, out)
+                  : decode_row_bpp<3>(row[0], row + 1, bits, summary, width, up, out);
 }
 
 }  // namespace
