@@ -75,6 +75,24 @@ struct BlockSums {
     weighted = _mm256_add_epi32(weighted, _mm256_madd_epi16(_mm256_maddubs_epi16(v, weights), _mm256_set1_epi16(1)));
     return ~static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_setzero_si256())));
   }
+  // Two blocks at once, as add(p) then add(p + 32) would sum them: the second block's prefix is
+  // the first's plus its byte sum, and the weighted 16-bit sums of both blocks (at most 2 * 16320)
+  // are added before widening. Returns the non-zero bits of the first block in the low half.
+  std::uint64_t add2(const std::uint8_t* p) {
+    const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i weights = _mm256_setr_epi8(32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15,
+                                             14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
+    const __m256i s0 = _mm256_sad_epu8(v0, zero);
+    prefix = _mm256_add_epi32(prefix, _mm256_add_epi32(_mm256_slli_epi32(plain, 1), s0));
+    plain = _mm256_add_epi32(plain, _mm256_add_epi32(s0, _mm256_sad_epu8(v1, zero)));
+    const __m256i w = _mm256_add_epi16(_mm256_maddubs_epi16(v0, weights), _mm256_maddubs_epi16(v1, weights));
+    weighted = _mm256_add_epi32(weighted, _mm256_madd_epi16(w, _mm256_set1_epi16(1)));
+    const std::uint32_t z0 = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v0, zero)));
+    const std::uint32_t z1 = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v1, zero)));
+    return ~(std::uint64_t{z1} << 32 | z0);
+  }
   static std::uint64_t total(__m256i x) {
     alignas(32) std::uint32_t lanes[8];
     _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), x);
@@ -146,6 +164,13 @@ std::uint32_t adler_and_nonzero(const std::uint8_t* p, std::size_t n, std::uint3
     const std::size_t end = i + std::min(kAdlerChunk, (n - i) / kBlock * kBlock);
     const std::uint64_t bytes = end - i;
     BlockSums sums;
+#if defined(__AVX2__)
+    for (; i + 2 * kBlock <= end; i += 2 * kBlock) {
+      const std::uint64_t m = sums.add2(p + i);
+      bits[i / kBlock] = static_cast<std::uint32_t>(m);
+      bits[i / kBlock + 1] = static_cast<std::uint32_t>(m >> 32);
+    }
+#endif
     for (; i < end; i += kBlock) bits[i / kBlock] = sums.add(p + i);
     b = (b + bytes * a + kBlock * sums.prefix_sum() + sums.weighted_sum()) % kAdlerModulus;
     a = (a + sums.plain_sum()) % kAdlerModulus;
