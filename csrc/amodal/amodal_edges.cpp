@@ -113,7 +113,7 @@ inline std::uint64_t bit_range(const std::vector<std::uint64_t>& bits, std::uint
   return count == 64 ? v : v & ((std::uint64_t{1} << count) - 1);
 }
 
-Boundary nodes_of(const std::vector<std::uint8_t>& map, std::uint32_t h, std::uint32_t w) {
+Boundary nodes_of(const std::vector<std::uint8_t>& map, std::uint32_t h) {  // map: column-major, h per column
   Boundary b;
   b.bits.assign(map.size() / 64 + 2, 0);
   const std::size_t pixels = map.size();
@@ -291,7 +291,7 @@ void image_edges(const ConsistencyImageInput& image, double max_dist, std::vecto
     for (std::size_t a = 0; a < n; ++a) {
       map.assign(pixels, 0);
       for (const MaskSource& m : image.annotations[a]) mark_boundary(decode_mask(m, h, w), h, w, scratch, map);
-      boundaries[a] = nodes_of(map, h, w);
+      boundaries[a] = nodes_of(map, h);
     }
   }
   const double t = tolerance(max_dist, h, w);
