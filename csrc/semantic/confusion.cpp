@@ -168,7 +168,7 @@ void check_same_size(const LabelRows& a, const char* what_a, const LabelRows& b,
 
 class Counter {
  public:
-  Counter(const SemanticOptions& o, Workspace& ws) : o_(o), ws_(ws), cols_(static_cast<std::uint64_t>(o.n_cols)) {
+  Counter(const SemanticOptions& o, Workspace& ws) : ws_(ws), cols_(static_cast<std::uint64_t>(o.n_cols)) {
     const std::size_t cells = std::size_t(o.n_rows) * std::size_t(o.n_cols);
     dense_ = cells <= kDenseLimit;
     if (dense_) {
@@ -209,7 +209,6 @@ class Counter {
   }
 
  private:
-  const SemanticOptions& o_;
   Workspace& ws_;
   std::uint64_t cols_;
   bool dense_;
