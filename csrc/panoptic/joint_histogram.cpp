@@ -79,30 +79,26 @@ class IdMapRows {
   bool next_row() {
     const T* row = ids_ + y_ * width_;
     ++y_;
-    if constexpr (std::is_same_v<T, std::uint32_t>) {
-      // One pass finds the runs; a repeated row is then told by its runs, not by a second pass
-      // comparing the pixels with the row above.
-      RowRuns& target = runs_[current_ ^ 1];
-      Run* out = target.prepare(width_ + 1);
-      const std::size_t count = row_kernels().id_row_runs(row, width_, out);
-      for (std::size_t r = 0; r < count; ++r) checked(out[r].id);
-      if (y_ > 1 && same_runs(out, count, runs_[current_])) return false;
-      target.set_size(count);
-      current_ ^= 1;
-      return true;
-    }
-    if (y_ > 1 && std::equal(row, row + width_, row - width_)) return false;
     RowRuns& target = runs_[current_ ^ 1];
     Run* out = target.prepare(width_ + 1);
     std::size_t count = 0;
-    T id = row[0];
-    for (std::size_t x = 1; x < width_; ++x) {
-      if (row[x] != id) {
-        out[count++] = {static_cast<std::uint32_t>(x), checked(id)};
-        id = row[x];
+    if constexpr (std::is_same_v<T, std::uint32_t>) {
+      // One pass finds the runs; a repeated row is then told by its runs, not by a second pass
+      // comparing the pixels with the row above.
+      count = row_kernels().id_row_runs(row, width_, out);
+      for (std::size_t r = 0; r < count; ++r) checked(out[r].id);
+      if (y_ > 1 && same_runs(out, count, runs_[current_])) return false;
+    } else {
+      if (y_ > 1 && std::equal(row, row + width_, row - width_)) return false;
+      T id = row[0];
+      for (std::size_t x = 1; x < width_; ++x) {
+        if (row[x] != id) {
+          out[count++] = {static_cast<std::uint32_t>(x), checked(id)};
+          id = row[x];
+        }
       }
+      out[count++] = {static_cast<std::uint32_t>(width_), checked(id)};
     }
-    out[count++] = {static_cast<std::uint32_t>(width_), checked(id)};
     target.set_size(count);
     current_ ^= 1;
     return true;
