@@ -306,7 +306,7 @@ SparseStatus sparse_inflate(const std::uint8_t* in, std::size_t in_size, std::ui
       if (dsym < 0 || dsym > 29) return SparseStatus::kCorrupt;
       const std::uint32_t d = kDistBase[dsym] + br.take(kDistExtra[dsym]);
       if (br.overrun() || d > out.pos) return SparseStatus::kCorrupt;
-      if (expected - out.pos < len) return br.overrun() ? SparseStatus::kCorrupt : SparseStatus::kTooLong;
+      if (expected - out.pos < len) return SparseStatus::kTooLong;  // an overrun returned just above
       if (!out.zeros_at(out.pos - d)) {
         out.copy(len, d);
         if (out.dense()) return SparseStatus::kTooDense;
