@@ -136,9 +136,7 @@ void MaskPngReader::trim() {
 }
 
 void MaskPngReader::decode(const std::uint8_t* data, std::size_t size, std::uint64_t max_pixels) {
-  clear_and_trim(runs_);
-  clear_and_trim(value_start_);
-  clear_and_trim(value_of_);
+  trim();
   value_row_.clear();
   dense_ = false;
   const PngHeader h = parse_png_chunks(data, size, name_);
