@@ -6,9 +6,10 @@
 // Input (fuzz_input.hpp format): u8 n_rows-1 (mod 40), u8 n_cols-1 (mod 40), u8 table size (mod 64),
 // u8 gt other code, u8 pred other code, then table size gt codes and pred codes (u8 each, code =
 // byte mod (n + 3) - 2: -2 refuse, -1 skip, else an index), u8 width (mod 33), u8 height (mod 33),
-// u8 types (low nibble gt, high nibble pred: 0..7 an array type, 8+ PNG bytes), u8 with instances,
-// u16 instance_min; then each map: arrays as width*height little-endian values of their type,
-// PNG maps as a u32 length and that many bytes; instances as a u16 array.
+// u8 types (low nibble gt, high nibble pred: 0..7 an array type, 8+ PNG bytes), u8 instances (bit 0:
+// with instances, bit 1: as PNG bytes), u16 instance_min; then each map: arrays as width*height
+// little-endian values of their type, PNG maps as a u32 length and that many bytes; instances as a
+// u16 array or PNG bytes.
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -72,11 +73,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::size_t v = 0; v < table; ++v) pred_t.lut.push_back(code_of(in.u8(), o.n_cols));
   const std::size_t w = in.u8() % 33, h = in.u8() % 33;
   const std::uint8_t types = in.u8();
-  const bool with_instances = in.u8() & 1;
+  const std::uint8_t instances = in.u8();
+  const bool with_instances = instances & 1;
   o.instance_min = in.u16();
   o.max_pixels = 1 << 16;
   Map g = make_map(in, types & 15, w, h, "gt"), p = make_map(in, types >> 4, w, h, "pred");
-  Map inst = make_map(in, 2, w, h, "inst");
+  Map inst = make_map(in, (instances & 2) ? 8 : 2, w, h, "inst");
   point(g);
   point(p);
   point(inst);

@@ -12,6 +12,8 @@
 #include "common/errors.hpp"
 #include "common/parallel.hpp"
 #include "png/label_png.hpp"
+#include "png/mask_png.hpp"
+#include "png/png_chunks.hpp"
 
 namespace fastpq {
 namespace {
@@ -125,9 +127,13 @@ class LabelRows {
 };
 
 struct Workspace {
-  explicit Workspace(InflateBackend b) : backend(b), gt(b), pred(b), inst(b) {}
+  explicit Workspace(InflateBackend b) : backend(b), gt(b), pred(b), inst(b), inst_png(b) {}
   InflateBackend backend;
   LabelRows gt, pred, inst;
+  // The instance map as runs of equal values, when inst_as_runs (see open_instance_runs).
+  MaskPngReader inst_png;
+  ByteBuffer inst_file;
+  bool inst_as_runs = false;
   // Raw (gt byte, pred byte) pair counts and the pairs present; all zero between images unless
   // hist_dirty (an image that threw part-way).
   std::vector<std::uint64_t> hist;
@@ -158,12 +164,20 @@ Workspace& thread_workspace(InflateBackend backend) {
                     ", y=" + std::to_string(y) + ") is not an evaluated label (neither a class nor ignored)");
 }
 
-std::string size_text(const LabelRows& r) { return std::to_string(r.width()) + "x" + std::to_string(r.height()); }
+std::string size_text(std::uint32_t width, std::uint32_t height) {
+  return std::to_string(width) + "x" + std::to_string(height);
+}
+
+void check_same_size(const LabelRows& a, const char* what_a, const std::string& name_b, std::uint32_t width_b,
+                     std::uint32_t height_b, const char* what_b) {
+  if (a.width() != width_b || a.height() != height_b)
+    throw FormatError(std::string("label maps differ in size: ") + what_a + " '" + a.source().name + "' is " +
+                      size_text(a.width(), a.height()) + " pixels but " + what_b + " '" + name_b + "' is " +
+                      size_text(width_b, height_b));
+}
 
 void check_same_size(const LabelRows& a, const char* what_a, const LabelRows& b, const char* what_b) {
-  if (a.width() != b.width() || a.height() != b.height())
-    throw FormatError(std::string("label maps differ in size: ") + what_a + " '" + a.source().name + "' is " +
-                      size_text(a) + " pixels but " + what_b + " '" + b.source().name + "' is " + size_text(b));
+  check_same_size(a, what_a, b.source().name, b.width(), b.height(), what_b);
 }
 
 class Counter {
@@ -345,6 +359,18 @@ class InstanceCounter {
     }
   }
 
+  // The same for row y of an instance map read as value runs.
+  void row_runs(const MaskPngReader& map, std::uint32_t y, const std::uint8_t* p, std::uint32_t w) {
+    const std::uint32_t* start = map.value_start().data();
+    const std::uint32_t* value = map.value_of().data();
+    const std::size_t first = map.value_row()[y], last = map.value_row()[y + 1];
+    for (std::size_t k = first; k < last; ++k) {
+      if (value[k] < min_) continue;
+      const std::uint32_t x0 = start[k], x1 = k + 1 < last ? start[k + 1] : w;
+      count(slot_counts(static_cast<std::uint16_t>(value[k])), p + x0, x1 - x0);
+    }
+  }
+
   // Appends (instance value, column, pixels) sorted, columns from the prediction table (n_cols for a
   // skipped prediction; a refused one never gets here), and leaves the workspace reset.
   void finish(const LabelTable& pred_t, std::int32_t n_cols, std::vector<SparseCount>& out) {
@@ -426,7 +452,9 @@ bool count_bytes(Workspace& ws, const LabelTable& gt_t, const LabelTable& pred_t
     const std::uint8_t* a = ws.gt.next_bytes();
     const std::uint8_t* b = ws.pred.next_bytes();
     pairs.row(a, b, w);
-    if (with_instances) inst.row(ws.inst.next_u16(), b, w);
+    if (!with_instances) continue;
+    if (ws.inst_as_runs) inst.row_runs(ws.inst_png, y, b, w);
+    else inst.row(ws.inst.next_u16(), b, w);
   }
   if (!pairs.finish(gt_t, pred_t, counter)) return false;
   instances.clear();
@@ -487,19 +515,44 @@ void fill_instances(Workspace& ws, const SemanticOptions& o, std::vector<SparseC
   });
 }
 
+// Opens a PNG instance map of 8- or 16-bit grey, not interlaced (Cityscapes' instanceIds), as runs of
+// equal values: its rows mostly repeat the row above, so decoding on runs costs about its compressed
+// size, not 2 bytes a pixel. For such files the mask reader gives the label reader's messages, but it
+// checks every row's filter type when opening, not row by row. Returns false, having read nothing,
+// for any other source, which the row reader takes.
+bool open_instance_runs(Workspace& ws, const LabelSource& s, std::uint64_t max_pixels) {
+  if (s.kind == LabelSource::kArray) return false;
+  const std::uint8_t* data = s.data;
+  std::size_t size = s.size;
+  if (s.kind == LabelSource::kFile) {
+    size = read_png_file(s.name, ws.inst_file);
+    data = ws.inst_file.data();
+  }
+  // IHDR is the first chunk of any PNG either reader accepts: bit depth, colour type, interlace.
+  const bool grey = size >= 29 && std::memcmp(data + 12, "IHDR", 4) == 0 && (data[24] == 8 || data[24] == 16) &&
+                    data[25] == 0 && data[28] == 0;
+  if (!grey) return false;
+  ws.inst_png.open_memory(data, size, s.name, max_pixels, MaskPngReader::Output::kValues);
+  return true;
+}
+
 void count_image(const LabelSource& gt, const LabelSource& pred, const LabelSource* inst, const LabelTable& gt_t,
                  const LabelTable& pred_t, const SemanticOptions& o, Workspace& ws, SemanticImage& out) {
   ws.gt.open(gt, o.max_pixels);
   ws.pred.open(pred, o.max_pixels);
   check_same_size(ws.gt, "ground truth", ws.pred, "prediction");
-  if (inst) {
+  const bool bytes = ws.gt.byte_labels() && ws.pred.byte_labels();
+  ws.inst_as_runs = inst && bytes && open_instance_runs(ws, *inst, o.max_pixels);
+  if (ws.inst_as_runs) {
+    check_same_size(ws.gt, "ground truth", inst->name, ws.inst_png.width(), ws.inst_png.height(), "instance map");
+  } else if (inst) {
     ws.inst.open(*inst, o.max_pixels);
     check_same_size(ws.gt, "ground truth", ws.inst, "instance map");
   }
   out.height = ws.gt.height();
   out.width = ws.gt.width();
   Counter counter(o, ws);
-  if (ws.gt.byte_labels() && ws.pred.byte_labels() && (!inst || ws.inst.u16_labels())) {
+  if (bytes && (!inst || ws.inst_as_runs || ws.inst.u16_labels())) {
     if (!count_bytes(ws, gt_t, pred_t, inst != nullptr, o, counter, out.instances)) {
       ws.gt.open(gt, o.max_pixels);  // name the first refused pixel: rescan, which throws there
       ws.pred.open(pred, o.max_pixels);
@@ -518,6 +571,8 @@ void count_image(const LabelSource& gt, const LabelSource& pred, const LabelSour
   ws.gt.shrink();
   ws.pred.shrink();
   ws.inst.shrink();
+  ws.inst_png.trim();
+  ws.inst_file.shrink_if_above(kKeepBufferBytes);
 }
 
 void check_table(const LabelTable& t, std::int32_t n, const char* what) {
