@@ -126,14 +126,48 @@ class LabelRows {
   std::vector<std::uint16_t> row16_;
 };
 
+// A greyscale PNG label map read as runs of equal values per row (fastpq's mask reader): a map whose
+// rows mostly repeat the row above costs about its compressed size, not a byte or two a pixel.
+struct RunMap {
+  explicit RunMap(InflateBackend b) : png(b) {}
+
+  // Opens source `s` when it is a PNG (file or bytes) of 8-bit grey, or 16-bit grey with `sixteen`,
+  // not interlaced; returns false, having read nothing, for anything else (the row reader's). For
+  // such files the mask reader gives the row reader's messages, but it checks every row's filter
+  // type when opening, not row by row.
+  bool open(const LabelSource& s, std::uint64_t max_pixels, bool sixteen) {
+    active = false;
+    if (s.kind == LabelSource::kArray) return false;
+    const std::uint8_t* data = s.data;
+    std::size_t size = s.size;
+    if (s.kind == LabelSource::kFile) {
+      size = read_png_file(s.name, file);
+      data = file.data();
+    }
+    // IHDR is the first chunk of any PNG either reader accepts: bit depth, colour type, interlace.
+    const bool grey = size >= 29 && std::memcmp(data + 12, "IHDR", 4) == 0 &&
+                      (data[24] == 8 || (sixteen && data[24] == 16)) && data[25] == 0 && data[28] == 0;
+    if (!grey) return false;
+    png.open_memory(data, size, s.name, max_pixels, MaskPngReader::Output::kValues);
+    active = true;
+    return true;
+  }
+  void release() {
+    active = false;
+    png.trim();
+    file.shrink_if_above(kKeepBufferBytes);
+  }
+
+  MaskPngReader png;
+  ByteBuffer file;
+  bool active = false;
+};
+
 struct Workspace {
-  explicit Workspace(InflateBackend b) : backend(b), gt(b), pred(b), inst(b), inst_png(b) {}
+  explicit Workspace(InflateBackend b) : backend(b), gt(b), pred(b), inst(b), gt_runs(b), inst_runs(b) {}
   InflateBackend backend;
   LabelRows gt, pred, inst;
-  // The instance map as runs of equal values, when inst_as_runs (see open_instance_runs).
-  MaskPngReader inst_png;
-  ByteBuffer inst_file;
-  bool inst_as_runs = false;
+  RunMap gt_runs, inst_runs;  // used instead of gt / inst when active
   // Raw (gt byte, pred byte) pair counts and the pairs present; all zero between images unless
   // hist_dirty (an image that threw part-way).
   std::vector<std::uint64_t> hist;
@@ -168,16 +202,20 @@ std::string size_text(std::uint32_t width, std::uint32_t height) {
   return std::to_string(width) + "x" + std::to_string(height);
 }
 
-void check_same_size(const LabelRows& a, const char* what_a, const std::string& name_b, std::uint32_t width_b,
-                     std::uint32_t height_b, const char* what_b) {
-  if (a.width() != width_b || a.height() != height_b)
-    throw FormatError(std::string("label maps differ in size: ") + what_a + " '" + a.source().name + "' is " +
-                      size_text(a.width(), a.height()) + " pixels but " + what_b + " '" + name_b + "' is " +
-                      size_text(width_b, height_b));
-}
+// A map's name and size, for messages, from either reader.
+struct MapSize {
+  const std::string& name;
+  std::uint32_t width, height;
+};
 
-void check_same_size(const LabelRows& a, const char* what_a, const LabelRows& b, const char* what_b) {
-  check_same_size(a, what_a, b.source().name, b.width(), b.height(), what_b);
+MapSize size_of(const LabelRows& r) { return {r.source().name, r.width(), r.height()}; }
+MapSize size_of(const RunMap& r, const LabelSource& s) { return {s.name, r.png.width(), r.png.height()}; }
+
+void check_same_size(const MapSize& a, const char* what_a, const MapSize& b, const char* what_b) {
+  if (a.width != b.width || a.height != b.height)
+    throw FormatError(std::string("label maps differ in size: ") + what_a + " '" + a.name + "' is " +
+                      size_text(a.width, a.height) + " pixels but " + what_b + " '" + b.name + "' is " +
+                      size_text(b.width, b.height));
 }
 
 class Counter {
@@ -227,6 +265,44 @@ class Counter {
   std::uint64_t cols_;
   bool dense_;
 };
+
+// Calls add(value, count) for each run of equal bytes of p[0, n) (n > 0), in order, comparing eight
+// bytes at a time where they repeat.
+template <typename Add>
+inline void count_byte_runs(const std::uint8_t* p, std::uint32_t n, Add&& add) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+  std::uint8_t current = p[0];
+  std::uint64_t run = 0, eight = kOnes * current;
+  std::uint32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t next;
+    std::memcpy(&next, p + i, 8);
+    if (next == eight) {
+      run += 8;
+      continue;
+    }
+    for (std::uint32_t j = i; j < i + 8; ++j) {
+      if (p[j] == current) {
+        ++run;
+      } else {
+        add(current, run);
+        current = p[j];
+        eight = kOnes * current;
+        run = 1;
+      }
+    }
+  }
+  for (; i < n; ++i) {
+    if (p[i] == current) {
+      ++run;
+    } else {
+      add(current, run);
+      current = p[i];
+      run = 1;
+    }
+  }
+  add(current, run);
+}
 
 // Raw (gt byte, pred byte) pair counts of 8-bit label rows, into ws.hist. Pixels are counted
 // against a current pair `key` (the pixel order does not matter to a histogram): eight at a time when
@@ -289,6 +365,24 @@ class BytePairCounter {
     run_ = run;
     ka_ = ka;
     kb_ = kb;
+  }
+
+  // The same for a ground-truth row given as value runs: each run's predicted bytes counted against
+  // its value.
+  void row_runs(const MaskPngReader& map, std::uint32_t y, const std::uint8_t* b, std::uint32_t w) {
+    std::uint64_t* const hist = ws_.hist.data();
+    std::vector<std::uint32_t>& keys = ws_.hist_keys;
+    const std::uint32_t* start = map.value_start().data();
+    const std::uint32_t* value = map.value_of().data();
+    const std::size_t first = map.value_row()[y], last = map.value_row()[y + 1];
+    for (std::size_t k = first; k < last; ++k) {
+      const std::uint32_t x0 = start[k], x1 = k + 1 < last ? start[k + 1] : w, gt = value[k] << 8;
+      count_byte_runs(b + x0, x1 - x0, [hist, &keys, gt](std::uint8_t p, std::uint64_t n) {
+        const std::uint32_t key = gt | p;
+        if (hist[key] == 0) keys.push_back(key);
+        hist[key] += n;
+      });
+    }
   }
 
   // Applies the tables to the pairs counted; false when a refused label occurred (the caller rescans
@@ -354,7 +448,7 @@ class InstanceCounter {
         if (next != four) break;
       }
       while (end < w && v[end] == value) ++end;
-      if (value >= min_) count(slot_counts(value), p + x, end - x);
+      if (value >= min_) count_into(slot_counts(value), p + x, end - x);
       x = end;
     }
   }
@@ -367,7 +461,7 @@ class InstanceCounter {
     for (std::size_t k = first; k < last; ++k) {
       if (value[k] < min_) continue;
       const std::uint32_t x0 = start[k], x1 = k + 1 < last ? start[k + 1] : w;
-      count(slot_counts(static_cast<std::uint16_t>(value[k])), p + x0, x1 - x0);
+      count_into(slot_counts(static_cast<std::uint16_t>(value[k])), p + x0, x1 - x0);
     }
   }
 
@@ -393,6 +487,10 @@ class InstanceCounter {
   }
 
  private:
+  static void count_into(std::uint64_t* counts, const std::uint8_t* p, std::uint32_t n) {
+    count_byte_runs(p, n, [counts](std::uint8_t b, std::uint64_t k) { counts[b] += k; });
+  }
+
   std::uint64_t* slot_counts(std::uint16_t value) {
     std::int32_t& slot = ws_.instance_slot[value];
     if (slot < 0) {
@@ -401,40 +499,6 @@ class InstanceCounter {
       ws_.instance_counts.resize(ws_.instance_counts.size() + 256, 0);
     }
     return ws_.instance_counts.data() + std::size_t(slot) * 256;
-  }
-
-  static void count(std::uint64_t* counts, const std::uint8_t* p, std::uint32_t n) {
-    std::uint8_t current = p[0];
-    std::uint64_t run = 0, eight = 0x0101010101010101ull * current;
-    std::uint32_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      std::uint64_t next;
-      std::memcpy(&next, p + i, 8);
-      if (next == eight) {
-        run += 8;
-        continue;
-      }
-      for (std::uint32_t j = i; j < i + 8; ++j) {
-        if (p[j] == current) {
-          ++run;
-        } else {
-          counts[current] += run;
-          current = p[j];
-          eight = 0x0101010101010101ull * current;
-          run = 1;
-        }
-      }
-    }
-    for (; i < n; ++i) {
-      if (p[i] == current) {
-        ++run;
-      } else {
-        counts[current] += run;
-        current = p[i];
-        run = 1;
-      }
-    }
-    counts[current] += run;
   }
 
   Workspace& ws_;
@@ -447,13 +511,13 @@ bool count_bytes(Workspace& ws, const LabelTable& gt_t, const LabelTable& pred_t
                  const SemanticOptions& o, Counter& counter, std::vector<SparseCount>& instances) {
   BytePairCounter pairs(ws);
   InstanceCounter inst(ws, o.instance_min);
-  const std::uint32_t w = ws.gt.width(), h = ws.gt.height();
+  const std::uint32_t w = ws.pred.width(), h = ws.pred.height();
   for (std::uint32_t y = 0; y < h && w > 0; ++y) {
-    const std::uint8_t* a = ws.gt.next_bytes();
     const std::uint8_t* b = ws.pred.next_bytes();
-    pairs.row(a, b, w);
+    if (ws.gt_runs.active) pairs.row_runs(ws.gt_runs.png, y, b, w);
+    else pairs.row(ws.gt.next_bytes(), b, w);
     if (!with_instances) continue;
-    if (ws.inst_as_runs) inst.row_runs(ws.inst_png, y, b, w);
+    if (ws.inst_runs.active) inst.row_runs(ws.inst_runs.png, y, b, w);
     else inst.row(ws.inst.next_u16(), b, w);
   }
   if (!pairs.finish(gt_t, pred_t, counter)) return false;
@@ -515,46 +579,34 @@ void fill_instances(Workspace& ws, const SemanticOptions& o, std::vector<SparseC
   });
 }
 
-// Opens a PNG instance map of 8- or 16-bit grey, not interlaced (Cityscapes' instanceIds), as runs of
-// equal values: its rows mostly repeat the row above, so decoding on runs costs about its compressed
-// size, not 2 bytes a pixel. For such files the mask reader gives the label reader's messages, but it
-// checks every row's filter type when opening, not row by row. Returns false, having read nothing,
-// for any other source, which the row reader takes.
-bool open_instance_runs(Workspace& ws, const LabelSource& s, std::uint64_t max_pixels) {
-  if (s.kind == LabelSource::kArray) return false;
-  const std::uint8_t* data = s.data;
-  std::size_t size = s.size;
-  if (s.kind == LabelSource::kFile) {
-    size = read_png_file(s.name, ws.inst_file);
-    data = ws.inst_file.data();
-  }
-  // IHDR is the first chunk of any PNG either reader accepts: bit depth, colour type, interlace.
-  const bool grey = size >= 29 && std::memcmp(data + 12, "IHDR", 4) == 0 && (data[24] == 8 || data[24] == 16) &&
-                    data[25] == 0 && data[28] == 0;
-  if (!grey) return false;
-  ws.inst_png.open_memory(data, size, s.name, max_pixels, MaskPngReader::Output::kValues);
-  return true;
-}
-
 void count_image(const LabelSource& gt, const LabelSource& pred, const LabelSource* inst, const LabelTable& gt_t,
                  const LabelTable& pred_t, const SemanticOptions& o, Workspace& ws, SemanticImage& out) {
-  ws.gt.open(gt, o.max_pixels);
+  // 8-bit grey ground truth beside 8-bit predictions (and 8/16-bit grey instance maps) is read as
+  // runs; everything else, and everything when a refused label is to be found, row by row.
+  if (!ws.gt_runs.open(gt, o.max_pixels, false)) ws.gt.open(gt, o.max_pixels);
   ws.pred.open(pred, o.max_pixels);
-  check_same_size(ws.gt, "ground truth", ws.pred, "prediction");
-  const bool bytes = ws.gt.byte_labels() && ws.pred.byte_labels();
-  ws.inst_as_runs = inst && bytes && open_instance_runs(ws, *inst, o.max_pixels);
-  if (ws.inst_as_runs) {
-    check_same_size(ws.gt, "ground truth", inst->name, ws.inst_png.width(), ws.inst_png.height(), "instance map");
-  } else if (inst) {
-    ws.inst.open(*inst, o.max_pixels);
-    check_same_size(ws.gt, "ground truth", ws.inst, "instance map");
+  if (ws.gt_runs.active && !ws.pred.byte_labels()) {
+    ws.gt_runs.active = false;
+    ws.gt.open(gt, o.max_pixels);
   }
-  out.height = ws.gt.height();
-  out.width = ws.gt.width();
+  const MapSize gt_size = ws.gt_runs.active ? size_of(ws.gt_runs, gt) : size_of(ws.gt);
+  check_same_size(gt_size, "ground truth", size_of(ws.pred), "prediction");
+  const bool bytes = ws.gt_runs.active || (ws.gt.byte_labels() && ws.pred.byte_labels());
+  if (inst && !(bytes && ws.inst_runs.open(*inst, o.max_pixels, true))) ws.inst.open(*inst, o.max_pixels);
+  if (inst)
+    check_same_size(gt_size, "ground truth", ws.inst_runs.active ? size_of(ws.inst_runs, *inst) : size_of(ws.inst),
+                    "instance map");
+  out.height = gt_size.height;
+  out.width = gt_size.width;
   Counter counter(o, ws);
-  if (bytes && (!inst || ws.inst_as_runs || ws.inst.u16_labels())) {
+  const bool by_bytes = bytes && (!inst || ws.inst_runs.active || ws.inst.u16_labels());
+  if (!by_bytes && ws.gt_runs.active) {  // the general path reads rows
+    ws.gt_runs.active = false;
+    ws.gt.open(gt, o.max_pixels);
+  }
+  if (by_bytes) {
     if (!count_bytes(ws, gt_t, pred_t, inst != nullptr, o, counter, out.instances)) {
-      ws.gt.open(gt, o.max_pixels);  // name the first refused pixel: rescan, which throws there
+      ws.gt.open(gt, o.max_pixels);  // name the first refused pixel: rescan row by row, which throws there
       ws.pred.open(pred, o.max_pixels);
       if (inst) ws.inst.open(*inst, o.max_pixels);
       Counter again(o, ws);
@@ -571,8 +623,8 @@ void count_image(const LabelSource& gt, const LabelSource& pred, const LabelSour
   ws.gt.shrink();
   ws.pred.shrink();
   ws.inst.shrink();
-  ws.inst_png.trim();
-  ws.inst_file.shrink_if_above(kKeepBufferBytes);
+  ws.gt_runs.release();
+  ws.inst_runs.release();
 }
 
 void check_table(const LabelTable& t, std::int32_t n, const char* what) {

@@ -1,12 +1,13 @@
-"""Cityscapes instance maps read from PNG files: every way a file can be decoded gives the counts of
-the same map given as an array.
+"""Label maps read from PNG files as runs of equal values: every way a file can be decoded gives the
+counts of the same map given as an array.
 
-An 8- or 16-bit greyscale instance PNG (the instanceIds format) is decoded on runs of equal values
-(fastpq's mask reader, in the engine's semantic_confusion); palette and interlaced maps, and maps
-beside labels that are not 8-bit, are unfiltered row by row. The files are written by
-tests/pngwriter.py (its filter code, not Pillow's) with a chosen filter type per row, so that Sub,
-Up, Average and Paeth are each undone on runs, on 1- and 2-byte pixels. The array path is itself
-checked against cityscapesscripts in test_vs_references.py.
+8-bit greyscale ground truth beside 8-bit predictions, and 8- or 16-bit greyscale Cityscapes instance
+maps (the instanceIds format), are decoded on runs (fastpq's mask reader, in the engine's
+semantic_confusion); palette and interlaced maps, and maps beside labels of other types, are
+unfiltered row by row. The files are written by tests/pngwriter.py (its filter code, not Pillow's)
+with a chosen filter type per row, so that Sub, Up, Average and Paeth are each undone on runs, on 1-
+and 2-byte pixels. The array paths are themselves checked against the references in
+test_vs_references.py.
 """
 
 from __future__ import annotations
@@ -187,3 +188,46 @@ def test_instance_png_bytes_in_memory(tmp_path):
     data = _grey_png(inst, 16, np.random.default_rng(8).integers(0, 5, H))
     _assert_same(S.evaluate([gt], [pr], preset="cityscapes", instances=[data]),
                  S.evaluate([gt], [pr], preset="cityscapes", instances=[inst.astype(np.int64)]))
+
+
+@pytest.mark.parametrize("noisy", [False, True])
+def test_ground_truth_pngs_count_like_arrays(tmp_path, noisy):
+    gts, preds, labels_all, preds_all = [], [], [], []
+    for seed in range(4):
+        labels, pred, _ = _scene(20 + seed)
+        if noisy:  # a label per pixel: too many runs, so the mask reader unfilters rows
+            labels = np.random.default_rng(seed).choice([7, 23, 24, 26, 33], (H, W)).astype(np.uint8)
+        filters = np.random.default_rng(seed).integers(0, 5, H)
+        gts.append(_write(tmp_path, f"{seed}_gt.png", _grey_png(labels, 8, filters)))
+        preds.append(_label_png(tmp_path, f"{seed}_pred.png", pred))
+        labels_all.append(labels)
+        preds_all.append(pred)
+    for preset in ("ade20k", "cityscapes"):
+        options = {"instances": False} if preset == "cityscapes" else {}
+        files = S.evaluate(gts, preds, preset=preset, **options)
+        arrays = S.evaluate(labels_all, preds_all, preset=preset, **options)
+        np.testing.assert_array_equal(files.confusion, arrays.confusion)
+        assert files.confusion.sum() > 0
+
+
+def test_ground_truth_runs_beside_other_predictions(tmp_path):
+    # 16-bit predictions: the general path, which reads the ground truth row by row
+    labels, pred, _ = _scene(30)
+    gt = _write(tmp_path, "gt.png", _grey_png(labels, 8, [4] * H))
+    pred16 = _write(tmp_path, "pred16.png", _grey_png(pred.astype(np.int64), 16, [1] * H))
+    files = S.evaluate([gt], [pred16], preset="ade20k")
+    arrays = S.evaluate([labels], [pred], preset="ade20k")
+    np.testing.assert_array_equal(files.confusion, arrays.confusion)
+
+
+def test_a_refused_ground_truth_label_is_found_in_a_run_decoded_png(tmp_path):
+    labels = np.zeros((H, W), np.uint8)
+    labels[9, 31] = 7  # one_hot(num_classes=5) raises on it in torchmetrics
+    gt = _write(tmp_path, "gt_refused.png", _grey_png(labels, 8, [2] * H))
+    pred = _label_png(tmp_path, "pred.png", np.zeros((H, W), np.uint8))
+    with pytest.raises(FastPQError, match=r"gt_refused\.png.*label 7 at pixel \(x=31, y=9\)"):
+        S.evaluate([gt], [pred], preset="torchmetrics-meaniou", num_classes=5)
+    small = _label_png(tmp_path, "pred_small.png", np.zeros((H, W - 1), np.uint8))
+    with pytest.raises(FastPQError, match=r"label maps differ in size: ground truth '.*gt_refused\.png' is 72x40 "
+                                          r"pixels but prediction '.*pred_small\.png' is 71x40"):
+        S.evaluate([gt], [small], preset="ade20k")
