@@ -32,18 +32,29 @@ def read_json(path: str, what: str, max_bytes: Optional[int] = None,
     A file larger than `max_bytes` is refused before it is read (and reading stops there, should
     the file grow meanwhile; for a URL, where the storage states the object's size)."""
     path = local_path(path)
+    return decode_json(read_json_bytes(path, what, max_bytes, storage_options), path, what)
+
+
+def read_json_bytes(path: str, what: str, max_bytes: Optional[int] = None,
+                    storage_options: StorageOptions = None) -> bytes:
+    """The bytes of a JSON file (path or URL), with read_json's checks and I/O errors."""
+    path = local_path(path)
     try:
         if is_url(path):
             from .remote import read_bytes
 
-            raw = read_bytes(path, storage_options, what=f"{what} JSON file", max_bytes=max_bytes)
-        else:
-            raw = _read_local(path, what, max_bytes)
-        return parse_json(raw)
+            return read_bytes(path, storage_options, what=f"{what} JSON file", max_bytes=max_bytes)
+        return _read_local(path, what, max_bytes)
     except OSError as e:
         if isinstance(e, (LimitExceededError, AnnotationError)) or hasattr(e, "image_id"):
             raise  # a RemoteStorageError names the URL already
         raise AnnotationError(f"cannot read {what} JSON file '{path}': {e.strerror or e}", file=path) from None
+
+
+def decode_json(raw: bytes, path: str, what: str) -> Any:
+    """The value of the JSON text `raw` read from `path`, with read_json's syntax errors."""
+    try:
+        return parse_json(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         if isinstance(e, LimitExceededError):
             raise
@@ -65,7 +76,12 @@ def _read_local(path: str, what: str, max_bytes: Optional[int]) -> bytes:
 def load_json(path: str, what: str, max_bytes: Optional[int] = None,
               storage_options: StorageOptions = None) -> Dict[str, Any]:
     """Parses a JSON file (path or URL) that must hold an object."""
-    data = read_json(path, what, max_bytes, storage_options)
+    return object_of_json(read_json_bytes(path, what, max_bytes, storage_options), path, what)
+
+
+def object_of_json(raw: bytes, path: str, what: str) -> Dict[str, Any]:
+    """The object the JSON text `raw` of file `path` must hold, with load_json's errors."""
+    data = decode_json(raw, local_path(path), what)
     if not isinstance(data, dict):
         raise AnnotationTypeError(f"{what} JSON file '{path}' does not hold an object", file=path)
     return data
