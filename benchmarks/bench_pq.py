@@ -15,9 +15,10 @@ about 40 segments per image) and Mapillary-Vistas-like (4000x3000, 65
 categories, about 80 segments per image) sets.
 
 Beside the tools, a ``floor`` row measures, in the same kind of child process,
-what no PNG scorer can skip: parsing both JSON files (with the parser fastpq
-uses) and reading and inflating every ground-truth and prediction PNG into
-reused buffers on as many threads as fastpq uses
+what no PNG scorer can skip: reading both JSON files with the reader fastpq
+uses (the C++ reader straight into the segment tables for plain files, else
+Python's parser) and reading and inflating every ground-truth and prediction PNG
+into reused buffers on as many threads as fastpq uses
 (``fastpq._core.inflate_png_files``: no unfiltering, no Adler-32 check, no
 counting). Each tool's time is also given as a multiple of that floor, and with
 two COCO-like sets, each tool's marginal cost per image between them.
@@ -224,12 +225,15 @@ def _run_panopticapi_single(gt_json: str, pred_json: str, gt_folder: str, pred_f
 
 
 def _run_floor(gt_json: str, pred_json: str, gt_folder: str, pred_folder: str) -> Result:
-    """Parse both JSON files as fastpq does and inflate every PNG of both folders, nothing more."""
+    """Read both JSON files as fastpq does and inflate every PNG of both folders, nothing more."""
     from fastpq import _core
-    from fastpq.io.json_files import read_json
+    from fastpq.io.json_files import read_json, read_json_bytes
+    from fastpq.io.panoptic_json import read_tables
 
-    for path, what in ((gt_json, "ground-truth"), (pred_json, "prediction")):
-        read_json(path, what)
+    raw = [read_json_bytes(path, what) for path, what in ((gt_json, "ground-truth"), (pred_json, "prediction"))]
+    if read_tables(raw[0], raw[1], 1 << 16) is None:  # not plain: Python's parser, as fastpq falls back to
+        for path, what in ((gt_json, "ground-truth"), (pred_json, "prediction")):
+            read_json(path, what)
     files = sorted(str(p) for folder in (gt_folder, pred_folder) for p in Path(folder).glob("*.png"))
     _core.inflate_png_files(files, 0)
     return {}

@@ -52,4 +52,5 @@ PYBIND11_MODULE(_core, m) {
   register_semantic(m);
   register_amodal_consistency(m);
   register_instance(m);
+  register_tables(m);
 }

@@ -16,5 +16,6 @@ void register_combine(pybind11::module_& m);
 void register_semantic(pybind11::module_& m);
 void register_amodal_consistency(pybind11::module_& m);
 void register_instance(pybind11::module_& m);
+void register_tables(pybind11::module_& m);
 
 }  // namespace fastpq

@@ -106,7 +106,7 @@ def decode(png: bytes, inflate: str):
 def test_corpus_is_small_and_complete():
     targets = {p.name for p in CORPUS.iterdir()}
     assert targets == {"png", "png_pair", "rle", "polygon", "pq_match", "amodal", "amodal_consistency", "amodal_edges",
-                       "json_scan", "label_png", "semantic", "instance", "mask_png"}
+                       "json_scan", "label_png", "semantic", "instance", "mask_png", "panoptic_json"}
     assert all(corpus(t) for t in targets)
     assert sum(p.stat().st_size for p in CORPUS.rglob("*") if p.is_file()) < 1 << 20
 
@@ -447,6 +447,25 @@ def test_json_scan_seed(path: Path):
     assert full == _json_depth_oracle(text)
     bounded = _core.json_nesting_depth(text, bound)
     assert bounded > bound if full > bound else bounded == full
+
+
+@pytest.mark.parametrize("path", corpus("panoptic_json"), ids=ids_of(corpus("panoptic_json")))
+def test_panoptic_json_seed(path: Path):
+    # The C++ reader takes a seed or gives up; what it takes, Python's parser reads to the same tables.
+    from fastpq.io.json_files import parse_json
+    from fastpq.io.dataset import Categories, build_tables
+
+    r = ByteReader(path.read_bytes())
+    n = r.u16()
+    gt_text, pred_text = r.data[2:2 + n], r.data[2 + n:]
+    out = _core.panoptic_json_tables(gt_text, pred_text, 1 << 16)
+    if out is None:
+        return
+    gt, pred = parse_json(gt_text), parse_json(pred_text)
+    tables = build_tables(gt, pred, "g", "p", Categories.from_json(gt))
+    for key in ("image_ids", "gt_offsets", "gt_ids", "gt_categories", "gt_iscrowd", "gt_areas", "pred_offsets",
+                "pred_ids", "pred_categories"):
+        assert out[key] == getattr(tables, key), key
 
 
 def test_rle_encode_of_an_empty_mask():

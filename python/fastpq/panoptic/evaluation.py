@@ -7,8 +7,10 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from .. import _core
-from ..io.dataset import (Categories, SegmentTables, build_tables, category_of, default_folder, load_json,
+from ..io.dataset import (Categories, SegmentTables, build_tables, category_of, default_folder,
                        missing_ids_in_panopticapi_order, require_folder)
+from ..io.json_files import object_of_json, read_json_bytes
+from ..io.panoptic_json import read_tables
 from ..io.remote import StorageOptions, is_url, local_path
 from ..errors import (AnnotationError, FastPQError, ImageSizeMismatchError, PngError, PngNotFoundError,
                      SegmentMismatchError)
@@ -85,22 +87,38 @@ def prepare(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optiona
             deadline: Optional[Deadline] = None,
             storage_options: StorageOptions = None) -> "tuple[SegmentTables, Categories]":
     """Reads both JSON files (paths or URLs) and pairs their images: every check that needs no PNG,
-    in one order, so that any front end gives the same error for the same input."""
+    in one order, so that any front end gives the same error for the same input.
+
+    Plain files are read straight into the tables in C++ (:mod:`fastpq.io.panoptic_json`); the others,
+    and all in strict mode, are parsed in Python, which names whatever is wrong."""
     check_positive("max_segments_per_image", max_segments_per_image)
     check_positive("max_json_bytes", max_json_bytes)
     deadline = deadline or Deadline(None)
     gt_json_file, pred_json_file = local_path(os.fspath(gt_json_file)), local_path(os.fspath(pred_json_file))
-    gt_json = load_json(gt_json_file, "ground-truth", max_json_bytes, storage_options)
+    gt_raw = read_json_bytes(gt_json_file, "ground-truth", max_json_bytes, storage_options)
     deadline.check("after reading the ground-truth JSON")
-    pred_json = load_json(pred_json_file, "prediction", max_json_bytes, storage_options)
+    try:
+        pred_raw = read_json_bytes(pred_json_file, "prediction", max_json_bytes, storage_options)
+    except Exception:
+        object_of_json(gt_raw, gt_json_file, "ground-truth")  # a broken ground truth is named first
+        raise
+    fast = None if strict else read_tables(gt_raw, pred_raw, max_segments_per_image)
+    if fast is None:
+        gt_json = object_of_json(gt_raw, gt_json_file, "ground-truth")
+        pred_json = object_of_json(pred_raw, pred_json_file, "prediction")
+    del gt_raw, pred_raw
     deadline.check("after reading the prediction JSON")
     gt_folder = default_folder(gt_json_file) if gt_folder is None else local_path(os.fspath(gt_folder))
     pred_folder = default_folder(pred_json_file) if pred_folder is None else local_path(os.fspath(pred_folder))
     require_folder(gt_folder, "ground truth", storage_options)
     require_folder(pred_folder, "predicted", storage_options)
-    categories = Categories.from_json(gt_json)
-    tables = build_tables(gt_json, pred_json, gt_folder, pred_folder, categories, strict=strict,
-                          max_segments_per_image=max_segments_per_image)
+    if fast is not None:
+        categories = fast.categories()
+        tables = fast.tables(gt_folder, pred_folder)
+    else:
+        categories = Categories.from_json(gt_json)
+        tables = build_tables(gt_json, pred_json, gt_folder, pred_folder, categories, strict=strict,
+                              max_segments_per_image=max_segments_per_image)
     deadline.check("after pairing the images")
     return tables, categories
 
