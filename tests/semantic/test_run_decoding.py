@@ -72,6 +72,12 @@ def _grey_png(values: np.ndarray, bit_depth: int, filters, *, color_type: int = 
     return pngwriter.png_file(chunks)
 
 
+def _scene_files(tmp_path: Path, seed: int):
+    """A scene and its label and prediction PNGs (Pillow's): labels, pred, inst, gt path, pred path."""
+    labels, pred, inst = _scene(seed)
+    return labels, pred, inst, _label_png(tmp_path, "gt.png", labels), _label_png(tmp_path, "pred.png", pred)
+
+
 def _write(tmp_path: Path, name: str, data: bytes) -> str:
     path = tmp_path / name
     path.write_bytes(data)
@@ -117,18 +123,14 @@ def test_instance_pngs_count_like_arrays(tmp_path, bit_depth, noisy):
 
 @pytest.mark.parametrize("filter_type", pngwriter.FILTERS)
 def test_each_filter_on_16_bit_instance_runs(tmp_path, filter_type):
-    labels, pred, inst = _scene(11)
-    gt = _label_png(tmp_path, "gt.png", labels)
-    pr = _label_png(tmp_path, "pred.png", pred)
+    labels, pred, inst, gt, pr = _scene_files(tmp_path, 11)
     path = _write(tmp_path, "inst.png", _grey_png(inst, 16, [filter_type] * H))
     _assert_same(S.evaluate([gt], [pr], preset="cityscapes", instances=[path]),
                  S.evaluate([gt], [pr], preset="cityscapes", instances=[inst.astype(np.int64)]))
 
 
 def test_palette_and_16_bit_labels_take_the_row_reader(tmp_path):
-    labels, pred, inst = _scene(5)
-    gt = _label_png(tmp_path, "gt.png", labels)
-    pr = _label_png(tmp_path, "pred.png", pred)
+    labels, pred, inst, gt, pr = _scene_files(tmp_path, 5)
     small = np.where(inst >= 1000, 200 + inst % 50, inst)
     palette = _write(tmp_path, "pal.png", _grey_png(small, 8, [4] * H, color_type=3, palette=True))
     _assert_same(S.evaluate([gt], [pr], preset="cityscapes", instances=[palette]),
@@ -141,18 +143,14 @@ def test_palette_and_16_bit_labels_take_the_row_reader(tmp_path):
 
 
 def test_an_interlaced_instance_map_gets_the_label_readers_message(tmp_path):
-    labels, pred, inst = _scene(2)
-    gt = _label_png(tmp_path, "gt.png", labels)
-    pr = _label_png(tmp_path, "pred.png", pred)
+    labels, pred, inst, gt, pr = _scene_files(tmp_path, 2)
     path = _write(tmp_path, "inst.png", _grey_png(inst, 16, [0] * H, interlace=1))
     with pytest.raises(FastPQError, match=r"inst\.png.*is interlaced \(Adam7\); label maps must not be interlaced"):
         S.evaluate([gt], [pr], preset="cityscapes", instances=[path])
 
 
 def test_broken_instance_maps_name_the_file(tmp_path):
-    labels, pred, inst = _scene(3)
-    gt = _label_png(tmp_path, "gt.png", labels)
-    pr = _label_png(tmp_path, "pred.png", pred)
+    labels, pred, inst, gt, pr = _scene_files(tmp_path, 3)
     filters = [2] * H
     filters[17] = 7  # no such filter type
     raw = _grey_png(inst, 16, [0] * H)
@@ -182,9 +180,7 @@ def test_broken_instance_maps_name_the_file(tmp_path):
 
 
 def test_instance_png_bytes_in_memory(tmp_path):
-    labels, pred, inst = _scene(8)
-    gt = _label_png(tmp_path, "gt.png", labels)
-    pr = _label_png(tmp_path, "pred.png", pred)
+    labels, pred, inst, gt, pr = _scene_files(tmp_path, 8)
     data = _grey_png(inst, 16, np.random.default_rng(8).integers(0, 5, H))
     _assert_same(S.evaluate([gt], [pr], preset="cityscapes", instances=[data]),
                  S.evaluate([gt], [pr], preset="cityscapes", instances=[inst.astype(np.int64)]))
