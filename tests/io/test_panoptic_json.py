@@ -217,6 +217,8 @@ def test_a_broken_ground_truth_is_named_before_a_missing_prediction_file(tmp_pat
     (tmp_path / "gt.json").write_bytes(b"{not json")
     with pytest.raises(FastPQError, match=r"ground-truth JSON file .* is not valid JSON"):
         fastpq.evaluate(tmp_path / "gt.json", tmp_path / "missing.json")
+    with pytest.raises(FastPQError, match=r"ground-truth JSON file .* is not valid JSON"):  # before the budget
+        fastpq.evaluate(tmp_path / "gt.json", tmp_path / "missing.json", time_budget=1e-9)
     gt, _ = _pair()
     (tmp_path / "gt.json").write_bytes(_dumps(gt))
     with pytest.raises(FastPQError, match=r"cannot read prediction JSON file .*missing\.json"):

@@ -96,8 +96,8 @@ def prepare(gt_json_file: PathLike, pred_json_file: PathLike, gt_folder: Optiona
     deadline = deadline or Deadline(None)
     gt_json_file, pred_json_file = local_path(os.fspath(gt_json_file)), local_path(os.fspath(pred_json_file))
     gt_raw = read_json_bytes(gt_json_file, "ground-truth", max_json_bytes, storage_options)
-    deadline.check("after reading the ground-truth JSON")
     try:
+        deadline.check("after reading the ground-truth JSON")
         pred_raw = read_json_bytes(pred_json_file, "prediction", max_json_bytes, storage_options)
     except Exception:
         object_of_json(gt_raw, gt_json_file, "ground-truth")  # a broken ground truth is named first
