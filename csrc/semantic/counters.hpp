@@ -193,20 +193,16 @@ class BytePairCounter {
 
   // The same for a ground-truth row given as value runs: each run's predicted bytes counted against
   // its value.
-  void row_runs(const MaskPngReader& map, std::uint32_t y, const std::uint8_t* b, std::uint32_t w) {
+  void row_runs(const MaskPngReader& map, std::uint32_t y, const std::uint8_t* b) {
     std::uint64_t* const hist = ws_.hist.data();
     std::vector<std::uint32_t>& keys = ws_.hist_keys;
-    const std::uint32_t* start = map.value_start().data();
-    const std::uint32_t* value = map.value_of().data();
-    const std::size_t first = map.value_row()[y], last = map.value_row()[y + 1];
-    for (std::size_t k = first; k < last; ++k) {
-      const std::uint32_t x0 = start[k], x1 = k + 1 < last ? start[k + 1] : w, gt = value[k] << 8;
-      count_byte_runs(b + x0, x1 - x0, [hist, &keys, gt](std::uint8_t p, std::uint64_t n) {
+    map.for_each_value_run(y, [&](std::uint32_t x0, std::uint32_t x1, std::uint32_t value) {
+      count_byte_runs(b + x0, x1 - x0, [hist, &keys, gt = value << 8](std::uint8_t p, std::uint64_t n) {
         const std::uint32_t key = gt | p;
         if (hist[key] == 0) keys.push_back(key);
         hist[key] += n;
       });
-    }
+    });
   }
 
   // Applies the tables to the pairs counted; false when a refused label occurred (the caller rescans
@@ -278,15 +274,10 @@ class InstanceCounter {
   }
 
   // The same for row y of an instance map read as value runs.
-  void row_runs(const MaskPngReader& map, std::uint32_t y, const std::uint8_t* p, std::uint32_t w) {
-    const std::uint32_t* start = map.value_start().data();
-    const std::uint32_t* value = map.value_of().data();
-    const std::size_t first = map.value_row()[y], last = map.value_row()[y + 1];
-    for (std::size_t k = first; k < last; ++k) {
-      if (value[k] < min_) continue;
-      const std::uint32_t x0 = start[k], x1 = k + 1 < last ? start[k + 1] : w;
-      count_into(slot_counts(static_cast<std::uint16_t>(value[k])), p + x0, x1 - x0);
-    }
+  void row_runs(const MaskPngReader& map, std::uint32_t y, const std::uint8_t* p) {
+    map.for_each_value_run(y, [&](std::uint32_t x0, std::uint32_t x1, std::uint32_t value) {
+      if (value >= min_) count_into(slot_counts(static_cast<std::uint16_t>(value)), p + x0, x1 - x0);
+    });
   }
 
   // Appends (instance value, column, pixels) sorted, columns from the prediction table (n_cols for a
