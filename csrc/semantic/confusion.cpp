@@ -36,10 +36,10 @@ bool count_bytes(Workspace& ws, const LabelTable& gt_t, const LabelTable& pred_t
   const std::uint32_t w = ws.pred.width(), h = ws.pred.height();
   for (std::uint32_t y = 0; y < h && w > 0; ++y) {
     const std::uint8_t* b = ws.pred.next_bytes();
-    if (ws.gt_runs.active) pairs.row_runs(ws.gt_runs.png, y, b, w);
+    if (ws.gt_runs.active) pairs.row_runs(ws.gt_runs.png, y, b);
     else pairs.row(ws.gt.next_bytes(), b, w);
     if (!with_instances) continue;
-    if (ws.inst_runs.active) inst.row_runs(ws.inst_runs.png, y, b, w);
+    if (ws.inst_runs.active) inst.row_runs(ws.inst_runs.png, y, b);
     else inst.row(ws.inst.next_u16(), b, w);
   }
   if (!pairs.finish(gt_t, pred_t, counter)) return false;
@@ -107,13 +107,10 @@ void count_image(const LabelSource& gt, const LabelSource& pred, const LabelSour
   // runs; everything else, and everything when a refused label is to be found, row by row.
   if (!ws.gt_runs.open(gt, o.max_pixels, false)) ws.gt.open(gt, o.max_pixels);
   ws.pred.open(pred, o.max_pixels);
-  if (ws.gt_runs.active && !ws.pred.byte_labels()) {
-    ws.gt_runs.active = false;
-    ws.gt.open(gt, o.max_pixels);
-  }
   const MapSize gt_size = ws.gt_runs.active ? size_of(ws.gt_runs, gt) : size_of(ws.gt);
   check_same_size(gt_size, "ground truth", size_of(ws.pred), "prediction");
-  const bool bytes = ws.gt_runs.active || (ws.gt.byte_labels() && ws.pred.byte_labels());
+  // (a ground truth read as runs is 8-bit grey: byte labels)
+  const bool bytes = ws.pred.byte_labels() && (ws.gt_runs.active || ws.gt.byte_labels());
   if (inst && !(bytes && ws.inst_runs.open(*inst, o.max_pixels, true))) ws.inst.open(*inst, o.max_pixels);
   if (inst)
     check_same_size(gt_size, "ground truth", ws.inst_runs.active ? size_of(ws.inst_runs, *inst) : size_of(ws.inst),
@@ -122,7 +119,7 @@ void count_image(const LabelSource& gt, const LabelSource& pred, const LabelSour
   out.width = gt_size.width;
   Counter counter(o, ws);
   const bool by_bytes = bytes && (!inst || ws.inst_runs.active || ws.inst.u16_labels());
-  if (!by_bytes && ws.gt_runs.active) {  // the general path reads rows
+  if (!by_bytes && ws.gt_runs.active) {  // the general path reads the ground truth row by row
     ws.gt_runs.active = false;
     ws.gt.open(gt, o.max_pixels);
   }
