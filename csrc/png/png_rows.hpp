@@ -32,10 +32,15 @@ struct RowKernels {
   const char* name;
 };
 
-// The scratch words decode_row needs: a bit per row byte (non-zero or not), 32 to a word, and
-// a bit per such word (any non-zero), 64 to a pair of words.
+// The words of decode_row's bitmap of a row's non-zero bytes (filter byte included), 32 to a word.
+inline std::size_t row_bit_words(std::size_t width, int bpp) {
+  return (1 + width * static_cast<std::size_t>(bpp)) / 32 + 1;
+}
+
+// The scratch words decode_row needs: the bitmap, then a bit per bitmap word (any non-zero), 64 to
+// a pair of words.
 inline std::size_t row_scratch_words(std::size_t width, int bpp) {
-  const std::size_t words = (1 + width * static_cast<std::size_t>(bpp)) / 32 + 1;
+  const std::size_t words = row_bit_words(width, bpp);
   return words + 2 * ((words + 63) / 64);
 }
 

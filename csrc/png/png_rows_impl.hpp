@@ -283,7 +283,7 @@ class NonzeroScanner {
     std::size_t word = bit / 32;
     std::uint32_t w = bits_[word] & ~kAlphaBits & (~0u << (bit % 32));
     if (w == 0) {
-      const std::size_t words = end_bit / 32 + 1, after = word + 1;
+      const std::size_t words = fastpq::row_bit_words(width_, BPP), after = word + 1;
       if (after >= words) return width_;
       std::size_t s = after / 64;
       std::uint64_t m;
@@ -442,8 +442,8 @@ std::size_t id_row_runs(const std::uint32_t* row, std::size_t width, Run* out) {
 
 std::size_t decode_row(const std::uint8_t* row, std::size_t width, int bpp, const Run* up, Run* out,
                        std::uint32_t* adler, std::uint32_t* bits) {
-  const std::size_t n = 1 + width * static_cast<std::size_t>(bpp), words = n / 32 + 1;
-  *adler = adler_and_nonzero(row, n, *adler, bits);
+  const std::size_t words = fastpq::row_bit_words(width, bpp);
+  *adler = adler_and_nonzero(row, 1 + width * static_cast<std::size_t>(bpp), *adler, bits);
   std::uint32_t* summary = bits + words;
   if (row[0] != 0 && row[0] != 3) summarize_nonzero(bits, words, bpp == 4 ? 0x11111111u : 0, summary);
   return bpp == 4 ? decode_row_bpp<4>(row[0], row + 1, bits, summary, width, up, out)
