@@ -8,8 +8,9 @@ at the position of its first), ground-truth areas come from the JSON.
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from ..errors import AnnotationKeyError, AnnotationTypeError, MissingPredictionError, StrictModeError
 # JSON reading and the folder rules live in json_files; their names stay importable from here.
@@ -151,8 +152,7 @@ def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_fo
         check_strict(gt_annotations, pred_annotations, categories)
 
     builder = TableBuilder(categories, max_segments_per_image)
-    join_gt = join_url if is_url(gt_folder) else os.path.join
-    join_pred = join_url if is_url(pred_folder) else os.path.join
+    join_gt, join_pred = folder_joiner(gt_folder), folder_joiner(pred_folder)
     with gc_paused():
         for gt_ann in gt_annotations:
             if not isinstance(gt_ann, dict) or "image_id" not in gt_ann:
@@ -161,9 +161,20 @@ def build_tables(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], gt_fo
             pred_ann = pred_by_image.get(image_id)
             if pred_ann is None:
                 raise MissingPredictionError(f"no prediction for the image with id: {image_id}", image_id=image_id)
-            builder.add(image_id, join_gt(gt_folder, _file_name(gt_ann, image_id, "ground-truth")),
-                        join_pred(pred_folder, _file_name(pred_ann, image_id, "prediction")), gt_ann, pred_ann)
+            builder.add(image_id, join_gt(_file_name(gt_ann, image_id, "ground-truth")),
+                        join_pred(_file_name(pred_ann, image_id, "prediction")), gt_ann, pred_ann)
         return builder.build()
+
+
+def folder_joiner(folder: str) -> Callable[[str], str]:
+    """``os.path.join(folder, name)`` (``join_url`` for a URL folder) as a function of the name, for
+    many names: on POSIX, the folder's prefix is made once."""
+    if is_url(folder):
+        return lambda name: join_url(folder, name)
+    if os.path is not posixpath:
+        return lambda name: os.path.join(folder, name)
+    prefix = folder if not folder or folder.endswith("/") else folder + "/"
+    return lambda name: name if name.startswith("/") else prefix + name
 
 
 #: Ids a panoptic PNG can hold besides void: R + 256 G + 65536 B, from 1 to 2^24 - 1.

@@ -9,14 +9,11 @@ build_tables makes and the texts are valid JSON objects that Python's parsers re
 
 from __future__ import annotations
 
-import os
-import posixpath
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, overload
 
 from .. import _core
-from .dataset import Categories, SegmentTables
+from .dataset import Categories, SegmentTables, folder_joiner
 from .json_files import parse_json
-from .remote import is_url, join as join_url
 
 
 class JsonObjects(Sequence[Mapping[str, Any]]):
@@ -68,16 +65,6 @@ def _from_texts(texts: List[bytes]) -> JsonObjects:
     return JsonObjects(b"".join(texts), spans)
 
 
-def _joiner(folder: str) -> Callable[[str], str]:
-    """``os.path.join(folder, name)`` (``join_url`` for a URL folder), for many names."""
-    if is_url(folder):
-        return lambda name: join_url(folder, name)
-    if os.path is not posixpath:
-        return lambda name: os.path.join(folder, name)
-    prefix = folder if not folder or folder.endswith("/") else folder + "/"
-    return lambda name: name if name.startswith("/") else prefix + name
-
-
 class FastTables:
     """What the C++ reader made of a pair of JSON texts; the folders join its file names later."""
 
@@ -92,7 +79,7 @@ class FastTables:
 
     def tables(self, gt_folder: str, pred_folder: str) -> SegmentTables:
         o = self._out
-        join_gt, join_pred = _joiner(gt_folder), _joiner(pred_folder)
+        join_gt, join_pred = folder_joiner(gt_folder), folder_joiner(pred_folder)
         return SegmentTables([join_gt(n) for n in o["gt_names"]], [join_pred(n) for n in o["pred_names"]],
                              o["image_ids"], o["gt_offsets"], o["gt_ids"], o["gt_categories"], o["gt_iscrowd"],
                              o["gt_areas"], o["pred_offsets"], o["pred_ids"], o["pred_categories"],
