@@ -56,13 +56,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string pred_png = with_fixed_crcs(in.bytes(in.left()));
 
   // zlib, like the oracle: libdeflate's leniency with some invalid streams is fuzz_png's subject.
-  static PanopticPngReader gt(InflateBackend::kZlib), pred(InflateBackend::kZlib);
+  // One reader for both images, as the engine reads them: the ground truth's rows are kept first.
+  static PanopticPngReader png(InflateBackend::kZlib);
+  static StoredRows gt;
   static JointHistogram hist;
   try {
-    gt.open_memory(reinterpret_cast<const std::uint8_t*>(gt_png.data()), gt_png.size(), "gt.png", kMaxPixels);
-    pred.open_memory(reinterpret_cast<const std::uint8_t*>(pred_png.data()), pred_png.size(), "pred.png", kMaxPixels);
-    if (gt.width() != pred.width() || gt.height() != pred.height()) return 0;  // the engine refuses these
-    build_joint_histogram(gt, pred, hist);
+    png.open_memory(reinterpret_cast<const std::uint8_t*>(gt_png.data()), gt_png.size(), "gt.png", kMaxPixels);
+    gt.read(png);
+    png.open_memory(reinterpret_cast<const std::uint8_t*>(pred_png.data()), pred_png.size(), "pred.png", kMaxPixels);
+    if (gt.width() != png.width() || gt.height() != png.height()) return 0;  // the engine refuses these
+    build_joint_histogram(gt, png, hist);
   } catch (const FormatError&) {
     return 0;
   }

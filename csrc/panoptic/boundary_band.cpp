@@ -44,7 +44,7 @@ void BandTracker::start(std::uint32_t width, std::uint32_t height, std::uint32_t
   inside_.assign(width, 0);
 }
 
-bool BandTracker::push(const RowRuns& runs) {
+bool BandTracker::push(RunSpan runs) {
   const std::size_t row = pushed_++;
   std::vector<Run>& kept = ring_[row % ring_.size()];
   const std::vector<Run>& above = ring_[(row + ring_.size() - 1) % ring_.size()];
@@ -152,7 +152,7 @@ void BoundaryHistogram::start(std::uint32_t width, std::uint32_t height, std::ui
   repeat_ = 0;
 }
 
-void BoundaryHistogram::row(const RowRuns& gt, const RowRuns& pred) {
+void BoundaryHistogram::row(RunSpan gt, RunSpan pred) {
   const bool ready = gt_.push(gt);
   pred_.push(pred);
   if (ready) add_ready_row();

@@ -35,7 +35,7 @@ class BandTracker {
 
   void start(std::uint32_t width, std::uint32_t height, std::uint32_t dilation);
   // Takes the next row's runs. Returns true when row (rows pushed - 1 - d) is ready in runs().
-  bool push(const RowRuns& runs);
+  bool push(RunSpan runs);
   // Readies the next of the rows still held once all rows are pushed; false when none is left.
   bool flush();
   const std::vector<BandRun>& runs() const { return out_; }
@@ -65,7 +65,7 @@ class BoundaryHistogram : public RowSink {
  public:
   // `void_whole`: GT id 0 is no segment of the image's table.
   void start(std::uint32_t width, std::uint32_t height, std::uint32_t dilation, bool void_whole);
-  void row(const RowRuns& gt, const RowRuns& pred) override;
+  void row(RunSpan gt, RunSpan pred) override;
   // Completes the image and writes its sorted counts.
   void finish(BoundaryCounts& out);
 

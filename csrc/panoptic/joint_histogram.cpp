@@ -44,7 +44,7 @@ void JointHistogram::add_pieces(const HistEntry* pieces, std::size_t n, std::uin
   for (std::size_t i = 0; i < n; ++i) add(pieces[i].gt, pieces[i].pred, pieces[i].count * repeat);
 }
 
-std::size_t merge_runs(const RowRuns& gt_runs, const RowRuns& pred_runs, HistEntry* out) {
+std::size_t merge_runs(RunSpan gt_runs, RunSpan pred_runs, HistEntry* out) {
   // Fields are stored one by one through a local pointer: building a HistEntry whole and copying
   // it into a vector stalled every piece on store forwarding.
   HistEntry* o = out;
@@ -154,7 +154,7 @@ void accumulate_rows(std::size_t height, GtRows& gt, PredRows& pred, JointHistog
 
 }  // namespace
 
-void build_joint_histogram(PanopticPngReader& gt, PanopticPngReader& pred, JointHistogram& hist, RowSink* sink) {
+void build_joint_histogram(StoredRows& gt, PanopticPngReader& pred, JointHistogram& hist, RowSink* sink) {
   accumulate_rows(gt.height(), gt, pred, hist, sink);
 }
 

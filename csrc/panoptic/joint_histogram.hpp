@@ -66,19 +66,19 @@ class JointHistogram {
 
 // Merges the runs of a gt row and a pred row into pieces of constant (gt id, pred id), written
 // to `out`, which has room for gt_runs.size() + pred_runs.size() pieces; returns their number.
-std::size_t merge_runs(const RowRuns& gt_runs, const RowRuns& pred_runs, HistEntry* out);
+std::size_t merge_runs(RunSpan gt_runs, RunSpan pred_runs, HistEntry* out);
 
 // Sees the runs of every row of both images, in row order, while a joint histogram is built.
 class RowSink {
  public:
   virtual ~RowSink() = default;
-  virtual void row(const RowRuns& gt, const RowRuns& pred) = 0;
+  virtual void row(RunSpan gt, RunSpan pred) = 0;
 };
 
-// Reads both images row by row and accumulates their joint histogram into `hist` (cleared first).
-// The two readers must be open on images of the same size. `sink`, when given, sees every row.
-void build_joint_histogram(PanopticPngReader& gt, PanopticPngReader& pred, JointHistogram& hist,
-                           RowSink* sink = nullptr);
+// Reads both images row by row and accumulates their joint histogram into `hist` (cleared first):
+// the ground truth's rows read ahead, the prediction open in `pred`, both of the same size.
+// `sink`, when given, sees every row.
+void build_joint_histogram(StoredRows& gt, PanopticPngReader& pred, JointHistogram& hist, RowSink* sink = nullptr);
 // Element types an id map in memory may have.
 enum class IdType { kU8, kU16, kU32, kI32, kI64, kU64 };
 

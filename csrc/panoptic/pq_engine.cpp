@@ -21,9 +21,10 @@ constexpr std::size_t kKeepBufferBytes = std::size_t{256} << 20;
 
 // Everything one thread needs to evaluate an image pair, kept across images and calls.
 struct Workspace {
-  explicit Workspace(InflateBackend b) : backend(b), gt(b), pred(b) {}
+  explicit Workspace(InflateBackend b) : backend(b), png(b) {}
   InflateBackend backend;
-  PanopticPngReader gt, pred;
+  PanopticPngReader png;  // reads the ground truth, then the prediction into the same buffers
+  StoredRows gt;
   JointHistogram hist;
   std::vector<HistEntry> entries;
   MatchScratch scratch;
@@ -72,19 +73,18 @@ void open_png(PanopticPngReader& reader, const std::string& name, const std::vec
 
 // Reads image i's PNG pair into `hist`.
 void file_histogram(const PanopticDataset& d, std::size_t i, const EngineOptions& options, Workspace& ws) {
-  open_png(ws.gt, d.gt_files[i], d.gt_data, i, options.max_pixels);
-  open_png(ws.pred, d.pred_files[i], d.pred_data, i, options.max_pixels);
-  if (ws.gt.width() != ws.pred.width() || ws.gt.height() != ws.pred.height()) {
-    auto size = [](const PanopticPngReader& r) {
-      return std::to_string(r.width()) + "x" + std::to_string(r.height());
-    };
+  open_png(ws.png, d.gt_files[i], d.gt_data, i, options.max_pixels);
+  ws.gt.read(ws.png);
+  open_png(ws.png, d.pred_files[i], d.pred_data, i, options.max_pixels);
+  if (ws.gt.width() != ws.png.width() || ws.gt.height() != ws.png.height()) {
+    auto size = [](const auto& image) { return std::to_string(image.width()) + "x" + std::to_string(image.height()); };
     throw SizeMismatch("ground truth '" + d.gt_files[i] + "' is " + size(ws.gt) + " pixels but prediction '" +
-                       d.pred_files[i] + "' is " + size(ws.pred));
+                       d.pred_files[i] + "' is " + size(ws.png));
   }
-  build_joint_histogram(ws.gt, ws.pred, ws.hist,
+  build_joint_histogram(ws.gt, ws.png, ws.hist,
                         boundary_sink(d.tables, i, ws.gt.height(), ws.gt.width(), options, ws));
+  ws.png.shrink_if_above(kKeepBufferBytes);
   ws.gt.shrink_if_above(kKeepBufferBytes);
-  ws.pred.shrink_if_above(kKeepBufferBytes);
 }
 
 // Runs `work()` and says why it failed, if it did: nothing may leave a parallel region.

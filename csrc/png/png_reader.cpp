@@ -91,6 +91,43 @@ void PanopticPngReader::next_row_ids(std::uint32_t* ids) {
     for (; x < run.end; ++x) ids[x] = run.id;
 }
 
+void StoredRows::read(PanopticPngReader& reader) {
+  width_ = reader.width();
+  height_ = reader.height();
+  name_ = reader.name();
+  runs_.clear();
+  count_.assign(height_, 0);
+  failed_row_ = height_;
+  next_ = 0;
+  row_begin_ = row_count_ = 0;
+  for (std::uint32_t y = 0; y < height_; ++y) {
+    try {
+      if (!reader.next_row()) continue;
+    } catch (const FormatError& e) {
+      failed_row_ = y;
+      error_ = e.what();
+      return;
+    }
+    const RowRuns& row = reader.row_runs();
+    count_[y] = static_cast<std::uint32_t>(row.size());
+    runs_.insert(runs_.end(), row.begin(), row.end());
+  }
+}
+
+bool StoredRows::next_row() {
+  if (next_ >= height_) throw FormatError("PNG file '" + name_ + "': read past the last row");
+  if (next_ == failed_row_) throw FormatError(error_);
+  const std::uint32_t count = count_[next_++];
+  if (count == 0) return false;
+  row_begin_ += row_count_;
+  row_count_ = count;
+  return true;
+}
+
+void StoredRows::shrink_if_above(std::size_t limit) {
+  if (runs_.capacity() * sizeof(Run) > limit) std::vector<Run>().swap(runs_);
+}
+
 void PanopticPngReader::shrink_if_above(std::size_t limit) {
   for (ByteBuffer* b : {&file_, &idat_, &raw_}) b->shrink_if_above(limit);
 }

@@ -14,6 +14,15 @@
 
 namespace fastpq {
 
+// A row's runs as seen by their consumers, wherever they are kept.
+struct RunSpan {
+  const Run* first;
+  std::size_t count;
+  const Run* begin() const { return first; }
+  const Run* end() const { return first + count; }
+  std::size_t size() const { return count; }
+};
+
 // The runs of one row, in a buffer reused across rows.
 class RowRuns {
  public:
@@ -29,6 +38,7 @@ class RowRuns {
   const Run* begin() const { return data_.get(); }
   const Run* end() const { return data_.get() + size_; }
   std::size_t size() const { return size_; }
+  operator RunSpan() const { return {data_.get(), size_}; }
 
  private:
   std::unique_ptr<Run[]> data_;
@@ -80,6 +90,37 @@ class PanopticPngReader {
   std::uint32_t next_row_ = 0;
   std::uint32_t adler_ = 1, declared_adler_ = 0;  // checksum of the rows read so far, and the stream's
   int current_ = 0;  // index into runs_ of the last decoded row
+};
+
+// Every row of one image read ahead as runs, so that its reader can go on to the other image of
+// the pair: inflating that one into the same buffer, still in cache, costs far less than keeping
+// both images inflated while their rows are read in step. Offers the rows again, in order, the
+// way the reader offers them, and throws a FormatError met while reading them only when the row
+// it concerns is reached, so that errors come in the order a reading in step would meet them.
+class StoredRows {
+ public:
+  // Reads the rows of the image `reader` has open, which ends up past its last row.
+  void read(PanopticPngReader& reader);
+  std::uint32_t width() const { return width_; }
+  std::uint32_t height() const { return height_; }
+  const std::string& name() const { return name_; }
+
+  // The next row, as PanopticPngReader::next_row: false when its ids repeat the previous row's.
+  bool next_row();
+  RunSpan row_runs() const { return {runs_.data() + row_begin_, row_count_}; }
+
+  // Releases the run buffer when it holds more than `limit` bytes (after an unusually noisy image).
+  void shrink_if_above(std::size_t limit);
+
+ private:
+  std::vector<Run> runs_;            // the runs of the rows that differ from the row above
+  std::vector<std::uint32_t> count_;  // per row: its number of runs, 0 when it repeats the row above
+  std::uint32_t width_ = 0, height_ = 0;
+  std::string name_;
+  std::uint32_t failed_row_ = 0;  // the row whose reading threw error_, or height_ when none did
+  std::string error_;
+  std::uint32_t next_ = 0;
+  std::size_t row_begin_ = 0, row_count_ = 0;
 };
 
 }  // namespace fastpq

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import fastpq
+import pngwriter as pw
 from conftest import CAR, GRASS, PERSON, SKY, PanopticImage, assert_fastpq_does_not_crash, run_reference
 
 OK_GT = {"id": 11, "category_id": PERSON}
@@ -223,6 +224,51 @@ def test_corrupt_png_file(make_case, capsys, side):
     error = fastpq_error(case, fastpq.PngError, capsys)
     assert "image with ID 4" in str(error)
     assert (error.image_id, error.file) == (4, str(folder / "4.png"))
+
+
+def _with_filter_type_7(path, row):
+    """Rewrites the PNG at `path` (RGB) with the invalid filter type 7 in `row`."""
+    ids = pw.reference_ids(path.read_bytes())
+    height, width = ids.shape
+    raw = bytearray(pw.raw_scanlines(pw.ids_to_rgb(ids), pw.NONE))
+    raw[row * (3 * width + 1)] = 7
+    path.write_bytes(pw.encode_raw(width, height, bytes(raw)))
+
+
+# (bad gt row, bad pred row, side named): the ground truth's rows are read ahead of the
+# prediction's, yet a damaged row is reported as a reading of both in step meets it: the first
+# damaged row, the ground truth's where both have it.
+BAD_ROWS = [(1, 3, "gt"), (3, 1, "pred"), (2, 2, "gt"), (4, None, "gt"), (None, 0, "pred"), (5, 4, "pred")]
+
+
+@pytest.mark.parametrize("gt_row,pred_row,named", BAD_ROWS)
+def test_damaged_rows_are_reported_in_row_order(make_case, capsys, gt_row, pred_row, named):
+    gt = PanopticImage(4, [[11] * 10] * 4, [dict(OK_GT)])  # 6 rows with the two anchor rows
+    pred = PanopticImage(4, [[21] * 10] * 4, [dict(OK_PRED)])
+    case = make_case([gt], [pred])
+    for row, folder in ((gt_row, case.gt_folder), (pred_row, case.pred_folder)):
+        if row is not None:
+            _with_filter_type_7(folder / "4.png", row)
+    error = fastpq_error(case, fastpq.PngError, capsys)
+    row = gt_row if named == "gt" else pred_row
+    folder = case.gt_folder if named == "gt" else case.pred_folder
+    assert f"invalid filter type 7 in row {row}" in str(error)
+    assert (error.image_id, error.file) == (4, str(folder / "4.png"))
+
+
+def test_a_damaged_gt_row_comes_after_a_missing_or_mismatched_prediction(make_case, capsys):
+    """Opening the prediction and comparing sizes come before any row is decoded, as they always did."""
+    gt = PanopticImage(4, [[11] * 10] * 4, [dict(OK_GT)])
+    case = make_case([gt], [PanopticImage(4, [[21] * 10] * 4, [dict(OK_PRED)])])
+    _with_filter_type_7(case.gt_folder / "4.png", 0)
+    (case.pred_folder / "4.png").unlink()
+    error = fastpq_error(case, fastpq.PngError, capsys)
+    assert error.file == str(case.pred_folder / "4.png") and "filter" not in str(error)
+
+    case = make_case([gt], [PanopticImage(4, [[21] * 10] * 3, [dict(OK_PRED)])])  # one row fewer
+    _with_filter_type_7(case.gt_folder / "4.png", 0)
+    error = fastpq_error(case, fastpq.ImageSizeMismatchError, capsys)
+    assert "10x6" in str(error) and "10x5" in str(error)
 
 
 def test_greyscale_png_is_refused(make_case, capsys):
