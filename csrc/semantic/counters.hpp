@@ -13,6 +13,10 @@
 #include "semantic/confusion.hpp"
 #include "semantic/label_rows.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace fastpq {
 namespace semantic_detail {
 
@@ -155,14 +159,16 @@ class BytePairCounter {
     std::uint32_t x = 0;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && (defined(__GNUC__) || defined(__clang__))
     constexpr std::uint64_t kLow7 = 0x7F7F7F7F7F7F7F7Full, kHigh = 0x8080808080808080ull;
-    for (; x + 8 <= w; x += 8) {
+    // Eight pixels at x: those of the current pair go to the run, the others one by one; when most
+    // are another pair, the last pixel's pair becomes the current one.
+    auto eight = [&](std::uint32_t x) {
       std::uint64_t a0, b0;
       std::memcpy(&a0, a + x, 8);
       std::memcpy(&b0, b + x, 8);
       const std::uint64_t d = (a0 ^ ka) | (b0 ^ kb);
       if (d == 0) {
         run += 8;
-        continue;
+        return;
       }
       std::uint64_t m = (((d & kLow7) + kLow7) | d) & kHigh;  // the high bit of each differing byte
       const int others = static_cast<int>(((m >> 7) * kOnes) >> 56);  // their count, without a popcount call
@@ -178,7 +184,49 @@ class BytePairCounter {
         ka = kOnes * (key >> 8);
         kb = kOnes * (key & 255);
       }
+    };
+#if defined(__SSE2__)
+    // 32 pixels a test: a block whose pixels are all the current pair but a few (scattered noise in
+    // a prediction) takes one mask and those few; any other block goes eight pixels at a time.
+    auto same16 = [&](std::uint32_t at, __m128i va, __m128i vb) {
+      const __m128i ea = _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + at)), va);
+      const __m128i eb = _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + at)), vb);
+      return static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_and_si128(ea, eb)));
+    };
+    auto others_of = [&](std::uint32_t at) {
+      const __m128i va = _mm_set1_epi8(static_cast<char>(key >> 8)), vb = _mm_set1_epi8(static_cast<char>(key & 255));
+      return ~(same16(at, va, vb) | same16(at + 16, va, vb) << 16);
+    };
+    auto at_most_four = [](std::uint32_t bits) {
+      for (int k = 0; k < 4; ++k) bits &= bits - 1;
+      return bits == 0;
+    };
+    for (; x + 32 <= w; x += 32) {
+      std::uint32_t other = others_of(x);
+      // While more than four pixels from `from` on are another pair, the pair at the first of them
+      // becomes the current one (a segment boundary), and the rest of the block is tested again; up
+      // to three times a block, after which its other pixels are taken one by one (noise).
+      std::uint32_t from = 0;
+      for (int boundaries = 0; boundaries < 3 && !at_most_four(other); ++boundaries) {
+        const std::uint32_t p = static_cast<std::uint32_t>(__builtin_ctz(other));
+        run += p - from;
+        if (run) add(key, run);
+        run = 0;
+        key = (std::uint32_t{a[x + p]} << 8) | b[x + p];
+        from = p;
+        other = others_of(x) & (~0u << p);
+      }
+      std::uint32_t others = 0;
+      for (; other; other &= other - 1, ++others) {
+        const std::uint32_t i = x + static_cast<std::uint32_t>(__builtin_ctz(other));
+        add((std::uint32_t{a[i]} << 8) | b[i], 1);
+      }
+      run += 32 - from - others;
     }
+    ka = kOnes * (key >> 8);
+    kb = kOnes * (key & 255);
+#endif
+    for (; x + 8 <= w; x += 8) eight(x);
 #endif
     for (; x < w; ++x) {
       const std::uint32_t k = (std::uint32_t{a[x]} << 8) | b[x];

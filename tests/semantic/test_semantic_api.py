@@ -243,12 +243,13 @@ def test_a_zero_stride_giant_is_refused_before_any_copy():
         S.SemanticQuality(num_classes=K).update(giant, giant)
 
 
-def _runs_and_noise(rng, h, w, k, noise):
+def _runs_and_noise(rng, h, w, k, noise, max_cuts=3):
     """Rows of long runs that change value at random places, plus isolated noise pixels: every branch
-    of the byte-pair counter (eight equal pixels, a few others, a block of a new value, row tails)."""
+    of the byte-pair counter (eight or 32 equal pixels, a few others, a block of a new value, several
+    new values in one block, row tails)."""
     g = np.zeros((h, w), dtype=np.uint8)
     for y in range(h):
-        cuts = np.sort(rng.integers(0, w + 1, size=rng.integers(0, 4)))
+        cuts = np.sort(rng.integers(0, w + 1, size=rng.integers(0, max_cuts + 1)))
         row = np.empty(w, dtype=np.uint8)
         for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, w]):
             row[lo:hi] = rng.integers(0, k)
@@ -257,14 +258,15 @@ def _runs_and_noise(rng, h, w, k, noise):
     return g, p
 
 
-@pytest.mark.parametrize("width", [1, 2, 7, 8, 9, 15, 16, 17, 23, 61, 300])
+@pytest.mark.parametrize("width", [1, 2, 7, 8, 9, 15, 16, 17, 23, 31, 32, 33, 61, 64, 95, 300, 1000])
 def test_byte_pair_counts_equal_bincount_at_every_width(width):
     rng = np.random.default_rng(width)
     for noise in (0.0, 0.02, 0.3, 1.0):
-        pairs = [_runs_and_noise(rng, 13, width, K, noise) for _ in range(4)]
-        gts, preds = [g for g, _ in pairs], [p for _, p in pairs]
-        r = S.evaluate(gts, preds, preset="mmseg", num_classes=K, workers=1)
-        assert np.array_equal(r.confusion, _confusion_oracle(gts, preds)), (width, noise)
+        for max_cuts in (3, max(3, width // 6), width):  # a few boundaries a row, one in six pixels, any
+            pairs = [_runs_and_noise(rng, 13, width, K, noise, max_cuts) for _ in range(4)]
+            gts, preds = [g for g, _ in pairs], [p for _, p in pairs]
+            r = S.evaluate(gts, preds, preset="mmseg", num_classes=K, workers=1)
+            assert np.array_equal(r.confusion, _confusion_oracle(gts, preds)), (width, noise, max_cuts)
 
 
 def test_counts_after_a_refused_image_are_not_polluted():
