@@ -107,26 +107,29 @@ class SemanticState:
         ``class_rows[k]`` predicted as ``class_cols[k]``, all pixels of that row, and the pixels
         predicted as that column on the ``counted_rows`` (default: every row)."""
         _, rows, cols, counts = self.entries()
-        img = self.image_index()
         n, k = self.n_images, len(class_rows)
-        row_k = np.full(self.n_rows, -1, dtype=_I64)
+        row_k = np.full(self.n_rows, k, dtype=_I64)  # k: not a scored class, counted in a bin dropped below
         row_k[class_rows] = np.arange(k)
-        col_k = np.full(self.n_cols + 1, -1, dtype=_I64)
+        col_k = np.full(self.n_cols + 1, k, dtype=_I64)
         col_k[class_cols] = np.arange(k)
         rk, ck = row_k[rows], col_k[cols]
+        # One bincount per table over every entry, bins (image, class) plus one spare bin per image:
+        # float64 weights add integer pixel counts exactly (each image has fewer than 2^53).
+        base = self.image_index() * (k + 1)
+        weights = counts.astype(np.float64)
 
-        def accumulate(mask: np.ndarray, which: np.ndarray) -> np.ndarray:
-            out = np.bincount(img[mask] * k + which[mask], weights=counts[mask].astype(np.float64), minlength=n * k)
-            return out.astype(_I64).reshape(n, k)
+        def accumulate(which: np.ndarray) -> np.ndarray:
+            out = np.bincount(base + which, weights=weights, minlength=n * (k + 1))
+            return out.reshape(n, k + 1)[:, :k].astype(_I64)
 
-        tp = accumulate((rk >= 0) & (rk == ck), rk)
-        gt = accumulate(rk >= 0, rk)
-        counted = ck >= 0
+        tp = accumulate(np.where(rk == ck, rk, k))
+        gt = accumulate(rk)
+        counted = ck
         if counted_rows is not None:
             allowed = np.zeros(self.n_rows, dtype=bool)
             allowed[counted_rows] = True
-            counted &= allowed[rows]
-        pred = accumulate(counted, ck)
+            counted = np.where(allowed[rows], ck, k)
+        pred = accumulate(counted)
         return tp, gt, pred
 
     def image_confusion(self, i: int) -> np.ndarray:
