@@ -11,6 +11,7 @@ prediction PNG no ground truth claims is an error.
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import os
 from pathlib import Path
@@ -96,16 +97,44 @@ def _cityscapes_key(path: Path) -> str:
     return "_".join(parts[:3])
 
 
+_MAGIC = frozenset("*?[")  # characters fnmatch reads as a pattern
+
+
+class _PrefixIndex:
+    """The files of a walked folder, sorted by name as fnmatch compares them, so that the files
+    matching ``<key>*<suffix>`` (a key without pattern characters) are found by a binary search
+    instead of one fnmatch pass over every file per key."""
+
+    def __init__(self, walk: Sequence[Tuple[str, List[str]]]) -> None:
+        entries = sorted((os.path.normcase(f), os.path.join(root, f)) for root, files in walk for f in files)
+        self._names = [name for name, _ in entries]
+        self._paths = [path for _, path in entries]
+
+    def matching(self, key: str, suffix: str) -> List[str]:
+        prefix, suffix = os.path.normcase(key), os.path.normcase(suffix)
+        out = []
+        for i in range(bisect.bisect_left(self._names, prefix), len(self._names)):
+            name = self._names[i]
+            if not name.startswith(prefix):
+                break
+            if name[len(prefix):].endswith(suffix):
+                out.append(self._paths[i])
+        return out
+
+
 def _cityscapes_folders(gt_dir: Path, pred_dir: Path, instances: bool) -> Resolved:
     gts = sorted(gt_dir.rglob("*_gtFine_labelIds.png"))
     if not gts:
         raise MissingPredictionError(f"{gt_dir}: no *_gtFine_labelIds.png below it", file=str(gt_dir))
     walk = [(root, files) for root, _, files in os.walk(pred_dir)]
+    by_name = _PrefixIndex(walk)
     claimed = set()
     preds, insts = [], []
     for gt in gts:
-        pattern = _cityscapes_key(gt) + "*.png"
-        found = [os.path.join(root, f) for root, files in walk for f in fnmatch.filter(files, pattern)]
+        key = _cityscapes_key(gt)
+        pattern = key + "*.png"
+        found = by_name.matching(key, ".png") if not _MAGIC.intersection(key) else \
+            [os.path.join(root, f) for root, files in walk for f in fnmatch.filter(files, pattern)]
         if not found:
             raise MissingPredictionError(f"{gt}: no prediction {pattern} below {pred_dir}", file=str(gt))
         if len(found) > 1:
