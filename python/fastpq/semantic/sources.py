@@ -160,15 +160,19 @@ def _check_extra(pred_dir: Path, walk: Sequence[Tuple[str, List[str]]], claimed:
 
 
 def _plain_folders(gt_dir: Path, pred_dir: Path) -> Resolved:
-    gts = sorted(gt_dir.rglob("*.png"), key=lambda p: p.relative_to(gt_dir).as_posix())
-    if not gts:
+    # (path below gt_dir, path) of every ground truth, by the former; the same path below pred_dir
+    # is its prediction.
+    listed = sorted(((p.relative_to(gt_dir), p) for p in gt_dir.rglob("*.png")), key=lambda t: t[0].as_posix())
+    if not listed:
         raise MissingPredictionError(f"{gt_dir}: no PNG files below it", file=str(gt_dir))
+    gts = [gt for _, gt in listed]
+    pred_root = os.fspath(pred_dir)
     preds = []
-    for gt in gts:
-        pred = pred_dir / gt.relative_to(gt_dir)
-        if not pred.is_file():
-            raise MissingPredictionError(f"{gt}: no prediction {pred}", file=str(pred))
-        preds.append(str(pred))
+    for below, gt in listed:
+        pred = os.path.join(pred_root, os.fspath(below))
+        if not os.path.isfile(pred):
+            raise MissingPredictionError(f"{gt}: no prediction {pred}", file=pred)
+        preds.append(pred)
     walk = [(root, files) for root, _, files in os.walk(pred_dir)]
     _check_extra(pred_dir, walk, {os.path.normpath(p) for p in preds})
     return [str(g) for g in gts], preds, None, [str(g) for g in gts]
