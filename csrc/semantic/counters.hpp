@@ -179,12 +179,12 @@ class BytePairCounter {
     std::uint32_t x = 0;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && (defined(__GNUC__) || defined(__clang__))
     constexpr std::uint64_t kLow7 = 0x7F7F7F7F7F7F7F7Full, kHigh = 0x8080808080808080ull;
-    // Eight pixels at x: those of the current pair go to the run, the others one by one; when most
+    // Eight pixels from `at`: those of the current pair go to the run, the others one by one; when most
     // are another pair, the last pixel's pair becomes the current one.
-    auto eight = [&](std::uint32_t x) {
+    auto eight = [&](std::uint32_t at) {
       std::uint64_t a0, b0;
-      std::memcpy(&a0, a + x, 8);
-      std::memcpy(&b0, b + x, 8);
+      std::memcpy(&a0, a + at, 8);
+      std::memcpy(&b0, b + at, 8);
       const std::uint64_t d = (a0 ^ ka) | (b0 ^ kb);
       if (d == 0) {
         run += 8;
@@ -194,20 +194,20 @@ class BytePairCounter {
       const int others = static_cast<int>(((m >> 7) * kOnes) >> 56);  // their count, without a popcount call
       run += static_cast<std::uint64_t>(8 - others);
       for (; m; m &= m - 1) {
-        const std::uint32_t i = x + static_cast<std::uint32_t>(__builtin_ctzll(m) >> 3);
+        const std::uint32_t i = at + static_cast<std::uint32_t>(__builtin_ctzll(m) >> 3);
         add((std::uint32_t{a[i]} << 8) | b[i], 1);
       }
       if (others > 4) {
         if (run) add(key, run);
         run = 0;
-        key = (std::uint32_t{a[x + 7]} << 8) | b[x + 7];
+        key = (std::uint32_t{a[at + 7]} << 8) | b[at + 7];
         ka = kOnes * (key >> 8);
         kb = kOnes * (key & 255);
       }
     };
 #if defined(__SSE2__)
-    // 32 pixels a test: a block whose pixels are all the current pair but a few (scattered noise in
-    // a prediction) takes one mask and those few; any other block goes eight pixels at a time.
+    // 32 pixels a test: one mask of the pixels that are not the current pair. A block of the current
+    // pair but a few (scattered noise in a prediction) adds those few one by one.
     auto same16 = [&](std::uint32_t at, __m128i va, __m128i vb) {
       const __m128i ea = _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + at)), va);
       const __m128i eb = _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + at)), vb);
