@@ -238,3 +238,94 @@ def test_a_zero_stride_giant_is_refused_before_any_copy(shape, dtype, with_segme
     with pytest.raises(LimitExceededError, match="10x10 = 100 pixels"):
         small.update(np.zeros((10, 10), np.uint32), np.zeros((10, 10), np.uint32), [], [])
     small.update(np.zeros((9, 11), np.uint32), np.zeros((9, 11), np.uint32), [], [])  # 99 pixels: fine
+
+
+def _table_builder_columns(gt_lists, pred_lists, categories):
+    """TableBuilder's columns for the lists, as the in-memory path builds them without the C++ reader."""
+    from fastpq.io.dataset import TableBuilder
+
+    builder = TableBuilder(categories)
+    for i, (g, p) in enumerate(zip(gt_lists, pred_lists)):
+        builder.add(i, "gt", "pred", {"segments_info": g}, {"segments_info": p})
+    t = builder.build()
+    return (t.gt_offsets, t.gt_ids, t.gt_categories, t.gt_iscrowd, t.gt_areas, t.pred_offsets, t.pred_ids,
+            t.pred_categories)
+
+
+PLAIN_GT = [{"id": 3, "category_id": 1, "iscrowd": 0, "area": 10}, {"id": 9, "category_id": 2, "iscrowd": 1,
+                                                                     "area": 2.5}]
+PLAIN_PRED = [{"id": 4, "category_id": 2}, {"id": 1, "category_id": 77}]
+# Each case: (gt segments, pred segments, whether the C++ reader takes them). Where it declines,
+# the Python builder reads them (or names the error); where it takes them, its columns must equal
+# the builder's, value and type.
+SEGMENT_LIST_CASES = {
+    "plain": (PLAIN_GT, PLAIN_PRED, True),
+    "empty": ([], [], True),
+    "unknown category is -1": ([{"id": 1, "category_id": 99, "iscrowd": 0, "area": 1}], [], True),
+    "str category": ([{"id": 1, "category_id": "x", "iscrowd": 0, "area": 1}], [{"id": 2, "category_id": "y"}], True),
+    "crowd True, 1.0, 2, -1, 2**70": ([{"id": k + 1, "category_id": 1, "iscrowd": v, "area": 1}
+                                       for k, v in enumerate([True, 1.0, 2, -1, 2 ** 70, False, 0.5])], [], True),
+    "extreme ids": ([{"id": -(2 ** 63 - 1), "category_id": 1, "iscrowd": 0, "area": 1},
+                     {"id": 2 ** 63 - 1, "category_id": 1, "iscrowd": 0, "area": 1}], [{"id": 0, "category_id": 1}],
+                    True),
+    "large int area": ([{"id": 1, "category_id": 1, "iscrowd": 0, "area": 2 ** 60 + 1}], [], True),
+    "an id twice": ([dict(PLAIN_GT[0]), dict(PLAIN_GT[0], category_id=2)], [], False),
+    "an id twice in the prediction": ([], [{"id": 1, "category_id": 1}, {"id": 1, "category_id": 2}], False),
+    "float category": ([{"id": 1, "category_id": 1.0, "iscrowd": 0, "area": 1}], [], False),
+    "bool id": ([], [{"id": True, "category_id": 1}], False),
+    "numpy id": ([], [{"id": np.int64(5), "category_id": 1}], False),
+    "numpy area": ([{"id": 1, "category_id": 1, "iscrowd": 0, "area": np.float32(1.5)}], [], False),
+    "numpy crowd": ([{"id": 1, "category_id": 1, "iscrowd": np.int64(1), "area": 1}], [], False),
+    "str crowd": ([{"id": 1, "category_id": 1, "iscrowd": "1", "area": 1}], [], False),
+    "tuple of segments": ((dict(PLAIN_GT[0]),), [], False),
+    "a tuple segment": ([], [("id", 1)], False),
+    "missing area": ([{"id": 1, "category_id": 1, "iscrowd": 0}], [], False),
+    "missing iscrowd": ([{"id": 1, "category_id": 1, "area": 1}], [], False),
+    "id beyond int64": ([], [{"id": 2 ** 63, "category_id": 1}], False),
+    "id -2**63": ([], [{"id": -(2 ** 63), "category_id": 1}], False),
+    "int area beyond float": ([{"id": 1, "category_id": 1, "iscrowd": 0, "area": 10 ** 400}], [], False),
+    "too many segments": ([], [{"id": k, "category_id": 1} for k in range(1, 10)], False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SEGMENT_LIST_CASES))
+def test_the_cpp_segment_reader_equals_the_table_builder(case):
+    from fastpq.io.dataset import Categories
+
+    gt, pred, taken = SEGMENT_LIST_CASES[case]
+    categories = Categories.from_json({"categories": [{"id": 1, "isthing": 1}, {"id": 2, "isthing": 0},
+                                                      {"id": "x", "isthing": 0}, {"id": 77, "isthing": 1}]}, "t")
+    gt_lists, pred_lists = [PLAIN_GT, list(gt)] if isinstance(gt, list) else [PLAIN_GT, gt], [PLAIN_PRED, pred]
+    columns = _core.segment_lists(gt_lists, pred_lists, categories.index, 8)
+    assert (columns is not None) == taken
+    if columns is None:
+        return
+    expected = _table_builder_columns(gt_lists, pred_lists, categories)
+    assert [list(c) for c in columns] == [list(c) for c in expected]
+    assert [[type(v) for v in c] for c in columns] == [[type(v) for v in c] for c in expected]
+
+
+def test_segments_the_cpp_reader_declines_score_as_before():
+    """Unusual segment values (numpy scalars, a float category id, a repeated id) go
+    through the Python builder and give the same result as plain ones."""
+    categories = [{"id": 1, "isthing": 1, "name": "a"}, {"id": 2, "isthing": 0, "name": "b"}]
+    gt = np.zeros((4, 6), np.int64)
+    gt[:, :3], gt[:, 3:] = 7, 9
+    pred = gt.copy()
+    pred[0, 2] = 9
+    plain = fastpq.PanopticQuality(categories)
+    plain.update(gt, pred, [{"id": 7, "category_id": 1, "iscrowd": 0, "area": 12},
+                            {"id": 9, "category_id": 2, "iscrowd": 0, "area": 12}],
+                 [{"id": 7, "category_id": 1}, {"id": 9, "category_id": 2}])
+    odd = fastpq.PanopticQuality(categories)
+    odd.update(gt, pred, [{"id": 7, "category_id": 1.0, "iscrowd": np.uint8(0), "area": np.float64(12)},
+                          {"id": 9, "category_id": 2, "iscrowd": False}],
+               [{"id": 7, "category_id": np.int32(1)}, {"id": 9, "category_id": 2}])
+    assert odd.compute().to_dict() == plain.compute().to_dict()
+    # panopticapi's dict by id: a repeated id is one segment, the last entry's fields winning.
+    repeated = fastpq.PanopticQuality(categories)
+    repeated.update(gt, pred, [{"id": 7, "category_id": 2, "iscrowd": 0, "area": 12},
+                               {"id": 7, "category_id": 1, "iscrowd": 0, "area": 12},
+                               {"id": 9, "category_id": 2, "iscrowd": 0, "area": 12}],
+                    [{"id": 7, "category_id": 1}, {"id": 9, "category_id": 2}, {"id": 9, "category_id": 2}])
+    assert repeated.compute().to_dict() == plain.compute().to_dict()
