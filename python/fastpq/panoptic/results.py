@@ -30,6 +30,16 @@ class ClassResult:
     fn: int
     iou: float
 
+    @classmethod
+    def of(cls, category_id: Any, name: str, isthing: bool, pq: float, sq: float, rq: float, tp: int, fp: int,
+           fn: int, iou: float) -> "ClassResult":
+        """The same object as ``ClassResult(...)``, made without the frozen dataclass's ten
+        ``object.__setattr__`` calls: results of many categories are built after every update."""
+        c = object.__new__(cls)
+        c.__dict__.update(category_id=category_id, name=name, isthing=isthing, pq=pq, sq=sq, rq=rq, tp=tp, fp=fp,
+                          fn=fn, iou=iou)
+        return c
+
     @property
     def present(self) -> bool:
         """True when the category has a segment (tp + fp + fn > 0) and so counts in the averages."""
@@ -77,13 +87,23 @@ class PanopticResult:
                     per_image: Optional[List[Dict[str, Any]]] = None,
                     images: Optional[List[Tuple[Any, str]]] = None) -> "PanopticResult":
         classes = []
+        # Per group: the sums of PQ, SQ, RQ over its present categories, in category order, and n.
+        sums = {name: [0.0, 0.0, 0.0, 0] for name, _ in GROUPS}
         for i, cid in enumerate(categories.ids):
             counts = (int(tp[i]), int(fp[i]), int(fn[i]))
             scores = class_scores(float(iou[i]), *counts)
             info = categories.info[cid]
-            classes.append(ClassResult(cid, str(info.get("name", cid)), info.get("isthing") == 1,
-                                       scores["pq"], scores["sq"], scores["rq"], *counts, float(iou[i])))
-        groups = {name: _average(classes, isthing) for name, isthing in GROUPS}
+            isthing = info.get("isthing") == 1
+            c = ClassResult.of(cid, str(info.get("name", cid)), isthing, scores["pq"], scores["sq"], scores["rq"],
+                               *counts, float(iou[i]))
+            classes.append(c)
+            if c.present:
+                for group in (sums["All"], sums["Things" if isthing else "Stuff"]):
+                    group[0] += c.pq
+                    group[1] += c.sq
+                    group[2] += c.rq
+                    group[3] += 1
+        groups = {name: _average(*sums[name]) for name, _ in GROUPS}
         return cls(groups=groups, classes=classes, per_image=per_image, images=images)
 
     @property
@@ -149,20 +169,8 @@ class PanopticResult:
         return self.table()
 
 
-def _average(classes: Sequence[ClassResult], isthing: Optional[bool]) -> GroupResult:
-    pq = sq = rq = 0.0
-    n = 0
-    for c in classes:
-        if isthing is not None and c.isthing != isthing:
-            continue
-        if not c.present:
-            continue
-        n += 1
-        scores = class_scores(c.iou, c.tp, c.fp, c.fn)
-        pq += scores["pq"]
-        sq += scores["sq"]
-        rq += scores["rq"]
+def _average(pq: float, sq: float, rq: float, n: int) -> GroupResult:
+    """A group's means from its sums over n present categories; NaN when n is 0."""
     if n == 0:
         return GroupResult(math.nan, math.nan, math.nan, 0)
     return GroupResult(pq / n, sq / n, rq / n, n)
-
