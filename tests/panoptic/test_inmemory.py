@@ -329,3 +329,16 @@ def test_segments_the_cpp_reader_declines_score_as_before():
                                {"id": 9, "category_id": 2, "iscrowd": 0, "area": 12}],
                     [{"id": 7, "category_id": 1}, {"id": 9, "category_id": 2}, {"id": 9, "category_id": 2}])
     assert repeated.compute().to_dict() == plain.compute().to_dict()
+
+
+def test_class_results_made_by_of_equal_the_constructors():
+    import dataclasses
+
+    from fastpq.panoptic.results import ClassResult
+
+    values = (3, "car", True, 0.5, 0.75, 2 / 3, 2, 1, 1, 1.5)
+    made, constructed = ClassResult.of(*values), ClassResult(*values)
+    assert made == constructed and hash(made) == hash(constructed) and repr(made) == repr(constructed)
+    assert dataclasses.asdict(made) == dataclasses.asdict(constructed)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.pq = 1.0
