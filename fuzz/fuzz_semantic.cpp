@@ -9,7 +9,9 @@
 // u8 types (low nibble gt, high nibble pred: 0..7 an array type, 8+ PNG bytes), u8 instances (bit 0:
 // with instances, bit 1: as PNG bytes), u16 instance_min; then each map: arrays as width*height
 // little-endian values of their type, PNG maps as a u32 length and that many bytes; instances as a
-// u16 array or PNG bytes.
+// u16 array or PNG bytes. After them, for per_image_class_counts on the image's entries: u8 k (mod
+// 8), then a u8 per row and per column (class = byte mod (k + 2): k + 1 is out of range and must be
+// refused) and a u8 per row (bit 0: a counted row).
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -18,6 +20,7 @@
 
 #include "common/errors.hpp"
 #include "fuzz_input.hpp"
+#include "semantic/class_counts.hpp"
 #include "semantic/confusion.hpp"
 
 namespace {
@@ -56,6 +59,44 @@ Map make_map(ByteReader& in, int kind, std::size_t w, std::size_t h, const char*
 void point(Map& m) {
   m.source.data = reinterpret_cast<const std::uint8_t*>(m.bytes.data());
   m.source.size = m.bytes.size();
+}
+
+// per_image_class_counts on the image's confusion entries against the dense matrix, or its refusal
+// when a class is out of range.
+void class_tables(ByteReader& in, const SemanticImage& image, const std::vector<std::uint64_t>& matrix,
+                  const SemanticOptions& o) {
+  const std::size_t k = in.u8() % 8;
+  std::vector<std::int64_t> row_class(o.n_rows), col_class(o.n_cols);
+  std::vector<std::uint8_t> counted(o.n_rows);
+  bool in_range = true;
+  for (auto& c : row_class) in_range &= (c = in.u8() % (k + 2)) <= static_cast<std::int64_t>(k);
+  for (auto& c : col_class) in_range &= (c = in.u8() % (k + 2)) <= static_cast<std::int64_t>(k);
+  for (auto& c : counted) c = in.u8() & 1;
+  std::vector<std::int64_t> offsets{0, static_cast<std::int64_t>(image.confusion.size())}, rows, cols, counts;
+  for (const SparseCount& e : image.confusion) {
+    rows.push_back(e.row);
+    cols.push_back(e.col);
+    counts.push_back(static_cast<std::int64_t>(e.count));
+  }
+  ConfusionEntries entries{offsets.data(), 1, rows.data(), cols.data(), counts.data(), rows.size()};
+  ClassMap map{row_class.data(), row_class.size(), col_class.data(), col_class.size(), counted.data(), k};
+  std::vector<std::int64_t> tp(k), gt(k), pred(k), want_tp(k), want_gt(k), want_pred(k);
+  try {
+    per_image_class_counts(entries, map, tp.data(), gt.data(), pred.data());
+  } catch (const UsageError&) {
+    if (in_range) finding("class tables in range were refused");
+    return;
+  }
+  if (!in_range) finding("a class out of range was accepted");
+  for (std::size_t r = 0; r < row_class.size(); ++r)
+    for (std::size_t c = 0; c < col_class.size(); ++c) {
+      const auto n = static_cast<std::int64_t>(matrix[r * col_class.size() + c]);
+      const auto rc = static_cast<std::size_t>(row_class[r]), cc = static_cast<std::size_t>(col_class[c]);
+      if (rc < k) want_gt[rc] += n;
+      if (rc < k && rc == cc) want_tp[rc] += n;
+      if (cc < k && counted[r]) want_pred[cc] += n;
+    }
+  if (tp != want_tp || gt != want_gt || pred != want_pred) finding("the class tables differ from the dense oracle");
 }
 
 }  // namespace
@@ -117,6 +158,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (r >= 0 && c >= 0) ++expected[std::size_t(r) * o.n_cols + c];
   }
   if (expected != one.confusion) finding("the counts differ from the per-pixel oracle");
+  class_tables(in, one.images[0], expected, o);
   if (with_instances) {  // instance pixels by (instance value, predicted column; n_cols when skipped)
     std::vector<std::int64_t> v;
     std::uint32_t hi, wi;

@@ -3,11 +3,13 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/errors.hpp"
 #include "png/label_png.hpp"
+#include "semantic/class_counts.hpp"
 #include "semantic/confusion.hpp"
 
 namespace py = pybind11;
@@ -173,6 +175,46 @@ void register_semantic(py::module_& m) {
       py::arg("inflate") = "",
       "One pass over label-map pairs (paths, PNG bytes or 2-D integer arrays): the confusion matrix of the "
       "lookup-table codes (>= 0 index, -1 skip, -2 refuse), per image on request, and per-instance counts.");
+  using I64Array = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+  m.def(
+      "per_image_class_counts",
+      [](const I64Array& offsets, const I64Array& rows, const I64Array& cols, const I64Array& counts,
+         const I64Array& row_class, const I64Array& col_class, std::size_t k,
+         const std::optional<py::array_t<bool, py::array::c_style | py::array::forcecast>>& counted_rows) {
+        for (const I64Array* a : {&offsets, &rows, &cols, &counts, &row_class, &col_class})
+          if (a->ndim() != 1) throw UsageError("per_image_class_counts takes 1-D arrays");
+        if (offsets.size() < 1) throw UsageError("confusion entry offsets need at least one value");
+        if (cols.size() != rows.size() || counts.size() != rows.size())
+          throw UsageError("confusion entry rows, columns and counts differ in length");
+        if (counted_rows && (counted_rows->ndim() != 1 || counted_rows->size() != row_class.size()))
+          throw UsageError("counted_rows needs one flag per row");
+        ConfusionEntries e;
+        e.offsets = offsets.data();
+        e.n_images = static_cast<std::size_t>(offsets.size() - 1);
+        e.rows = rows.data();
+        e.cols = cols.data();
+        e.counts = counts.data();
+        e.n_entries = static_cast<std::size_t>(rows.size());
+        ClassMap m;
+        m.row_class = row_class.data();
+        m.n_rows = static_cast<std::size_t>(row_class.size());
+        m.col_class = col_class.data();
+        m.n_cols = static_cast<std::size_t>(col_class.size());
+        m.counted_rows = counted_rows ? reinterpret_cast<const std::uint8_t*>(counted_rows->data()) : nullptr;
+        m.k = k;
+        const auto shape = std::vector<py::ssize_t>{static_cast<py::ssize_t>(e.n_images), static_cast<py::ssize_t>(k)};
+        py::array_t<std::int64_t> tp(shape), gt(shape), pred(shape);
+        std::int64_t *t = tp.mutable_data(), *g = gt.mutable_data(), *p = pred.mutable_data();
+        {
+          py::gil_scoped_release release;
+          per_image_class_counts(e, m, t, g, p);
+        }
+        return py::make_tuple(tp, gt, pred);
+      },
+      py::arg("offsets"), py::arg("rows"), py::arg("cols"), py::arg("counts"), py::arg("row_class"),
+      py::arg("col_class"), py::arg("k"), py::arg("counted_rows") = py::none(),
+      "Per image and scored class (row_class / col_class give each row's and column's class, k: none): "
+      "(tp, gt, pred) pixel counts, each (n_images, k) int64, from per-image confusion entries.");
   m.def(
       "read_label_png",
       [](const std::string& path, std::uint64_t max_pixels, const std::string& inflate) {

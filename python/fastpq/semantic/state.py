@@ -13,6 +13,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import _core
+
 _I64 = np.int64
 
 
@@ -106,31 +108,17 @@ class SemanticState:
         """(tp, gt, pred), each (N, K) int64: per image and scored class k, the pixels of row
         ``class_rows[k]`` predicted as ``class_cols[k]``, all pixels of that row, and the pixels
         predicted as that column on the ``counted_rows`` (default: every row)."""
-        _, rows, cols, counts = self.entries()
-        n, k = self.n_images, len(class_rows)
-        row_k = np.full(self.n_rows, k, dtype=_I64)  # k: not a scored class, counted in a bin dropped below
+        offsets, rows, cols, counts = self.entries()
+        k = len(class_rows)
+        row_k = np.full(self.n_rows, k, dtype=_I64)  # k: not a scored class
         row_k[class_rows] = np.arange(k)
         col_k = np.full(self.n_cols + 1, k, dtype=_I64)
         col_k[class_cols] = np.arange(k)
-        rk, ck = row_k[rows], col_k[cols]
-        # One bincount per table over every entry, bins (image, class) plus one spare bin per image:
-        # float64 weights add integer pixel counts exactly (each image has fewer than 2^53).
-        base = self.image_index() * (k + 1)
-        weights = counts.astype(np.float64)
-
-        def accumulate(which: np.ndarray) -> np.ndarray:
-            out = np.bincount(base + which, weights=weights, minlength=n * (k + 1))
-            return out.reshape(n, k + 1)[:, :k].astype(_I64)
-
-        tp = accumulate(np.where(rk == ck, rk, k))
-        gt = accumulate(rk)
-        counted = ck
+        allowed = None
         if counted_rows is not None:
             allowed = np.zeros(self.n_rows, dtype=bool)
             allowed[counted_rows] = True
-            counted = np.where(allowed[rows], ck, k)
-        pred = accumulate(counted)
-        return tp, gt, pred
+        return _core.per_image_class_counts(offsets, rows, cols, counts, row_k, col_k, k, allowed)
 
     def image_confusion(self, i: int) -> np.ndarray:
         """The (n_rows, n_cols) confusion matrix of image ``i``."""
