@@ -99,16 +99,17 @@ py::array label_array(LabelPngReader& reader) {
   return image_label_array<std::uint32_t>(reader);
 }
 
-template <typename T>
-py::array_t<T> column(const std::vector<SemanticImage>& images, bool instances, int which) {
+// One column of every image's entries (0: row or instance value, 1: column, 2: count) as int64,
+// the type the Python state keeps, so that it takes the array without a copy.
+py::array_t<std::int64_t> column(const std::vector<SemanticImage>& images, bool instances, int which) {
   std::size_t n = 0;
   for (const SemanticImage& im : images) n += (instances ? im.instances : im.confusion).size();
-  py::array_t<T> out(static_cast<py::ssize_t>(n));
-  T* data = out.mutable_data();
+  py::array_t<std::int64_t> out(static_cast<py::ssize_t>(n));
+  std::int64_t* data = out.mutable_data();
   std::size_t k = 0;
   for (const SemanticImage& im : images)
     for (const SparseCount& e : instances ? im.instances : im.confusion)
-      data[k++] = static_cast<T>(which == 0 ? std::uint64_t(e.row) : which == 1 ? std::uint64_t(e.col) : e.count);
+      data[k++] = which == 0 ? e.row : which == 1 ? std::int64_t{e.col} : static_cast<std::int64_t>(e.count);
   return out;
 }
 
@@ -157,15 +158,15 @@ void register_semantic(py::module_& m) {
         d["sizes"] = sizes;
         if (per_image) {
           d["image_offsets"] = offsets(r.images, false);
-          d["image_rows"] = column<std::int32_t>(r.images, false, 0);
-          d["image_cols"] = column<std::int32_t>(r.images, false, 1);
-          d["image_counts"] = column<std::uint64_t>(r.images, false, 2);
+          d["image_rows"] = column(r.images, false, 0);
+          d["image_cols"] = column(r.images, false, 1);
+          d["image_counts"] = column(r.images, false, 2);
         }
         if (instances) {
           d["instance_offsets"] = offsets(r.images, true);
-          d["instance_ids"] = column<std::int64_t>(r.images, true, 0);
-          d["instance_cols"] = column<std::int32_t>(r.images, true, 1);
-          d["instance_counts"] = column<std::uint64_t>(r.images, true, 2);
+          d["instance_ids"] = column(r.images, true, 0);
+          d["instance_cols"] = column(r.images, true, 1);
+          d["instance_counts"] = column(r.images, true, 2);
         }
         return d;
       },

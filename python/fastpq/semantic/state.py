@@ -19,7 +19,9 @@ _I64 = np.int64
 
 
 def _csr(offsets: Sequence[np.ndarray], *columns: Sequence[np.ndarray]) -> Tuple[np.ndarray, ...]:
-    """Concatenates CSR chunks (offsets starting at 0 each) into one."""
+    """Concatenates CSR chunks (offsets starting at 0 each) into one; one chunk is kept as it is."""
+    if len(offsets) == 1:
+        return (offsets[0],) + tuple(col[0] for col in columns)
     out_offsets = [np.zeros(1, dtype=_I64)]
     base = 0
     for chunk in offsets:
