@@ -97,3 +97,24 @@ def test_a_key_with_pattern_characters_is_matched_as_a_pattern(tmp_path):
     expected = _oracle(gt_dir, pred_dir)
     assert expected == [[str(pred_dir / "cit_000000_000019_x.png")]]
     assert _resolved(gt_dir, pred_dir) == expected[0]
+
+
+@pytest.mark.parametrize("spelling", ["{root}", "{root}/", "{root}//../gt", ".", "", "./", "../gt"])
+def test_plain_folders_pair_by_the_path_below_the_folder_however_it_is_spelled(tmp_path, monkeypatch, spelling):
+    """Plain (non-Cityscapes) folders: each ground truth's path below its folder, as pathlib's
+    relative_to gives it, names its prediction, whatever the spelling of the folder."""
+    from fastpq.semantic.sources import _plain_folders
+
+    root = tmp_path / "data"
+    names = ["x.png", "a/y.png", "a/b c/z.png", "a/b c/ü/w.png"]
+    for name in names:
+        for side in ("gt", "pred"):
+            (root / side / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / side / name).write_bytes(b"")
+    monkeypatch.chdir(root / "gt")
+    folder = Path(spelling.format(root=root / "gt"))
+    gts, preds, _, names_out = _plain_folders(folder, root / "pred")
+    listed = sorted(folder.rglob("*.png"), key=lambda p: p.relative_to(folder).as_posix())
+    assert gts == names_out == [str(p) for p in listed]
+    assert preds == [os.path.join(str(root / "pred"), p.relative_to(folder).as_posix()) for p in listed]
+    assert sorted(p.relative_to(folder).as_posix() for p in listed) == sorted(names)

@@ -162,20 +162,30 @@ def _check_extra(pred_dir: Path, walk: Sequence[Tuple[str, List[str]]], claimed:
 def _plain_folders(gt_dir: Path, pred_dir: Path) -> Resolved:
     # (path below gt_dir, path) of every ground truth, by the former; the same path below pred_dir
     # is its prediction.
-    listed = sorted(((p.relative_to(gt_dir), p) for p in gt_dir.rglob("*.png")), key=lambda t: t[0].as_posix())
+    listed = sorted((_below(gt_dir, p), str(p)) for p in gt_dir.rglob("*.png"))
     if not listed:
         raise MissingPredictionError(f"{gt_dir}: no PNG files below it", file=str(gt_dir))
     gts = [gt for _, gt in listed]
     pred_root = os.fspath(pred_dir)
     preds = []
     for below, gt in listed:
-        pred = os.path.join(pred_root, os.fspath(below))
+        pred = os.path.join(pred_root, below)
         if not os.path.isfile(pred):
             raise MissingPredictionError(f"{gt}: no prediction {pred}", file=pred)
         preds.append(pred)
     walk = [(root, files) for root, _, files in os.walk(pred_dir)]
     _check_extra(pred_dir, walk, {os.path.normpath(p) for p in preds})
-    return [str(g) for g in gts], preds, None, [str(g) for g in gts]
+    return gts, preds, None, list(gts)
+
+
+def _below(folder: Path, path: Path) -> str:
+    """``path.relative_to(folder).as_posix()`` for a path that ``folder.rglob`` found, taken from
+    the string where it starts with the folder's own (pathlib's relative_to parses both again)."""
+    text, base = str(path), str(folder)
+    prefix = "" if base == "." else base if base.endswith("/") else base + "/"
+    if text.startswith(prefix) and os.sep == "/":
+        return text[len(prefix):]
+    return path.relative_to(folder).as_posix()
 
 
 def resolve(gt: Any, pred: Any, instances: Any, preset: Optional[str], want_instances: bool,
