@@ -103,24 +103,30 @@ inline void count_byte_runs(const std::uint8_t* p, std::uint32_t n, Add&& add) {
   std::uint64_t run = 0, eight = kOnes * current;
   std::uint32_t i = 0;
 #if defined(__SSE2__)
-  // Sixteen bytes a test; at the first that differs, its value becomes the current one.
-  while (i + 16 <= n) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const std::uint32_t differ =
-        ~static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(current))))) &
-        0xFFFFu;
-    if (differ == 0) {
-      run += 16;
-      i += 16;
-      continue;
+  if (n >= 16) {
+    // Sixteen bytes a test; at the first that differs, its value becomes the current one. Near the
+    // end the test reads the last sixteen bytes, with those before i (already counted) masked off,
+    // so no run ends in a byte-by-byte tail.
+    while (i < n) {
+      const std::uint32_t at = i + 16 <= n ? i : n - 16;
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at));
+      const std::uint32_t same =
+          static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(current)))));
+      const std::uint32_t differ = ~same & (0xFFFFu << (i - at)) & 0xFFFFu;
+      if (differ == 0) {
+        run += at + 16 - i;
+        i = at + 16;
+        continue;
+      }
+      const std::uint32_t k = at + static_cast<std::uint32_t>(__builtin_ctz(differ));
+      add(current, run + (k - i));
+      current = p[k];
+      run = 1;
+      i = k + 1;
     }
-    const std::uint32_t k = static_cast<std::uint32_t>(__builtin_ctz(differ));
-    add(current, run + k);
-    current = p[i + k];
-    run = 1;
-    i += k + 1;
+    add(current, run);
+    return;
   }
-  eight = kOnes * current;
 #endif
   for (; i + 8 <= n; i += 8) {
     std::uint64_t next;

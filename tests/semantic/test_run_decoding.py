@@ -227,3 +227,30 @@ def test_a_refused_ground_truth_label_is_found_in_a_run_decoded_png(tmp_path):
     with pytest.raises(FastPQError, match=r"label maps differ in size: ground truth '.*gt_refused\.png' is 72x40 "
                                           r"pixels but prediction '.*pred_small\.png' is 71x40"):
         S.evaluate([gt], [small], preset="ade20k")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_predictions_under_ground_truth_runs_of_every_length(tmp_path, seed):
+    """Ground-truth runs of 1 to 60 pixels with predictions that change anywhere in them, at their
+    first and last pixels too: each run's predicted bytes are counted sixteen at a time, the last
+    test reading the run's final sixteen bytes."""
+    rng = np.random.default_rng(seed)
+    h, w, k = 24, 301, 9
+    labels = np.zeros((h, w), np.uint8)
+    for y in range(h):
+        x = 0
+        while x < w:
+            n = int(rng.integers(1, 61))
+            labels[y, x:x + n] = rng.integers(0, k)
+            x += n
+    pred = labels.copy()
+    for y in range(h):  # a few changes a row, some of them in blocks
+        for _ in range(int(rng.integers(0, 12))):
+            x = int(rng.integers(0, w))
+            pred[y, x:x + int(rng.integers(1, 4))] = rng.integers(0, k)
+    pred[:, -1] = (pred[:, -1] + 1) % k  # the last pixel of every row's last run differs
+    gt = _write(tmp_path, "gt.png", _grey_png(labels, 8, rng.integers(0, 5, h)))
+    for prediction in (pred, _label_png(tmp_path, "pred.png", pred)):
+        r = S.evaluate([gt], [prediction], preset="mmseg", num_classes=k, reduce_zero_label=False)
+        expected = np.bincount(labels.ravel().astype(np.int64) * k + pred.ravel(), minlength=k * k).reshape(k, k)
+        np.testing.assert_array_equal(r.confusion, expected)
