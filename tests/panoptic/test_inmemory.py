@@ -104,17 +104,26 @@ def test_per_image_rows_sum_to_the_totals(coco_like):
     assert {r["image_id"] for r in result.per_image} <= {i[0] for i in images}
 
 
-def test_missing_areas_are_counted_from_the_map():
-    categories = [{"id": 1, "isthing": 1, "name": "a"}, {"id": 2, "isthing": 0, "name": "b"}]
+TWO_CATEGORIES = [{"id": 1, "isthing": 1, "name": "a"}, {"id": 2, "isthing": 0, "name": "b"}]
+
+
+def _two_segments() -> "Tuple[np.ndarray, np.ndarray, fastpq.PanopticQuality]":
+    """Thing 7 (12 pixels) left of stuff 9 (12 pixels) in a 4x6 map, one of 7's pixels predicted as 9;
+    and an evaluator that scored them with plain segments_info lists."""
     gt = np.zeros((4, 6), np.int64)
     gt[:, :3], gt[:, 3:] = 7, 9
     pred = gt.copy()
     pred[0, 2] = 9
-    with_area = fastpq.PanopticQuality(categories)
-    with_area.update(gt, pred, [{"id": 7, "category_id": 1, "iscrowd": 0, "area": 12},
-                                {"id": 9, "category_id": 2, "iscrowd": 0, "area": 12}],
-                     [{"id": 7, "category_id": 1}, {"id": 9, "category_id": 2}])
-    without = fastpq.PanopticQuality(categories)
+    plain = fastpq.PanopticQuality(TWO_CATEGORIES)
+    plain.update(gt, pred, [{"id": 7, "category_id": 1, "iscrowd": 0, "area": 12},
+                            {"id": 9, "category_id": 2, "iscrowd": 0, "area": 12}],
+                 [{"id": 7, "category_id": 1}, {"id": 9, "category_id": 2}])
+    return gt, pred, plain
+
+
+def test_missing_areas_are_counted_from_the_map():
+    gt, pred, with_area = _two_segments()
+    without = fastpq.PanopticQuality(TWO_CATEGORIES)
     without.update(gt, pred, [{"id": 7, "category_id": 1, "iscrowd": 0}, {"id": 9, "category_id": 2, "iscrowd": 0}],
                    [{"id": 7, "category_id": 1}, {"id": 9, "category_id": 2}])
     assert without.compute().to_dict() == with_area.compute().to_dict()
@@ -308,22 +317,14 @@ def test_the_cpp_segment_reader_equals_the_table_builder(case):
 def test_segments_the_cpp_reader_declines_score_as_before():
     """Unusual segment values (numpy scalars, a float category id, a repeated id) go
     through the Python builder and give the same result as plain ones."""
-    categories = [{"id": 1, "isthing": 1, "name": "a"}, {"id": 2, "isthing": 0, "name": "b"}]
-    gt = np.zeros((4, 6), np.int64)
-    gt[:, :3], gt[:, 3:] = 7, 9
-    pred = gt.copy()
-    pred[0, 2] = 9
-    plain = fastpq.PanopticQuality(categories)
-    plain.update(gt, pred, [{"id": 7, "category_id": 1, "iscrowd": 0, "area": 12},
-                            {"id": 9, "category_id": 2, "iscrowd": 0, "area": 12}],
-                 [{"id": 7, "category_id": 1}, {"id": 9, "category_id": 2}])
-    odd = fastpq.PanopticQuality(categories)
+    gt, pred, plain = _two_segments()
+    odd = fastpq.PanopticQuality(TWO_CATEGORIES)
     odd.update(gt, pred, [{"id": 7, "category_id": 1.0, "iscrowd": np.uint8(0), "area": np.float64(12)},
                           {"id": 9, "category_id": 2, "iscrowd": False}],
                [{"id": 7, "category_id": np.int32(1)}, {"id": 9, "category_id": 2}])
     assert odd.compute().to_dict() == plain.compute().to_dict()
     # panopticapi's dict by id: a repeated id is one segment, the last entry's fields winning.
-    repeated = fastpq.PanopticQuality(categories)
+    repeated = fastpq.PanopticQuality(TWO_CATEGORIES)
     repeated.update(gt, pred, [{"id": 7, "category_id": 2, "iscrowd": 0, "area": 12},
                                {"id": 7, "category_id": 1, "iscrowd": 0, "area": 12},
                                {"id": 9, "category_id": 2, "iscrowd": 0, "area": 12}],
