@@ -3,9 +3,16 @@
 // logic lives in csrc/<family>/. A new family: declare its function here, call it in module.cpp.
 #pragma once
 
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 namespace fastpq {
+
+// The py::array_t flags of numeric inputs: C order, other dtypes converted, and aligned, so that
+// the core's typed pointers into the data are valid (numpy allows views at odd addresses; those
+// are copied).
+constexpr int kInputArray =
+    pybind11::array::c_style | pybind11::array::forcecast | pybind11::detail::npy_api::NPY_ARRAY_ALIGNED_;
 
 void register_panoptic(pybind11::module_& m);
 void register_png(pybind11::module_& m);

@@ -61,6 +61,8 @@ void register_combine(py::module_& m) {
               if (sem.ndim() != 2 || !(sem.flags() & py::array::c_style) ||
                   static_cast<std::uint64_t>(sem.shape(0)) != in.height || static_cast<std::uint64_t>(sem.shape(1)) != in.width)
                 throw UsageError("a semantic map must be a C-contiguous (height, width) array");
+              if (reinterpret_cast<std::uintptr_t>(sem.data()) % static_cast<std::uintptr_t>(sem.itemsize()) != 0)
+                throw UsageError("a semantic map must be an aligned array");
               const char kind = sem.dtype().kind();
               const auto size = sem.dtype().itemsize();
               if (kind == 'u' && size == 1) in.semantic.type = SemanticType::kU8;
@@ -135,7 +137,7 @@ void register_combine(py::module_& m) {
         "Ids for one image's new segments (category indices, in order), as combine_panoptic chooses them.");
     m.def(
         "segment_stats",
-        [](const py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>& ids) {
+        [](const py::array_t<std::uint32_t, kInputArray>& ids) {
           if (ids.ndim() != 2) throw UsageError("segment_stats takes a 2-D (height, width) id map");
           std::vector<SegmentStats> stats;
           {

@@ -76,6 +76,9 @@ SegmentTables make_tables(Ids gt_offsets, Ids gt_ids, Categories gt_categories, 
 // The id map view of a C-contiguous integer array (the element types the engine reads directly).
 IdMapView id_map_view(const py::array& a) {
   if (!(a.flags() & py::array::c_style)) throw UsageError("id maps must be C-contiguous");
+  // The engine reads ids through typed pointers, which must be aligned (numpy allows views that are not).
+  if (reinterpret_cast<std::uintptr_t>(a.data()) % static_cast<std::uintptr_t>(a.itemsize()) != 0)
+    throw UsageError("id maps must be aligned arrays");
   const py::dtype dt = a.dtype();
   const char kind = dt.kind();
   const auto size = dt.itemsize();
@@ -315,8 +318,8 @@ void register_panoptic(py::module_& m) {
       "Scores (N, H, W) id maps (C-contiguous; uint8, uint16, uint32, int32, int64 or uint64).");
   m.def(
       "joint_histogram",
-      [](const py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>& gt,
-         const py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>& pred) {
+      [](const py::array_t<std::uint32_t, kInputArray>& gt,
+         const py::array_t<std::uint32_t, kInputArray>& pred) {
         if (gt.ndim() != 2 || pred.ndim() != 2 || gt.shape(0) != pred.shape(0) || gt.shape(1) != pred.shape(1))
           throw UsageError("joint_histogram takes two id maps of the same shape (H, W)");
         JointHistogram hist;
@@ -341,7 +344,7 @@ void register_panoptic(py::module_& m) {
       "Pixel counts per (gt id, pred id) pair of two id maps, sorted by (gt id, pred id).");
   m.def(
       "boundary_band",
-      [](const py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>& ids, std::uint32_t dilation) {
+      [](const py::array_t<std::uint32_t, kInputArray>& ids, std::uint32_t dilation) {
         if (ids.ndim() != 2) throw UsageError("boundary_band takes an id map of shape (H, W)");
         const auto h = static_cast<std::uint32_t>(ids.shape(0)), w = static_cast<std::uint32_t>(ids.shape(1));
         py::array_t<std::uint8_t> out({static_cast<py::ssize_t>(h), static_cast<py::ssize_t>(w)});

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings/register.hpp"
 #include "common/errors.hpp"
 #include "png/label_png.hpp"
 #include "semantic/class_counts.hpp"
@@ -57,6 +58,9 @@ std::vector<LabelSource> to_sources(const py::list& items, const char* what) {
       if (a.ndim() != 2) throw UsageError(std::string(what) + " #" + std::to_string(i) + ": arrays must be (H, W)");
       if (!(a.flags() & py::array::c_style))
         throw UsageError(std::string(what) + " #" + std::to_string(i) + ": arrays must be C-contiguous");
+      // Rows are read through typed pointers, which must be aligned (numpy allows views that are not).
+      if (reinterpret_cast<std::uintptr_t>(a.data()) % static_cast<std::uintptr_t>(a.itemsize()) != 0)
+        throw UsageError(std::string(what) + " #" + std::to_string(i) + ": arrays must be aligned");
       s.kind = LabelSource::kArray;
       s.type = array_type(a);
       s.data = static_cast<const std::uint8_t*>(a.data());
@@ -73,7 +77,7 @@ std::vector<LabelSource> to_sources(const py::list& items, const char* what) {
   return out;
 }
 
-LabelTable to_table(const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& lut,
+LabelTable to_table(const py::array_t<std::int32_t, kInputArray>& lut,
                     std::int32_t other) {
   LabelTable t;
   t.lut.assign(lut.data(), lut.data() + lut.size());
@@ -128,8 +132,8 @@ void register_semantic(py::module_& m) {
   m.def(
       "semantic_confusion",
       [](const py::list& gt, const py::list& pred, const std::optional<py::list>& instances,
-         const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& gt_lut,
-         const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& pred_lut, std::int32_t gt_other,
+         const py::array_t<std::int32_t, kInputArray>& gt_lut,
+         const py::array_t<std::int32_t, kInputArray>& pred_lut, std::int32_t gt_other,
          std::int32_t pred_other, std::int32_t n_rows, std::int32_t n_cols, std::int64_t instance_min,
          bool per_image, int workers, std::uint64_t max_pixels, const std::string& inflate) {
         std::vector<LabelSource> g = to_sources(gt, "ground truth"), p = to_sources(pred, "prediction");
@@ -176,12 +180,12 @@ void register_semantic(py::module_& m) {
       py::arg("inflate") = "",
       "One pass over label-map pairs (paths, PNG bytes or 2-D integer arrays): the confusion matrix of the "
       "lookup-table codes (>= 0 index, -1 skip, -2 refuse), per image on request, and per-instance counts.");
-  using I64Array = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+  using I64Array = py::array_t<std::int64_t, kInputArray>;
   m.def(
       "per_image_class_counts",
       [](const I64Array& offsets, const I64Array& rows, const I64Array& cols, const I64Array& counts,
          const I64Array& row_class, const I64Array& col_class, std::size_t k,
-         const std::optional<py::array_t<bool, py::array::c_style | py::array::forcecast>>& counted_rows) {
+         const std::optional<py::array_t<bool, kInputArray>>& counted_rows) {
         for (const I64Array* a : {&offsets, &rows, &cols, &counts, &row_class, &col_class})
           if (a->ndim() != 1) throw UsageError("per_image_class_counts takes 1-D arrays");
         if (offsets.size() < 1) throw UsageError("confusion entry offsets need at least one value");

@@ -92,8 +92,9 @@ class SegmentLists {
  public:
   explicit SegmentLists(py::dict cat_index) : cat_index_(std::move(cat_index)) {}
 
-  // Appends one image's segments; false when the Python builder must read them instead. Only
-  // values of built-in types are read, so no code of the caller's runs while the lists are read.
+  // Appends one image's segments; false when the Python builder must read them instead. Values
+  // are read only when they are of built-in types (the rest is left to Python), and every object
+  // is held while it is read.
   bool add(const py::object& segments, std::size_t max_segments, bool ground_truth) {
     if (!segments || !PyList_CheckExact(segments.ptr()) ||
         static_cast<std::size_t>(PyList_GET_SIZE(segments.ptr())) > max_segments)

@@ -332,14 +332,37 @@ def test_segments_the_cpp_reader_declines_score_as_before():
     assert repeated.compute().to_dict() == plain.compute().to_dict()
 
 
-def test_class_results_made_by_of_equal_the_constructors():
+def test_class_results_made_by_the_fast_path_equal_the_constructors():
     import dataclasses
 
     from fastpq.panoptic.results import ClassResult
 
     values = (3, "car", True, 0.5, 0.75, 2 / 3, 2, 1, 1, 1.5)
-    made, constructed = ClassResult.of(*values), ClassResult(*values)
+    made, constructed = ClassResult._of(*values), ClassResult(*values)
     assert made == constructed and hash(made) == hash(constructed) and repr(made) == repr(constructed)
     assert dataclasses.asdict(made) == dataclasses.asdict(constructed)
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.pq = 1.0
+
+
+def _unaligned(a: np.ndarray) -> np.ndarray:
+    """The same values in an array at an odd address (numpy allows such views)."""
+    buf = np.zeros(a.nbytes + 1, np.uint8)
+    out = np.frombuffer(buf.data, dtype=a.dtype, count=a.size, offset=1).reshape(a.shape)
+    out[...] = a
+    assert not out.flags.aligned
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.uint32, np.int64])
+def test_unaligned_id_maps_are_read_as_aligned_ones(dtype):
+    gt, pred, plain = _two_segments()
+    segments = ([{"id": 7, "category_id": 1, "iscrowd": 0, "area": 12}, {"id": 9, "category_id": 2, "iscrowd": 0,
+                                                                        "area": 12}],
+                [{"id": 7, "category_id": 1}, {"id": 9, "category_id": 2}])
+    odd = fastpq.PanopticQuality(TWO_CATEGORIES)
+    odd.update(_unaligned(gt.astype(dtype)), _unaligned(pred.astype(dtype)), *segments)
+    assert odd.compute().to_dict() == plain.compute().to_dict()
+    with pytest.raises(ValueError, match="aligned"):  # the engine itself refuses them
+        _core.evaluate_id_maps(_unaligned(gt.astype(dtype))[None], pred.astype(dtype)[None], [0, 0], [], [], [], [],
+                               [0, 0], [], [], 2)

@@ -30,7 +30,7 @@ _DIRECT_TYPES = {np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.int32,
 
 def to_id_maps(maps: Any, what: str) -> "tuple[np.ndarray, bool]":
     """Turns id maps (H, W) / (N, H, W) or uint8 RGB(A) maps (H, W, 3) / (N, H, W, 3) into a
-    C-contiguous (N, H, W) integer array, and says whether the input was a batch (had the N axis).
+    C-contiguous, aligned (N, H, W) integer array, and says whether the input was a batch (had the N axis).
 
     Anything with the array protocol is accepted, CPU torch tensors included. Id maps of the
     common integer types are passed on without a copy; the engine checks that ids lie in
@@ -47,7 +47,7 @@ def to_id_maps(maps: Any, what: str) -> "tuple[np.ndarray, bool]":
         raise AnnotationError(f"{what} must have shape (H, W) or (N, H, W), or (..., 3) for RGB; got {array.shape}")
     batch = array.ndim == 3
     dtype = array.dtype if array.dtype in _DIRECT_TYPES else np.dtype(np.int64)
-    return np.ascontiguousarray(array, dtype=dtype).reshape((-1,) + array.shape[-2:]), batch
+    return np.require(array, dtype, ("C", "A")).reshape((-1,) + array.shape[-2:]), batch
 
 
 class PanopticQuality:

@@ -31,7 +31,7 @@ class ClassResult:
     iou: float
 
     @classmethod
-    def of(cls, category_id: Any, name: str, isthing: bool, pq: float, sq: float, rq: float, tp: int, fp: int,
+    def _of(cls, category_id: Any, name: str, isthing: bool, pq: float, sq: float, rq: float, tp: int, fp: int,
            fn: int, iou: float) -> "ClassResult":
         """The same object as ``ClassResult(...)``, made without the frozen dataclass's ten
         ``object.__setattr__`` calls: results of many categories are built after every update."""
@@ -94,7 +94,7 @@ class PanopticResult:
             scores = class_scores(float(iou[i]), *counts)
             info = categories.info[cid]
             isthing = info.get("isthing") == 1
-            c = ClassResult.of(cid, str(info.get("name", cid)), isthing, scores["pq"], scores["sq"], scores["rq"],
+            c = ClassResult._of(cid, str(info.get("name", cid)), isthing, scores["pq"], scores["sq"], scores["rq"],
                                *counts, float(iou[i]))
             classes.append(c)
             if c.present:

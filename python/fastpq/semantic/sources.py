@@ -39,8 +39,8 @@ def _is_folder(x: Any, storage_options: StorageOptions = None) -> bool:
 
 
 def as_array(x: Any, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """A 2-D (or 3-D batch) C-contiguous integer array from a numpy array or CPU torch tensor,
-    without a copy where the input already is one. Maps of more than ``max_pixels`` pixels are
+    """A 2-D (or 3-D batch) C-contiguous, aligned integer array from a numpy array or CPU torch
+    tensor, without a copy where the input already is one. Maps of more than ``max_pixels`` pixels are
     refused before anything is copied (a zero-stride view can fake a huge array)."""
     if hasattr(x, "detach") and hasattr(x, "numpy"):
         x = x.detach()
@@ -56,7 +56,7 @@ def as_array(x: Any, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndar
     if pixels > max_pixels:
         raise LimitExceededError(f"{name}: a label map of {a.shape[-2]}x{a.shape[-1]} = {pixels} pixels is more "
                                  f"than max_pixels = {max_pixels}")
-    return np.ascontiguousarray(a)
+    return np.require(a, requirements=("C", "A"))  # the engine reads C-ordered, aligned rows
 
 
 def _one(x: Any, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> List[Source]:

@@ -185,7 +185,7 @@ def _semantic_of(semantic: Any, i: int, img: Mapping[str, Any], size: Tuple[int,
         if m.size and (m.min() < -2**31 or m.max() >= 2**31):
             raise ConversionError(f"image {img['id']!r}: semantic values beyond int32", image_id=img["id"])
         m = m.astype(np.int32)
-    return np.ascontiguousarray(m)
+    return np.require(m, requirements=("C", "A"))  # the core reads C-ordered, aligned rows
 
 
 def combine_predictions(instances_json: str, images_json: str, output_json: str, *,
