@@ -77,7 +77,7 @@ SegmentTables make_tables(Ids gt_offsets, Ids gt_ids, Categories gt_categories, 
 IdMapView id_map_view(const py::array& a) {
   if (!(a.flags() & py::array::c_style)) throw UsageError("id maps must be C-contiguous");
   // The engine reads ids through typed pointers, which must be aligned (numpy allows views that are not).
-  if (reinterpret_cast<std::uintptr_t>(a.data()) % static_cast<std::uintptr_t>(a.itemsize()) != 0)
+  if (a.size() > 0 && reinterpret_cast<std::uintptr_t>(a.data()) % static_cast<std::uintptr_t>(a.itemsize()) != 0)
     throw UsageError("id maps must be aligned arrays");
   const py::dtype dt = a.dtype();
   const char kind = dt.kind();

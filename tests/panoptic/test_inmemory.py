@@ -366,3 +366,14 @@ def test_unaligned_id_maps_are_read_as_aligned_ones(dtype):
     with pytest.raises(ValueError, match="aligned"):  # the engine itself refuses them
         _core.evaluate_id_maps(_unaligned(gt.astype(dtype))[None], pred.astype(dtype)[None], [0, 0], [], [], [], [],
                                [0, 0], [], [], 2)
+
+
+def test_empty_arrays_at_an_odd_address_are_not_refused():
+    """numpy counts a zero-size array as aligned wherever it points, so none is refused as unaligned."""
+    empty = np.frombuffer(bytes(17), np.uint32, count=0, offset=1).reshape(0, 3, 4)
+    assert empty.flags.aligned and empty.ctypes.data % 4 == 1
+    out = _core.evaluate_id_maps(empty, np.zeros((0, 3, 4), np.uint32), [0], [], [], [], [], [0], [], [], 2)
+    assert out["tp"] == [0, 0] and out["failure"] is None
+    lut = np.arange(3, dtype=np.int32)
+    labels = np.frombuffer(bytes(17), np.int32, count=0, offset=1).reshape(0, 3)
+    assert _core.semantic_confusion([labels], [np.zeros((0, 3), np.int32)], None, lut, lut, -2, -2, 3, 3)["pixels"] == 0

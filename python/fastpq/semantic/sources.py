@@ -169,7 +169,7 @@ def _plain_folders(gt_dir: Path, pred_dir: Path) -> Resolved:
     pred_root = os.fspath(pred_dir)
     preds = []
     for below, gt in listed:
-        pred = os.path.join(pred_root, below)
+        pred = os.path.join(pred_root, below if os.sep == "/" else below.replace("/", os.sep))
         if not os.path.isfile(pred):
             raise MissingPredictionError(f"{gt}: no prediction {pred}", file=pred)
         preds.append(pred)
