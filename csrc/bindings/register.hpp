@@ -6,6 +6,8 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
+
 namespace fastpq {
 
 // The py::array_t flags of numeric inputs: C order, other dtypes converted, and aligned, so that
@@ -13,6 +15,12 @@ namespace fastpq {
 // are copied).
 constexpr int kInputArray =
     pybind11::array::c_style | pybind11::array::forcecast | pybind11::detail::npy_api::NPY_ARRAY_ALIGNED_;
+
+// Whether an array the core reads through typed pointers sits at an address its element type
+// cannot be read from (numpy allows such views; an empty array is never read).
+inline bool misaligned(const pybind11::array& a) {
+  return a.size() > 0 && reinterpret_cast<std::uintptr_t>(a.data()) % static_cast<std::uintptr_t>(a.itemsize()) != 0;
+}
 
 void register_panoptic(pybind11::module_& m);
 void register_png(pybind11::module_& m);

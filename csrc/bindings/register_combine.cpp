@@ -61,9 +61,7 @@ void register_combine(py::module_& m) {
               if (sem.ndim() != 2 || !(sem.flags() & py::array::c_style) ||
                   static_cast<std::uint64_t>(sem.shape(0)) != in.height || static_cast<std::uint64_t>(sem.shape(1)) != in.width)
                 throw UsageError("a semantic map must be a C-contiguous (height, width) array");
-              if (sem.size() > 0 &&
-                  reinterpret_cast<std::uintptr_t>(sem.data()) % static_cast<std::uintptr_t>(sem.itemsize()) != 0)
-                throw UsageError("a semantic map must be an aligned array");
+              if (misaligned(sem)) throw UsageError("a semantic map must be an aligned array");
               const char kind = sem.dtype().kind();
               const auto size = sem.dtype().itemsize();
               if (kind == 'u' && size == 1) in.semantic.type = SemanticType::kU8;

@@ -76,9 +76,7 @@ SegmentTables make_tables(Ids gt_offsets, Ids gt_ids, Categories gt_categories, 
 // The id map view of a C-contiguous integer array (the element types the engine reads directly).
 IdMapView id_map_view(const py::array& a) {
   if (!(a.flags() & py::array::c_style)) throw UsageError("id maps must be C-contiguous");
-  // The engine reads ids through typed pointers, which must be aligned (numpy allows views that are not).
-  if (a.size() > 0 && reinterpret_cast<std::uintptr_t>(a.data()) % static_cast<std::uintptr_t>(a.itemsize()) != 0)
-    throw UsageError("id maps must be aligned arrays");
+  if (misaligned(a)) throw UsageError("id maps must be aligned arrays");
   const py::dtype dt = a.dtype();
   const char kind = dt.kind();
   const auto size = dt.itemsize();

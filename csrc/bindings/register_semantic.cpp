@@ -58,8 +58,7 @@ std::vector<LabelSource> to_sources(const py::list& items, const char* what) {
       if (a.ndim() != 2) throw UsageError(std::string(what) + " #" + std::to_string(i) + ": arrays must be (H, W)");
       if (!(a.flags() & py::array::c_style))
         throw UsageError(std::string(what) + " #" + std::to_string(i) + ": arrays must be C-contiguous");
-      // Rows are read through typed pointers, which must be aligned (numpy allows views that are not).
-      if (a.size() > 0 && reinterpret_cast<std::uintptr_t>(a.data()) % static_cast<std::uintptr_t>(a.itemsize()) != 0)
+      if (misaligned(a))
         throw UsageError(std::string(what) + " #" + std::to_string(i) + ": arrays must be aligned");
       s.kind = LabelSource::kArray;
       s.type = array_type(a);
