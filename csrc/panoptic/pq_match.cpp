@@ -97,7 +97,7 @@ void match_segments(const std::vector<HistEntry>& entries, const GtSegments& gt,
                  static_cast<double>(s.pred_void[p]);
     if (!(uni > 0))
       throw SegmentError(SegmentError::kBadArea, gt.id[g], {},
-                         "ground-truth area in the JSON is inconsistent with the PNG (IoU union <= 0)");
+                         "ground-truth area in the JSON is inconsistent with the PNG (IoU union zero, negative or NaN)");
     double iou = static_cast<double>(e.count) / uni;
     if (boundary) iou = std::min(iou, boundary_iou(*boundary, e.gt, e.pred));
     if (iou > 0.5) {

@@ -150,6 +150,10 @@ def test_errors_name_the_image():
         evaluator.update(np.stack([ids, ids]), np.stack([ids, ids]), [[]], [[], []])
     with pytest.raises(fastpq.AnnotationError):
         evaluator.update(ids.astype(np.float32), ids, [], [])
+    for area in (0, -1.5, float("nan")):  # the IoU union 9 + area - 9 is zero, negative or NaN
+        with pytest.raises(fastpq.AnnotationError, match="ID 3 ground-truth segment with ID 5 .* zero, negative or NaN"):
+            evaluator.update(ids, ids, [{"id": 5, "category_id": 1, "iscrowd": 0, "area": area}],
+                             [{"id": 5, "category_id": 1}], image_id=3)
     assert evaluator.images == 0  # nothing half-counted
 
 

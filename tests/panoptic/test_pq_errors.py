@@ -161,6 +161,36 @@ def test_first_failing_image_in_gt_order_is_reported(make_case, capsys):
 # Where panopticapi fails obscurely: a clear FastPQError naming the image
 
 
+@pytest.mark.parametrize("area,reference_pq", [(0, math.inf), (-3, 0.0), (math.nan, 0.0)], ids=["zero", "negative", "nan"])
+def test_gt_area_that_breaks_the_iou_union(make_case, capsys, area, reference_pq):
+    # GT and prediction share all 10 pixels: union = 10 + area - 10 = area. panopticapi divides by it
+    # anyway (a numpy int by zero: an infinite IoU and PQ; a negative or NaN IoU: no match).
+    gt = PanopticImage(5, [[11] * 10], [dict(OK_GT, area=area)])
+    pred = PanopticImage(5, [[21] * 10], [dict(OK_PRED)])
+    case = make_case([gt], [pred])
+    with np.errstate(divide="ignore"):
+        reference = run_reference(case.gt_json, case.pred_json)
+    assert reference["per_class"][PERSON]["pq"] == reference_pq
+    error = fastpq_error(case, fastpq.AnnotationError, capsys, isolate=True)
+    assert "image with ID 5 ground-truth segment with ID 11 has an 'area'" in str(error)
+    assert "zero, negative or NaN" in str(error) and str(case.gt_json.parent / "gt" / "5.png") in str(error)
+    assert (error.image_id, error.segment_id, error.file) == (5, 11, str(case.gt_json.parent / "gt" / "5.png"))
+    with pytest.raises(fastpq.AnnotationError, match="segment with ID 11"):
+        fastpq.evaluate(case.gt_json, case.pred_json, workers=2)
+
+
+def test_infinite_gt_area_is_scored_as_panopticapi_scores_it(make_case, capsys):
+    # An infinite union is a valid division: IoU 0, no match (one FN, one FP), as in panopticapi.
+    gt = PanopticImage(5, [[11] * 10], [dict(OK_GT, area=math.inf)])
+    pred = PanopticImage(5, [[21] * 10], [dict(OK_PRED)])
+    case = make_case([gt], [pred])
+    reference = run_reference(case.gt_json, case.pred_json)
+    ours = fastpq.pq_compute(case.gt_json, case.pred_json)
+    capsys.readouterr()
+    assert ours["per_class"][PERSON] == reference["per_class"][PERSON] == {"pq": 0.0, "sq": 0.0, "rq": 0.0}
+    assert ours["All"] == reference["All"]
+
+
 def test_image_size_mismatch(make_case, capsys):
     gt = PanopticImage(3, [[11] * 10], [dict(OK_GT)])
     pred = PanopticImage(3, [[21] * 10, [21] * 10], [dict(OK_PRED)])  # one row more

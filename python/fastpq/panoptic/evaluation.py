@@ -301,7 +301,8 @@ def _failure_to_error(failure: Dict[str, Any], part: SegmentTables) -> FastPQErr
     if kind == "bad_area":
         return AnnotationError(
             f"In the image with ID {image_id} ground-truth segment with ID {segment_id} has an 'area' that "
-            f"does not fit its pixels in '{part.gt_files[i]}' (IoU union <= 0)",
+            f"does not fit its pixels in '{part.gt_files[i]}' (the IoU union it gives is zero, negative or "
+            "NaN)",
             image_id=image_id, file=part.gt_files[i], segment_id=segment_id)
     if kind == "size_mismatch":
         return ImageSizeMismatchError(f"In the image with ID {image_id}: {failure['message']}",
