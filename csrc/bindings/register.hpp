@@ -22,6 +22,13 @@ inline bool misaligned(const pybind11::array& a) {
   return a.size() > 0 && reinterpret_cast<std::uintptr_t>(a.data()) % static_cast<std::uintptr_t>(a.itemsize()) != 0;
 }
 
+// Whether an array's elements are stored in the other byte order than this machine's (numpy writes
+// the native order as '='): the core reads native integers, so such arrays are refused.
+inline bool byte_swapped(const pybind11::array& a) {
+  const char order = a.dtype().byteorder();
+  return order == '<' || order == '>';
+}
+
 void register_panoptic(pybind11::module_& m);
 void register_png(pybind11::module_& m);
 void register_common(pybind11::module_& m);

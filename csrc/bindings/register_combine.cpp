@@ -62,6 +62,7 @@ void register_combine(py::module_& m) {
                   static_cast<std::uint64_t>(sem.shape(0)) != in.height || static_cast<std::uint64_t>(sem.shape(1)) != in.width)
                 throw UsageError("a semantic map must be a C-contiguous (height, width) array");
               if (misaligned(sem)) throw UsageError("a semantic map must be an aligned array");
+              if (byte_swapped(sem)) throw UsageError("a semantic map must be in native byte order");
               const char kind = sem.dtype().kind();
               const auto size = sem.dtype().itemsize();
               if (kind == 'u' && size == 1) in.semantic.type = SemanticType::kU8;

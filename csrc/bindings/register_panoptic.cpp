@@ -77,6 +77,7 @@ SegmentTables make_tables(Ids gt_offsets, Ids gt_ids, Categories gt_categories, 
 IdMapView id_map_view(const py::array& a) {
   if (!(a.flags() & py::array::c_style)) throw UsageError("id maps must be C-contiguous");
   if (misaligned(a)) throw UsageError("id maps must be aligned arrays");
+  if (byte_swapped(a)) throw UsageError("id maps must be in native byte order");
   const py::dtype dt = a.dtype();
   const char kind = dt.kind();
   const auto size = dt.itemsize();

@@ -60,6 +60,8 @@ std::vector<LabelSource> to_sources(const py::list& items, const char* what) {
         throw UsageError(std::string(what) + " #" + std::to_string(i) + ": arrays must be C-contiguous");
       if (misaligned(a))
         throw UsageError(std::string(what) + " #" + std::to_string(i) + ": arrays must be aligned");
+      if (byte_swapped(a))
+        throw UsageError(std::string(what) + " #" + std::to_string(i) + ": arrays must be in native byte order");
       s.kind = LabelSource::kArray;
       s.type = array_type(a);
       s.data = static_cast<const std::uint8_t*>(a.data());

@@ -372,6 +372,20 @@ def test_unaligned_id_maps_are_read_as_aligned_ones(dtype):
                                [0, 0], [], [], 2)
 
 
+@pytest.mark.parametrize("dtype", [">u2", ">u4", ">i8"])
+def test_big_endian_id_maps_score_by_their_values(dtype):
+    gt, pred, plain = _two_segments()
+    segments = ([{"id": 7, "category_id": 1, "iscrowd": 0, "area": 12}, {"id": 9, "category_id": 2, "iscrowd": 0,
+                                                                        "area": 12}],
+                [{"id": 7, "category_id": 1}, {"id": 9, "category_id": 2}])
+    swapped = fastpq.PanopticQuality(TWO_CATEGORIES)
+    swapped.update(gt.astype(dtype), pred.astype(dtype), *segments)
+    assert swapped.compute().to_dict() == plain.compute().to_dict()
+    with pytest.raises(ValueError, match="native byte order"):  # the engine itself refuses them
+        _core.evaluate_id_maps(gt.astype(dtype)[None], pred.astype(dtype)[None], [0, 0], [], [], [], [],
+                               [0, 0], [], [], 2)
+
+
 def test_empty_arrays_at_an_odd_address_are_not_refused():
     """numpy counts a zero-size array as aligned wherever it points, so none is refused as unaligned."""
     empty = np.frombuffer(bytes(17), np.uint32, count=0, offset=1).reshape(0, 3, 4)

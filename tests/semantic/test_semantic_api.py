@@ -282,6 +282,28 @@ def test_counts_after_a_refused_image_are_not_polluted():
     assert np.array_equal(r.confusion, _confusion_oracle([g], [p]))
 
 
+@pytest.mark.parametrize("dtype", [">u2", ">i4", ">i8", "<u2", "<i8"])
+def test_label_arrays_of_either_byte_order_score_by_their_values(dtype):
+    """A big-endian map holds the same labels as a native one (torchmetrics and numpy read values,
+    not bytes); the engine itself refuses a byte-swapped array rather than read its bytes."""
+    from fastpq import _core
+
+    rng = np.random.default_rng(5)
+    gt, pred = (rng.integers(0, K, (7, 11)) for _ in range(2))
+    ordered = [a.astype(dtype) for a in (gt, pred)]
+    assert np.array_equal(ordered[0], gt)  # same values, whatever the bytes
+    for preset in ("mmseg", "torchmetrics", "detectron2"):
+        r = S.evaluate([ordered[0]], [ordered[1]], preset=preset, num_classes=K)
+        assert np.array_equal(r.confusion, _confusion_oracle([gt], [pred])), preset
+    m = S.SemanticQuality(num_classes=K, preset="mmseg")
+    m.update(ordered[0], ordered[1])
+    assert np.array_equal(m.compute().confusion, _confusion_oracle([gt], [pred]))
+    lut = np.arange(K, dtype=np.int32)
+    if not np.dtype(dtype).isnative:
+        with pytest.raises(ValueError, match="native byte order"):
+            _core.semantic_confusion([ordered[0]], [pred], None, lut, lut, -2, -2, K, K)
+
+
 @pytest.mark.parametrize("dtype", [np.uint16, np.int32, np.int64])
 def test_unaligned_label_arrays_are_read_as_aligned_ones(dtype):
     """Arrays at odd addresses (numpy allows such views) score as their aligned copies; the engine

@@ -56,6 +56,8 @@ def as_array(x: Any, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndar
     if pixels > max_pixels:
         raise LimitExceededError(f"{name}: a label map of {a.shape[-2]}x{a.shape[-1]} = {pixels} pixels is more "
                                  f"than max_pixels = {max_pixels}")
+    if not a.dtype.isnative:  # the engine reads native integers: a big-endian map is converted
+        a = a.astype(a.dtype.newbyteorder("="))
     return np.require(a, requirements=("C", "A"))  # the engine reads C-ordered, aligned rows
 
 
