@@ -115,6 +115,7 @@ void LabelPngReader::parse_and_inflate(const std::uint8_t* data, std::size_t siz
     fail("image of " + std::to_string(width_) + "x" + std::to_string(height_) +
          " pixels is larger than max_pixels=" + std::to_string(max_pixels));
   channels_ = ct == 2 ? 3 : ct == 6 ? 4 : ct == 4 ? 2 : 1;
+  sample_scale_ = ct == 0 && bd == 2 ? 85 : ct == 0 && bd == 4 ? 17 : 1;
   label_bytes_ = (ct == 2 || ct == 6) ? 4 : bd == 16 ? 2 : 1;
   const std::size_t bits = std::size_t{width_} * channels_ * bd;
   row_bytes_ = (bits + 7) / 8;
@@ -148,7 +149,7 @@ void LabelPngReader::next_row(std::uint32_t* labels) {
     const int per_byte = 8 / bit_depth_, mask = (1 << bit_depth_) - 1;
     for (std::uint32_t x = 0; x < w; ++x) {
       const int shift = 8 - bit_depth_ * (1 + static_cast<int>(x % per_byte));
-      labels[x] = (row[x / per_byte] >> shift) & mask;
+      labels[x] = ((row[x / per_byte] >> shift) & mask) * sample_scale_;
     }
     return;
   }

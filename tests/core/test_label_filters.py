@@ -7,6 +7,7 @@ repeating or equal row above), plus pure noise where it cannot."""
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,45 @@ def test_paeth_rows_that_copy_the_row_above_and_repeat_the_left_pixel(tmp_path):
     path = tmp_path / "paeth.png"
     path.write_bytes(pw.encode_raw(w, h, pw.raw_scanlines(pixels, pw.PAETH), bit_depth=8, color_type=0))
     np.testing.assert_array_equal(S.read_label_map(str(path)).astype(np.int64), labels)
+
+
+def _packed_rows(labels: np.ndarray, bits: int) -> np.ndarray:
+    """Rows of sub-byte samples packed as PNG packs them: most significant bits first, each row
+    padded to whole bytes (the padding left zero)."""
+    h, w = labels.shape
+    per_byte = 8 // bits
+    padded = np.zeros((h, -(-w // per_byte) * per_byte), np.uint16)
+    padded[:, :w] = labels
+    groups = padded.reshape(h, -1, per_byte)
+    shifts = np.array([8 - bits * (k + 1) for k in range(per_byte)], np.uint16)
+    return (groups << shifts).sum(axis=2).astype(np.uint8)[..., None]
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4])
+@pytest.mark.parametrize("color_type", [0, 3], ids=["grey", "palette"])
+def test_sub_byte_labels_are_read_as_pillow_reads_them(tmp_path, bits, color_type):
+    """Pillow (and so cityscapesscripts, mmseg's and ADE20K's loaders) scales 2- and 4-bit grey to
+    8 bits (x85, x17; libpng's expansion does the same) and reads 1-bit grey as 0 / 1 and palette
+    indices as they are. An optimiser that stores an 8-bit map of labels 0 and 17 as 4-bit grey
+    must not change its labels."""
+    from PIL import Image
+
+    rng = np.random.default_rng(bits + 10 * color_type)
+    h, w = 9, 13  # rows that end inside a byte
+    labels = rng.integers(0, 1 << bits, size=(h, w))
+    raw = pw.raw_scanlines(_packed_rows(labels, bits), [int(f) for f in rng.integers(0, 5, size=h)])
+    chunks = [(b"IHDR", pw.ihdr_body(w, h, bits, color_type, 0, 0, 0))]
+    if color_type == 3:
+        chunks.append((b"PLTE", bytes(range(3 << bits))))
+    path = tmp_path / "sub_byte.png"
+    path.write_bytes(pw.png_file(chunks + [(b"IDAT", zlib.compress(raw)), (b"IEND", b"")]))
+    pillow = np.array(Image.open(path)).astype(np.int64)
+    scale = {0: {1: 1, 2: 85, 4: 17}, 3: {1: 1, 2: 1, 4: 1}}[color_type][bits]
+    np.testing.assert_array_equal(pillow, labels * scale)  # the oracle itself
+    np.testing.assert_array_equal(S.read_label_map(str(path)).astype(np.int64), pillow)
+    k = 256
+    r = S.evaluate([str(path)], [pillow.astype(np.uint8)], num_classes=k)
+    assert np.trace(r.confusion) == h * w  # the file and Pillow's array agree on every pixel
 
 
 # --- the benchmarks' floor: read + inflate only ----------------------------------------------------
