@@ -4,7 +4,8 @@
 // that depend on the number of threads.
 //
 // Input (fuzz_input.hpp format): u8 n_rows-1 (mod 40), u8 n_cols-1 (mod 40), u8 table size (mod 64),
-// u8 gt other code, u8 pred other code, then table size gt codes and pred codes (u8 each, code =
+// u8 gt other code (bit 7 set: values -1 and table size + 1 are skipped outside the table), u8 pred
+// other code, then table size gt codes and pred codes (u8 each, code =
 // byte mod (n + 3) - 2: -2 refuse, -1 skip, else an index), u8 width (mod 33), u8 height (mod 33),
 // u8 types (low nibble gt, high nibble pred: 0..7 an array type, 8+ PNG bytes), u8 instances (bit 0:
 // with instances, bit 1: as PNG bytes), u16 instance_min; then each map: arrays as width*height
@@ -108,7 +109,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   o.n_cols = in.u8() % 40 + 1;
   const std::size_t table = in.u8() % 64;
   LabelTable gt_t, pred_t;
-  gt_t.other = code_of(in.u8(), o.n_rows);
+  const std::uint8_t gt_other = in.u8();
+  gt_t.other = code_of(gt_other, o.n_rows);
+  if (gt_other & 0x80) gt_t.skipped = {-1, static_cast<std::int64_t>(table) + 1};
   pred_t.other = code_of(in.u8(), o.n_cols);
   for (std::size_t v = 0; v < table; ++v) gt_t.lut.push_back(code_of(in.u8(), o.n_rows));
   for (std::size_t v = 0; v < table; ++v) pred_t.lut.push_back(code_of(in.u8(), o.n_cols));

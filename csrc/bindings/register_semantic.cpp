@@ -78,10 +78,11 @@ std::vector<LabelSource> to_sources(const py::list& items, const char* what) {
   return out;
 }
 
-LabelTable to_table(const py::array_t<std::int32_t, kInputArray>& lut,
-                    std::int32_t other) {
+LabelTable to_table(const py::array_t<std::int32_t, kInputArray>& lut, std::int32_t other,
+                    const std::vector<std::int64_t>& skipped = {}) {
   LabelTable t;
   t.lut.assign(lut.data(), lut.data() + lut.size());
+  t.skipped = skipped;
   t.other = other;
   return t;
 }
@@ -136,11 +137,12 @@ void register_semantic(py::module_& m) {
          const py::array_t<std::int32_t, kInputArray>& gt_lut,
          const py::array_t<std::int32_t, kInputArray>& pred_lut, std::int32_t gt_other,
          std::int32_t pred_other, std::int32_t n_rows, std::int32_t n_cols, std::int64_t instance_min,
-         bool per_image, int workers, std::uint64_t max_pixels, const std::string& inflate) {
+         bool per_image, int workers, std::uint64_t max_pixels, const std::string& inflate,
+         const std::vector<std::int64_t>& gt_skipped) {
         std::vector<LabelSource> g = to_sources(gt, "ground truth"), p = to_sources(pred, "prediction");
         std::vector<LabelSource> inst;
         if (instances) inst = to_sources(*instances, "instances");
-        LabelTable gt_t = to_table(gt_lut, gt_other), pred_t = to_table(pred_lut, pred_other);
+        LabelTable gt_t = to_table(gt_lut, gt_other, gt_skipped), pred_t = to_table(pred_lut, pred_other);
         SemanticOptions o;
         o.n_rows = n_rows;
         o.n_cols = n_cols;
@@ -178,9 +180,10 @@ void register_semantic(py::module_& m) {
       py::arg("gt"), py::arg("pred"), py::arg("instances"), py::arg("gt_lut"), py::arg("pred_lut"),
       py::arg("gt_other"), py::arg("pred_other"), py::arg("n_rows"), py::arg("n_cols"), py::arg("instance_min") = 1000,
       py::arg("per_image") = false, py::arg("workers") = 0, py::arg("max_pixels") = kDefaultMaxPixels,
-      py::arg("inflate") = "",
+      py::arg("inflate") = "", py::arg("gt_skipped") = std::vector<std::int64_t>{},
       "One pass over label-map pairs (paths, PNG bytes or 2-D integer arrays): the confusion matrix of the "
-      "lookup-table codes (>= 0 index, -1 skip, -2 refuse), per image on request, and per-instance counts.");
+      "lookup-table codes (>= 0 index, -1 skip, -2 refuse), per image on request, and per-instance counts. "
+      "gt_skipped: ground-truth values outside the table that are skipped rather than given gt_other's code.");
   using I64Array = py::array_t<std::int64_t, kInputArray>;
   m.def(
       "per_image_class_counts",

@@ -28,10 +28,16 @@ struct LabelSource {
 constexpr std::int32_t kSkip = -1, kRefuse = -2;
 
 struct LabelTable {
-  std::vector<std::int32_t> lut;  // code of each value 0..size-1
-  std::int32_t other = kRefuse;   // code of any other value (negative, or past the table)
+  std::vector<std::int32_t> lut;      // code of each value 0..size-1
+  std::vector<std::int64_t> skipped;  // values outside the table that are skipped (negative ignore values)
+  std::int32_t other = kRefuse;       // code of any other value (negative, or past the table)
   std::int32_t code(std::int64_t v) const {
-    return (v >= 0 && v < static_cast<std::int64_t>(lut.size())) ? lut[static_cast<std::size_t>(v)] : other;
+    return (v >= 0 && v < static_cast<std::int64_t>(lut.size())) ? lut[static_cast<std::size_t>(v)] : outside(v);
+  }
+  std::int32_t outside(std::int64_t v) const {
+    for (const std::int64_t s : skipped)
+      if (s == v) return kSkip;
+    return other;
   }
 };
 

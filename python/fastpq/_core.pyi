@@ -246,13 +246,16 @@ LabelSource = Union[str, bytes, npt.NDArray[Any]]
 def semantic_confusion(gt: List[LabelSource], pred: List[LabelSource], instances: Optional[List[LabelSource]],
                        gt_lut: npt.ArrayLike, pred_lut: npt.ArrayLike, gt_other: int, pred_other: int,
                        n_rows: int, n_cols: int, instance_min: int = 1000, per_image: bool = False,
-                       workers: int = 0, max_pixels: int = 134217728, inflate: str = "") -> Dict[str, Any]:
+                       workers: int = 0, max_pixels: int = 134217728, inflate: str = "",
+                       gt_skipped: Sequence[int] = ()) -> Dict[str, Any]:
     """One pass over label-map pairs (paths, PNG bytes or C-contiguous 2-D integer arrays): the
     (n_rows, n_cols) uint64 confusion of the lookup-table codes (>= 0 an index, -1 skip, -2 refuse:
     FormatError naming the file, value and first pixel), ``pixels``, ``sizes``; with ``per_image``
     each image's nonzero entries (image_offsets, image_rows, image_cols, image_counts); with
     ``instances`` the pixels per (instance value >= instance_min, predicted column; n_cols for a
-    skipped prediction) (instance_offsets, instance_ids, instance_cols, instance_counts)."""
+    skipped prediction) (instance_offsets, instance_ids, instance_cols, instance_counts).
+    ``gt_skipped``: ground-truth values outside ``gt_lut`` that are skipped (negative ignore values)
+    where any other outside value gets ``gt_other``'s code."""
 
 def read_label_png(path: str, max_pixels: int = 134217728, inflate: str = "") -> npt.NDArray[Any]:
     """A label-map PNG as an (H, W) array: uint8 (grey <= 8 bits, palette), uint16 (16-bit grey), uint32 (RGB)."""

@@ -25,6 +25,7 @@ import pytest
 from PIL import Image
 
 import fastpq.semantic as S
+from fastpq.errors import LabelError
 from fastpq.synthetic.semantic import write_ade20k_like, write_cityscapes_like
 
 
@@ -261,7 +262,7 @@ def test_detectron2_equals_sem_seg_evaluator(tmp_path):
 # --- torchmetrics ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("average", ["macro", "micro", "weighted", "none"])
-@pytest.mark.parametrize("ignore_index", [None, 0, 255])
+@pytest.mark.parametrize("ignore_index", [None, 0, 255, -1, -100])
 def test_torchmetrics_equals_multiclass_jaccard_index(tmp_path, average, ignore_index):
     torch = pytest.importorskip("torch")
     from torchmetrics.classification import MulticlassJaccardIndex
@@ -271,9 +272,9 @@ def test_torchmetrics_equals_multiclass_jaccard_index(tmp_path, average, ignore_
     for g, p in pairs:
         lab = _load(g).astype(np.int64)
         lab = np.where(lab > 20, lab % 20, lab)
-        if ignore_index == 255:
-            lab[lab == 0] = 255
-        gts.append(lab.astype(np.uint8))
+        if ignore_index not in (None, 0):
+            lab[lab == 0] = ignore_index
+        gts.append(lab if ignore_index is not None and ignore_index < 0 else lab.astype(np.uint8))
         preds.append((_load(p).astype(np.int64) % 20).astype(np.uint8))
     metric = MulticlassJaccardIndex(num_classes=20, average=average, ignore_index=ignore_index)
     for g, p in zip(gts, preds):
@@ -281,6 +282,23 @@ def test_torchmetrics_equals_multiclass_jaccard_index(tmp_path, average, ignore_
     ref = metric.compute().tolist()
     r = S.evaluate(gts, preds, preset="torchmetrics", num_classes=20, ignore_index=ignore_index, average=average)
     assert r.to_dict()["jaccard"] == ref
+
+
+@pytest.mark.parametrize("preset", ["torchmetrics", "mmseg", "detectron2", None])
+@pytest.mark.parametrize("bad", [-5, 300, 200])
+def test_a_negative_ignore_index_skips_only_itself(preset, bad):
+    """With ignore_index=-1 the value -1 is skipped; any other ground-truth value that is neither a
+    class nor ignored is refused, inside the label table (200) or outside it (-5, 300), as it is
+    with ignore_index=255 (torchmetrics fails on it too)."""
+    g = np.array([[0, 1, 2, -1, 4]], np.int64)
+    p = np.array([[0, 1, 2, 3, 4]], np.int64)
+    r = S.evaluate([g], [p], preset=preset, num_classes=5, ignore_index=-1)
+    assert int(r.confusion.sum()) == 4 and r.pixel_accuracy == 1.0
+    g[0, 3] = bad
+    with pytest.raises(LabelError, match=f"label {bad} at pixel \\(x=3, y=0\\)"):
+        S.evaluate([g], [p], preset=preset, num_classes=5, ignore_index=-1)
+    with pytest.raises(LabelError, match=f"label {bad} "):
+        S.evaluate([g], [p], preset=preset, num_classes=5, ignore_index=[255, -1, -100])
 
 
 # --- torchmetrics segmentation.MeanIoU (per-image averaging) --------------------------------------

@@ -82,7 +82,8 @@ def _run_remote_chunk(state: SemanticState, spec: Spec, gts: List[Source], preds
 def _run_core(state: SemanticState, spec: Spec, gts: List[Source], preds: List[Source],
               insts: Optional[List[Source]], names: List[str], workers: int, max_pixels: Optional[int]) -> None:
     kwargs = dict(instance_min=CITYSCAPES_INSTANCE_MIN, per_image=True, workers=int(workers),
-                  max_pixels=int(DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels))
+                  max_pixels=int(DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels),
+                  gt_skipped=list(spec.gt_skipped))
     try:
         out = _core.semantic_confusion(gts, preds, insts, spec.gt_lut, spec.pred_lut, spec.gt_other,
                                        spec.pred_other, spec.n_rows, spec.n_cols, **kwargs)

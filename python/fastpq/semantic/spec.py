@@ -37,6 +37,7 @@ class Spec:
     class_cols: np.ndarray  # the matrix column of each scored class
     instances: bool = False  # whether instance maps feed instance-level scores (Cityscapes iIoU)
     options: Mapping[str, Any] = field(default_factory=dict)
+    gt_skipped: Tuple[int, ...] = ()  # ground-truth values outside the table that are skipped
 
     @property
     def num_classes(self) -> int:
@@ -127,13 +128,14 @@ def class_index_spec(preset: Optional[str], num_classes: Optional[int], ignore_i
     gt_lut = np.where((mapped >= 0) & (mapped < k), mapped, REFUSE).astype(np.int32)
     for v in ignores:
         gt_lut[np.isin(mapped, [v])] = SKIP
-    # A negative ignore value (e.g. -1 in signed arrays) can only be met outside the table.
-    gt_other = SKIP if any(v < 0 for v in ignores) else REFUSE
+    # A negative ignore value (e.g. -1 or -100 in signed arrays) can only be met outside the table:
+    # those values are skipped there, and any other value outside it is refused.
+    skipped = tuple(sorted({v for v in ignores if v < 0}))
     pred_lut = _identity_lut(k, 256)
     ids = np.arange(k, dtype=np.int64)
     opts = dict(options, ignore_index=ignores, reduce_zero_label=bool(reduce_zero_label), label_map=mapping)
-    return Spec(preset, k, k, gt_lut, pred_lut, gt_other, REFUSE, _check_names(class_names, k), ids, ids,
-                options=opts)
+    return Spec(preset, k, k, gt_lut, pred_lut, REFUSE, REFUSE, _check_names(class_names, k), ids, ids,
+                options=opts, gt_skipped=skipped)
 
 
 def make_spec(preset: Optional[str] = None, *, num_classes: Optional[int] = None, ignore_index: Any = None,
