@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 import fastpq.semantic as S
-from fastpq.errors import (FastPQError, ImageSetMismatchError, ImageSizeMismatchError, LabelError,
-                           MissingPredictionError, PngError)
+from fastpq.errors import (FastPQError, ImageSetMismatchError, ImageSizeMismatchError, InvalidOptionError,
+                           LabelError, MissingPredictionError, PngError)
 
 K = 7
 
@@ -77,6 +77,66 @@ def test_every_input_kind_counts_the_same_matrix(tmp_path):
     for r in results:
         np.testing.assert_array_equal(r.confusion, expected)
         assert r.to_dict() == results[0].to_dict()
+
+
+@pytest.mark.parametrize("left,right", [
+    (dict(preset="torchmetrics"), dict(preset="torchmetrics", ignore_index=0)),
+    (dict(preset="mmseg"), dict(preset="mmseg", reduce_zero_label=True)),
+    (dict(preset="mmseg"), dict(preset="mmseg", label_map={1: 2})),
+    (dict(preset="torchmetrics", average="macro"), dict(preset="torchmetrics", average="micro")),
+    (dict(preset=None, ignore_index=-1), dict(preset=None, ignore_index=-100)),
+], ids=["ignore_index", "reduce_zero_label", "label_map", "average", "negative ignore"])
+def test_quality_merge_refuses_other_options(left, right):
+    """Counts taken under other options mean other things: merging them would score neither way."""
+    gts, preds = _maps(2, n=2)
+    gts = [np.where(g == 255, 0, g) for g in gts]  # a class under every option here
+    a, b = S.SemanticQuality(num_classes=K, **left), S.SemanticQuality(num_classes=K, **right)
+    a.update(gts[0], preds[0])
+    b.update(gts[1], preds[1])
+    with pytest.raises(ValueError, match="different options"):
+        a.merge(b)
+    assert a.n_images == 1
+    same = S.SemanticQuality(num_classes=K, **left)
+    same.update(gts[1], preds[1])
+    assert a.merge(same).n_images == 2
+
+
+def test_quality_merge_takes_the_same_options_spelt_otherwise():
+    gts, preds = _maps(2, n=2)
+    a = S.SemanticQuality(num_classes=K, preset="mmseg", ignore_index=255)
+    b = S.SemanticQuality(num_classes=K, preset="mmseg", ignore_index=[255])
+    a.update(gts[0], preds[0])
+    b.update(gts[1], preds[1])
+    assert a.merge(b).compute().to_dict() == S.evaluate(gts, preds, preset="mmseg", num_classes=K).to_dict()
+
+
+def test_cityscapes_quality_needs_every_instance_map_or_instances_false():
+    """The reference reads every image's instanceIds: an update without them would count its false
+    positives but none of its instances, a silently wrong iIoU."""
+    gt = np.full((4, 4), 7, np.uint8)
+    gt[:2] = 26  # road and a car
+    pred = np.full((4, 4), 26, np.uint8)
+    inst = np.where(gt == 26, 26001, 7).astype(np.uint16)
+    q = S.SemanticQuality(preset="cityscapes")
+    with pytest.raises(InvalidOptionError, match="instances=False"):
+        q.update(gt, pred)
+    assert q.n_images == 0
+    q.update(gt, pred, inst)
+    both = S.evaluate([gt], [pred], preset="cityscapes", instances=[inst])
+    assert json.dumps(q.compute().to_dict()) == json.dumps(both.to_dict()) and both.classes["car"].iiou is not None
+
+    plain = pickle.loads(pickle.dumps(S.SemanticQuality(preset="cityscapes", instances=False)))
+    plain.update(gt, pred)
+    without = S.evaluate([gt], [pred], preset="cityscapes", instances=False)
+    r = plain.compute()
+    assert r.classes["car"].iiou is None and r.miiou is None
+    assert json.dumps(r.to_dict()) == json.dumps(without.to_dict())
+    with pytest.raises(TypeError, match="instances=False"):
+        plain.update(gt, pred, inst)
+    with pytest.raises(ValueError, match="different options"):
+        q.merge(plain)
+    with pytest.raises(InvalidOptionError, match="only scored by the cityscapes preset"):
+        S.SemanticQuality(num_classes=K, preset="mmseg", instances=True)
 
 
 def test_quality_batches_merge_and_pickle_equal_one_evaluation():
