@@ -139,6 +139,34 @@ def test_cityscapes_quality_needs_every_instance_map_or_instances_false():
         S.SemanticQuality(num_classes=K, preset="mmseg", instances=True)
 
 
+@pytest.mark.parametrize("preset,options,named", [
+    ("mmseg", dict(num_classes=K, ignore_indx=3), "'ignore_indx'"),
+    ("torchmetrics", dict(num_classes=K, averge="micro"), "'averge'"),
+    ("detectron2", dict(num_classes=K, average="micro"), "'average'"),
+    (None, dict(num_classes=K, metrics=["mIoU"]), "'metrics'"),
+    ("ade20k", dict(reduce_zero_label=True), "reduce_zero_label"),
+    ("ade20k", dict(num_classes=10, ignore_index=3), "ignore_index, num_classes"),
+    ("ade20k", dict(label_map={3: 2}), "label_map"),
+    ("cityscapes", dict(ignore_index=24), "ignore_index"),
+    ("cityscapes", dict(average="micro"), "'average'"),
+    ("mmseg", dict(num_classes=K, pred_format="trainIds"), "pred_format"),
+])
+def test_options_a_preset_does_not_use_are_refused(preset, options, named):
+    """A misspelt option, or one the preset's reference has no use for, would leave the scores as if
+    it had not been given: refused, naming it, in evaluate and SemanticQuality alike."""
+    g = np.array([[0, 1, 2, 3]], np.uint8)
+    with pytest.raises(InvalidOptionError, match=named):
+        S.evaluate([g], [g], preset=preset, **options)
+    with pytest.raises(InvalidOptionError, match=named):
+        S.SemanticQuality(preset=preset, **options)
+
+
+def test_ade20k_takes_its_own_class_count():
+    g = np.array([[0, 1, 2, 150]], np.uint8)
+    assert S.evaluate([g], [g], preset="ade20k", num_classes=150).to_dict() == \
+        S.evaluate([g], [g], preset="ade20k").to_dict()
+
+
 def test_quality_batches_merge_and_pickle_equal_one_evaluation():
     gts, preds = _maps(1, n=8)
     whole = S.evaluate(gts, preds, preset="mmseg", num_classes=K, metrics=["mIoU", "mDice", "mFscore"])

@@ -19,6 +19,10 @@ from .labels import ADE20K_CLASSES, CITYSCAPES_LABELS, cityscapes_train_id_to_la
 
 SKIP, REFUSE = -1, -2
 PRESETS = ("cityscapes", "ade20k", "mmseg", "detectron2", "torchmetrics", "torchmetrics-meaniou")
+# Each preset's options beyond the label rules (num_classes, ignore_index, label_map, ...).
+_PRESET_OPTIONS: Dict[Optional[str], Tuple[str, ...]] = {
+    "mmseg": ("metrics", "nan_to_num", "beta"), "torchmetrics": ("average", "zero_division"),
+    "torchmetrics-meaniou": ("include_background", "per_class")}
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,23 @@ def make_spec(preset: Optional[str] = None, *, num_classes: Optional[int] = None
               label_map: Optional[Mapping[int, int]] = None, reduce_zero_label: bool = False,
               class_names: Optional[Sequence[str]] = None, pred_format: str = "labelIds",
               instances: bool = True, **options: Any) -> Spec:
-    """The :class:`Spec` of a preset (or of the plain options when ``preset`` is None)."""
+    """The :class:`Spec` of a preset (or of the plain options when ``preset`` is None). An option the
+    preset does not use is refused, rather than silently left out of the scores."""
+    unknown = sorted(set(options) - set(_PRESET_OPTIONS.get(preset, ())))
+    if unknown and preset in PRESETS + (None,):
+        own = ", ".join(_PRESET_OPTIONS.get(preset, ())) or "none"
+        raise InvalidOptionError(f"preset {preset!r} has no option {', '.join(map(repr, unknown))} (its own options: "
+                                 f"{own})")
+    if preset in ("cityscapes", "ade20k"):
+        fixed = {"ignore_index": ignore_index is not None, "label_map": bool(label_map),
+                 "reduce_zero_label": bool(reduce_zero_label), "class_names": class_names is not None,
+                 "num_classes": num_classes is not None and not (preset == "ade20k" and int(num_classes) == 150)}
+        given = [name for name, set_ in fixed.items() if set_]
+        if given:
+            raise InvalidOptionError(f"the {preset} preset fixes its labels and classes as its reference does: "
+                                     f"{', '.join(given)} cannot be set")
+    if pred_format != "labelIds" and preset != "cityscapes":
+        raise InvalidOptionError("pred_format is an option of the cityscapes preset only")
     if preset == "cityscapes":
         return cityscapes_spec(pred_format, instances)
     if preset == "ade20k":
