@@ -345,6 +345,24 @@ def test_torchmetrics_meaniou_equals_mean_iou(tmp_path, include_background, per_
     assert a.merge(b).compute().to_dict()["mean_iou"] == ref
 
 
+@pytest.mark.parametrize("include_background", [True, False])
+def test_torchmetrics_meaniou_of_one_scored_class_is_a_scalar_as_in_torchmetrics(include_background):
+    """MeanIoU with per_class=True and a single class scored (num_classes=2 without background, or
+    1) returns what Metric.compute returns for one element: a 0-d tensor, a float in its .tolist()."""
+    torch = pytest.importorskip("torch")
+    from torchmetrics.segmentation import MeanIoU
+
+    k = 1 if include_background else 2
+    g = np.array([[0, 1, 1, 0]], np.int64) % k
+    p = np.array([[0, 1, 0, 0]], np.int64) % k
+    metric = MeanIoU(num_classes=k, include_background=include_background, per_class=True, input_format="index")
+    metric.update(torch.from_numpy(p)[None], torch.from_numpy(g)[None])
+    ref = metric.compute().tolist()
+    ours = S.evaluate([g], [p], preset="torchmetrics-meaniou", num_classes=k, include_background=include_background,
+                      per_class=True).to_dict()["mean_iou"]
+    assert type(ours) is type(ref) and ours == ref
+
+
 def test_torchmetrics_meaniou_bootstrap_and_rows_average_per_image(tmp_path):
     from fastpq.analysis.semantic import bootstrap, image_rows
 

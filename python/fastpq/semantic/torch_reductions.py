@@ -119,6 +119,8 @@ def mean_iou(spec: Any, state: SemanticState) -> Computed:
     head: Dict[str, Any] = {"miou": float(overall),
                             "pixel_accuracy": float(t.sum() / g.sum()) if g.sum() else float("nan"),
                             "mean_accuracy": None}
-    ref = {"mean_iou": value.tolist() if value.ndim else float(value), "per_class": class_values[first:],
+    # torchmetrics' Metric.compute squeezes a one-element result to a scalar (one scored class).
+    ref = {"mean_iou": value.tolist() if value.numel() != 1 else float(value.reshape(())),
+           "per_class": class_values[first:],
            "images": int(state.n_images)}
     return classes, head, ref
