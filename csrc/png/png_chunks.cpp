@@ -77,7 +77,7 @@ PngHeader parse_png_chunks(const std::uint8_t* data, std::size_t size, const std
   if (size < 8 || std::memcmp(data, kSignature, 8) != 0) fail(name, "not a PNG file (bad signature)");
   PngHeader h;
   std::size_t pos = 8;
-  bool have_header = false, have_end = false;
+  bool have_header = false, have_end = false, idat_run_over = false;
   while (!have_end) {
     if (size - pos < 12) fail(name, have_header ? "truncated (no IEND chunk)" : "truncated");
     std::uint32_t length = be32(data + pos);
@@ -102,12 +102,16 @@ PngHeader parse_png_chunks(const std::uint8_t* data, std::size_t size, const std
       if (h.interlace > 1) fail(name, "unknown interlace method");
       have_header = true;
     } else if (std::memcmp(type, "IDAT", 4) == 0) {
+      // PNG requires the IDAT chunks to be consecutive; Pillow and libpng stop at the first run.
+      if (idat_run_over) fail(name, "IDAT chunks are not consecutive (another chunk between them)");
       if (h.idat_chunks == 0) h.first_idat = body;
       ++h.idat_chunks;
       h.idat_total += length;
     } else if (std::memcmp(type, "IEND", 4) == 0) {
       have_end = true;
     } else if (std::memcmp(type, "PLTE", 4) == 0) {
+      if (h.color_type == 3 && length > 3 * 256)
+        fail(name, "palette of more than 256 entries (PLTE chunk of " + std::to_string(length) + " bytes)");
       if (h.idat_chunks == 0) {  // the specification puts PLTE before IDAT; Pillow ignores a later one
         h.palette = body;
         h.palette_size = length;
@@ -115,6 +119,7 @@ PngHeader parse_png_chunks(const std::uint8_t* data, std::size_t size, const std
     } else if (!(type[0] & 0x20)) {
       fail(name, "unknown critical chunk " + chunk_name(type));
     }
+    if (h.idat_chunks > 0 && std::memcmp(type, "IDAT", 4) != 0) idat_run_over = true;
     pos += 12 + std::size_t{length};
   }
   if (h.idat_chunks == 0) fail(name, "no image data (IDAT chunk)");

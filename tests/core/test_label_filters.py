@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import fastpq.semantic as S
+from fastpq.errors import PngError
 import pngwriter as pw
 
 
@@ -105,6 +106,24 @@ def test_sub_byte_labels_are_read_as_pillow_reads_them(tmp_path, bits, color_typ
     k = 256
     r = S.evaluate([str(path)], [pillow.astype(np.uint8)], num_classes=k)
     assert np.trace(r.confusion) == h * w  # the file and Pillow's array agree on every pixel
+
+
+@pytest.mark.parametrize("entries", [256, 257])
+def test_palettes_of_more_than_256_entries_are_refused_as_pillow_refuses_them(tmp_path, entries):
+    from PIL import Image
+
+    raw = pw.raw_scanlines(np.array([[[0], [5]]], np.uint8), pw.NONE)
+    chunks = [(b"IHDR", pw.ihdr_body(2, 1, 8, 3, 0, 0, 0)), (b"PLTE", bytes(3 * entries)),
+              (b"IDAT", zlib.compress(raw)), (b"IEND", b"")]
+    path = tmp_path / "palette.png"
+    path.write_bytes(pw.png_file(chunks))
+    if entries <= 256:
+        assert S.read_label_map(str(path)).tolist() == [[0, 5]] == np.array(Image.open(path)).tolist()
+        return
+    with pytest.raises(Exception):
+        np.array(Image.open(path))
+    with pytest.raises(PngError, match="palette of more than 256 entries"):
+        S.read_label_map(str(path))
 
 
 # --- the benchmarks' floor: read + inflate only ----------------------------------------------------

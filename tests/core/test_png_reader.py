@@ -520,6 +520,13 @@ REFUSALS = [
     ("bad-crc-in-second-idat", pw.png_file([(b"IHDR", IHDR), (b"IDAT", _idat_body(GOOD)[:9]),
                                             (b"IDAT", _idat_body(GOOD)[9:], 0), IEND]),
      "CRC error in chunk IDAT"),
+    # PNG requires consecutive IDAT chunks; Pillow reads only the first run (and finds it truncated).
+    ("idat-interrupted", pw.png_file([(b"IHDR", IHDR), (b"IDAT", _idat_body(GOOD)[:9]), (b"tEXt", b"a\x00b"),
+                                      (b"IDAT", _idat_body(GOOD)[9:]), IEND]),
+     "IDAT chunks are not consecutive"),
+    ("idat-after-the-whole-stream", pw.png_file([(b"IHDR", IHDR), (b"IDAT", _idat_body(GOOD)), (b"tEXt", b"a\x00b"),
+                                                 (b"IDAT", b"junk"), IEND]),
+     "IDAT chunks are not consecutive"),
     ("no-idat", pw.png_file([(b"IHDR", IHDR), IEND]), "no image data (IDAT chunk)"),
     ("no-idat-with-ancillary", pw.png_file([(b"IHDR", IHDR), (b"tEXt", b"a\x00b"), IEND]),
      "no image data (IDAT chunk)"),
