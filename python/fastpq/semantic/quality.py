@@ -98,6 +98,17 @@ class SemanticQuality:
         self.state = state["state"]
 
 
+def _canonical(value: Any) -> Any:
+    """An option value in a form that compares equal exactly when the values mean the same (key
+    order of a mapping aside, NaN equal to NaN)."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((repr(k), _canonical(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return tuple(_canonical(v) for v in value)
+    if isinstance(value, (float, np.floating)) and value != value:
+        return "nan"
+    return value
+
 
 def _same_scoring(a: Spec, b: Spec) -> bool:
     """Whether two specs count and score pixels alike (the same tables and the same options)."""
@@ -105,4 +116,4 @@ def _same_scoring(a: Spec, b: Spec) -> bool:
     return ((a.n_rows, a.n_cols, a.gt_other, a.pred_other, a.instances, a.gt_skipped)
             == (b.n_rows, b.n_cols, b.gt_other, b.pred_other, b.instances, b.gt_skipped)
             and all(np.array_equal(x, y) for x, y in arrays)
-            and repr(sorted(a.options.items())) == repr(sorted(b.options.items())))
+            and _canonical(a.options) == _canonical(b.options))
