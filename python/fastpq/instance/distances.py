@@ -16,6 +16,7 @@ import os
 from typing import Any, Dict, Mapping, Sequence, Tuple, Union
 
 from ..errors import ImageSizeMismatchError, InvalidOptionError, MissingPredictionError
+from ..io.folders import walk_tree
 from .counting import read_gt
 from .files import gt_files, image_key
 
@@ -75,7 +76,7 @@ def cityscapes_distances(gt: Union[str, "os.PathLike[str]", Sequence[Any]], disp
     for kind, root, suffix in (("disparity", disparity_root, "_disparity.png"), ("camera", camera_root, "_camera.json")):
         if not os.path.isdir(root):
             raise MissingPredictionError(f"{kind} folder '{root}' does not exist")
-        for d, _, names in os.walk(root):
+        for d, names in walk_tree(root):
             for n in names:
                 if n.endswith(suffix):
                     found[kind][n[: -len(suffix)]] = os.path.join(d, n)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Sequence, Tuple, Union
 
 from ..errors import InstancePredictionError, MissingFolderError, MissingPredictionError
+from ..io.folders import walk_tree
 from .labels import ID_TO_NAME
 
 GT_SUFFIX = "_gtFine_instanceIds.png"
@@ -33,7 +34,7 @@ def gt_files(gt: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]) -> 
         if not os.path.isdir(root):
             raise MissingFolderError(f"ground-truth folder '{root}' does not exist")
         found = []
-        for d, _, names in os.walk(root):
+        for d, names in walk_tree(root):
             found += [os.path.join(d, n) for n in names if n.endswith(GT_SUFFIX)]
         if not found:
             raise MissingPredictionError(f"no *{GT_SUFFIX} files under '{root}'")
@@ -56,6 +57,7 @@ def index_results(pred_root: str) -> List[Tuple[str, List[str]]]:
     """Every (folder, names of its .txt files) under the results root, walked once."""
     if not os.path.isdir(pred_root):
         raise MissingFolderError(f"results folder '{pred_root}' does not exist")
+    # os.walk, as the reference's getPrediction walks the results (links to folders not followed)
     return [(d, [n for n in names if n.endswith(".txt")]) for d, _, names in os.walk(pred_root)]
 
 

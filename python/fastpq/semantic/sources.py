@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import (ImageSetMismatchError, LimitExceededError, MissingFolderError, MissingPredictionError,
                       PngNotFoundError)
+from ..io.folders import walk_tree
 from ..io.limits import DEFAULT_MAX_PIXELS
 from ..io.remote import StorageOptions, is_url, local_path
 
@@ -125,10 +126,11 @@ class _PrefixIndex:
 
 
 def _cityscapes_folders(gt_dir: Path, pred_dir: Path, instances: bool) -> Resolved:
-    gts = sorted(gt_dir.rglob("*_gtFine_labelIds.png"))
+    gts = sorted(Path(root, f) for root, files in walk_tree(gt_dir) for f in files
+                 if f.endswith("_gtFine_labelIds.png"))
     if not gts:
         raise MissingPredictionError(f"{gt_dir}: no *_gtFine_labelIds.png below it", file=str(gt_dir))
-    walk = [(root, files) for root, _, files in os.walk(pred_dir)]
+    walk = [(root, files) for root, _, files in os.walk(pred_dir)]  # the reference's os.walk
     by_name = _PrefixIndex(walk)
     claimed = set()
     preds, insts = [], []
@@ -164,7 +166,8 @@ def _check_extra(pred_dir: Path, walk: Sequence[Tuple[str, List[str]]], claimed:
 def _plain_folders(gt_dir: Path, pred_dir: Path) -> Resolved:
     # (path below gt_dir, path) of every ground truth, by the former; the same path below pred_dir
     # is its prediction.
-    listed = sorted((_below(gt_dir, p), str(p)) for p in gt_dir.rglob("*.png"))
+    listed = sorted((_below(gt_dir, p), str(p))
+                    for p in (Path(root, f) for root, files in walk_tree(gt_dir) for f in files if f.endswith(".png")))
     if not listed:
         raise MissingPredictionError(f"{gt_dir}: no PNG files below it", file=str(gt_dir))
     gts = [gt for _, gt in listed]
@@ -175,13 +178,13 @@ def _plain_folders(gt_dir: Path, pred_dir: Path) -> Resolved:
         if not os.path.isfile(pred):
             raise MissingPredictionError(f"{gt}: no prediction {pred}", file=pred)
         preds.append(pred)
-    walk = [(root, files) for root, _, files in os.walk(pred_dir)]
+    walk = [(root, files) for root, _, files in os.walk(pred_dir)]  # the reference's os.walk
     _check_extra(pred_dir, walk, {os.path.normpath(p) for p in preds})
     return gts, preds, None, list(gts)
 
 
 def _below(folder: Path, path: Path) -> str:
-    """``path.relative_to(folder).as_posix()`` for a path that ``folder.rglob`` found, taken from
+    """``path.relative_to(folder).as_posix()`` for a path found below ``folder``, taken from
     the string where it starts with the folder's own (pathlib's relative_to parses both again)."""
     text, base = str(path), str(folder)
     prefix = "" if base == "." else base if base.endswith("/") else base + "/"
