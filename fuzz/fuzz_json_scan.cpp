@@ -1,6 +1,6 @@
-// The JSON nesting scan (csrc/json_scan.*) that guards the Python JSON parsers. Findings besides
-// sanitizer reports: a depth differing from a character-by-character oracle that tracks string
-// state explicitly, or an early stop that is not above the bound.
+// The JSON scan (csrc/common/json_scan.*) that guards the Python JSON parsers. Findings besides
+// sanitizer reports: a depth or longest digit run differing from a character-by-character oracle
+// that tracks string state explicitly, or an early stop that is not above the bound.
 //
 // Input: u8 bound, then the text.
 #include <cstddef>
@@ -11,11 +11,15 @@
 
 namespace {
 
-std::size_t oracle_depth(const char* text, std::size_t size) {
-  std::size_t depth = 0, deepest = 0;
+fastpq::JsonScan oracle(const char* text, std::size_t size) {
+  fastpq::JsonScan out;
+  std::size_t depth = 0, digits = 0;
   bool in_string = false, escaped = false;
   for (std::size_t i = 0; i < size; ++i) {
     const char c = text[i];
+    const bool digit = !in_string && c >= '0' && c <= '9';
+    digits = digit ? digits + 1 : 0;
+    if (digits > out.longest_digits) out.longest_digits = digits;
     if (in_string) {
       if (escaped) escaped = false;
       else if (c == '\\') escaped = true;
@@ -23,12 +27,12 @@ std::size_t oracle_depth(const char* text, std::size_t size) {
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
-      if (++depth > deepest) deepest = depth;
+      if (++depth > out.depth) out.depth = depth;
     } else if ((c == ']' || c == '}') && depth > 0) {
       --depth;
     }
   }
-  return deepest;
+  return out;
 }
 
 }  // namespace
@@ -39,7 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const char* text = reinterpret_cast<const char*>(data + 1);
   const std::size_t n = size - 1;
   const std::size_t full = fastpq::json_nesting_depth(text, n, static_cast<std::size_t>(-1));
-  if (full != oracle_depth(text, n)) std::abort();
+  const fastpq::JsonScan want = oracle(text, n), scan = fastpq::scan_json(text, n, static_cast<std::size_t>(-1));
+  if (full != want.depth || scan.depth != want.depth || scan.longest_digits != want.longest_digits) std::abort();
   const std::size_t bounded = fastpq::json_nesting_depth(text, n, bound);
   if (full > bound ? bounded <= bound : bounded != full) std::abort();
   return 0;

@@ -21,6 +21,21 @@ void register_common(py::module_& m) {
       py::arg("text"), py::arg("stop_above"),
       "The deepest nesting of arrays / objects in JSON text (strings skipped), or a value above "
       "stop_above as soon as it is passed.");
+  m.def(
+      "json_scan",
+      [](const py::bytes& text, std::size_t stop_above) {
+        char* data = nullptr;
+        Py_ssize_t size = 0;
+        PyBytes_AsStringAndSize(text.ptr(), &data, &size);
+        JsonScan scan;
+        {
+          py::gil_scoped_release release;
+          scan = scan_json(data, static_cast<std::size_t>(size), stop_above);
+        }
+        return py::make_tuple(scan.depth, scan.longest_digits);
+      },
+      py::arg("text"), py::arg("stop_above"),
+      "(json_nesting_depth, the longest run of digits outside strings) in one pass over JSON text.");
 }
 
 }  // namespace fastpq

@@ -114,6 +114,31 @@ def test_no_prediction_for_a_string_image_id(make_case, capsys):
     assert str(error) == str(expected) == "no prediction for the image with id: lindau_000001_000019"
 
 
+def test_image_ids_beyond_64_bits_stay_exact(make_case, capsys):
+    # orjson reads 2**64 + 1 as the float 1.8446744073709552e19, equal to 2**64's: the images
+    # would pair and score PQ 1.0. json (panopticapi's reader) keeps both exact.
+    gt, _ = ok_pair(2**64 + 1)
+    _, pred = ok_pair(2**64)
+    case = make_case([gt], [pred])
+    expected = reference_error(case)
+    error = fastpq_error(case, fastpq.MissingPredictionError, capsys)
+    assert str(error) == str(expected) == f"no prediction for the image with id: {2**64 + 1}"
+    assert error.image_id == 2**64 + 1
+    gt, pred = ok_pair(2**64 + 1)
+    case = make_case([gt], [pred])
+    assert fastpq.pq_compute(case.gt_json, case.pred_json) == run_reference(case.gt_json, case.pred_json)
+    capsys.readouterr()
+
+
+def test_json_scan_finds_the_longest_number_outside_strings():
+    from fastpq import _core
+
+    assert _core.json_scan(b'{"a": [1, 22, 333], "b": "4444444444"}', 512) == (2, 3)
+    assert _core.json_scan(b'[18446744073709551617, 1.5e300]', 512) == (1, 20)
+    assert _core.json_scan(b'{"x\\"": 123456}', 512) == (1, 6)
+    assert _core.json_scan(b"", 512) == (0, 0)
+
+
 @pytest.mark.parametrize("side", ["gt", "pred"])
 def test_missing_folder(make_case, tmp_path, capsys, side):
     gt, pred = ok_pair(1)

@@ -69,7 +69,7 @@ def test_detection_masks_equal_pycocotools_for_int_ids(tmp_path):
 @pytest.mark.parametrize("segments, cls, what", [
     ([{"id": "7", "category_id": 1}], AnnotationTypeError, "'7'"),
     ([{"id": 7.0, "category_id": 1}], AnnotationTypeError, "7.0"),
-    ([{"id": 2**70, "category_id": 1}, {"id": 7, "category_id": 1}], AnnotationTypeError, "not an integer"),
+    ([{"id": 2**70, "category_id": 1}, {"id": 7, "category_id": 1}], AnnotationTypeError, "not a 64-bit integer"),
     ([{"category_id": 1}, {"id": 7, "category_id": 1}], AnnotationKeyError, "no 'id'"),
     ([7], AnnotationTypeError, "not an object"),
     ({"id": 7}, AnnotationTypeError, "not a list"),

@@ -99,7 +99,7 @@ class SegmentTables:
 def _segment_id(value: Any, image_id: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not -INT64_MAX <= value <= INT64_MAX:
         raise AnnotationTypeError(f"In the image with ID {image_id} a {where} segment has id {value!r}, "
-                              "which is not an integer", image_id=image_id)
+                              "which is not a 64-bit integer", image_id=image_id)
     return int(value)
 
 

@@ -103,14 +103,17 @@ def gc_paused() -> Iterator[None]:
 
 def parse_json(raw: bytes) -> Any:
     """The value of JSON text, refused (ValueError) when it nests deeper than MAX_JSON_DEPTH."""
-    if _core.json_nesting_depth(raw, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+    depth, longest_digits = _core.json_scan(raw, MAX_JSON_DEPTH)
+    if depth > MAX_JSON_DEPTH:
         raise ValueError(f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels")
     with gc_paused():
-        if _orjson is not None:
+        # orjson reads an integer beyond 64 bits as a float (some versions) or refuses it (others);
+        # json keeps it an int, as panopticapi's json.load does. 19 digits may pass 2**63.
+        if _orjson is not None and longest_digits < 19:
             try:
                 return _orjson.loads(raw)
             except _orjson.JSONDecodeError:
-                pass  # e.g. integers beyond 64 bits, which json accepts; let json decide
+                pass  # let json decide, and say why
         return json.loads(raw)
 
 
