@@ -11,7 +11,8 @@ from typing import Any, Dict
 from . import _core
 from .integrations.panopticapi import init_as_panopticapi
 from .errors import (AnnotationError, AnnotationKeyError, AnnotationTypeError, EmptyCategoryGroupError, FastPQError,
-                     ImageSetMismatchError, ImageSizeMismatchError, InvalidOptionError, LimitExceededError,
+                     ImageSetMismatchError, ImageSizeMismatchError, InvalidOptionError, JsonSyntaxError,
+                     LimitExceededError,
                      MissingFolderError, MissingPredictionError, PngError, PngNotFoundError, RemoteAccessError,
                      RemoteNotFoundError, RemoteReadError, RemoteStorageError, SegmentMismatchError,
                      StrictModeError, TimeBudgetExceededError)
@@ -32,7 +33,7 @@ def build_info() -> Dict[str, Any]:
 __all__ = [
     "AnnotationError", "AnnotationKeyError", "AnnotationTypeError", "ClassResult", "CoveringResult", "DEFAULT_MAX_PIXELS", "EmptyCategoryGroupError", "FastPQError", "GroupResult",
     "DEFAULT_MAX_JSON_BYTES", "DEFAULT_MAX_PROPOSALS_PER_IMAGE", "DEFAULT_MAX_SEGMENTS_PER_IMAGE",
-    "ImageSetMismatchError", "ImageSizeMismatchError", "InvalidOptionError", "LimitExceededError", "MissingFolderError", "MissingPredictionError", "PanopticResult", "PngError", "PngNotFoundError",
+    "ImageSetMismatchError", "ImageSizeMismatchError", "InvalidOptionError", "JsonSyntaxError", "LimitExceededError", "MissingFolderError", "MissingPredictionError", "PanopticResult", "PngError", "PngNotFoundError",
     "PanopticQuality", "RemoteAccessError", "RemoteNotFoundError", "RemoteReadError", "RemoteStorageError",
     "SegmentMismatchError", "StrictModeError", "TimeBudgetExceededError", "amodal_ar", "build_info", "evaluate", "init_as_panopticapi", "pq_compute", "__version__",
 ]

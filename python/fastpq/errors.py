@@ -2,12 +2,14 @@
 
 Every error fastpq raises for bad input is a :class:`FastPQError`. Where panopticapi raises a
 built-in exception for the same input, fastpq's class also derives from that built-in
-(``KeyError``, ``TypeError``, ``FileNotFoundError``, ``ZeroDivisionError``), so code that catches
+(``KeyError``, ``TypeError``, ``FileNotFoundError``, ``ZeroDivisionError``,
+``json.JSONDecodeError``), so code that catches
 panopticapi's errors keeps working.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Optional
 
 
@@ -29,6 +31,19 @@ class FastPQError(Exception):
 
 class AnnotationError(FastPQError, ValueError):
     """A JSON file whose structure or values cannot be evaluated."""
+
+
+class JsonSyntaxError(AnnotationError, json.JSONDecodeError):
+    """A JSON file that is not valid JSON (panopticapi's ``json.load`` raises ``json.JSONDecodeError``).
+
+    ``pos``, ``lineno`` and ``colno`` say where, as the parser found it; ``doc`` is left empty
+    rather than hold a whole file."""
+
+    def __init__(self, message: str, *, image_id: object = None, file: Optional[str] = None,
+                 segment_id: Optional[int] = None, pos: int = 0, lineno: int = 1, colno: int = 1) -> None:
+        ValueError.__init__(self, message)  # json.JSONDecodeError's own __init__ formats another message
+        self.image_id, self.file, self.segment_id = image_id, file, segment_id
+        self.msg, self.doc, self.pos, self.lineno, self.colno = message, "", pos, lineno, colno
 
 
 class AnnotationKeyError(AnnotationError, KeyError):

@@ -336,15 +336,27 @@ def test_greyscale_png_is_refused(make_case, capsys):
     assert "image with ID 4" in str(error) and "greyscale" in str(error)
 
 
-def test_gt_json_that_is_not_json(make_case, capsys):
+@pytest.mark.parametrize("text,where", [('{"annotations": [', 17), ('{"a": 1}\n{"b": 2}', 9)],
+                         ids=["truncated", "trailing-data"])
+def test_gt_json_that_is_not_json(make_case, capsys, text, where):
     gt, pred = ok_pair(1)
     case = make_case([gt], [pred])
-    case.gt_json.write_text('{"annotations": [')
-    assert isinstance(reference_error(case), ValueError)  # json.JSONDecodeError
-    error = fastpq_error(case, fastpq.AnnotationError, capsys)
-    assert isinstance(error, ValueError)
+    case.gt_json.write_text(text)
+    assert type(reference_error(case)) is json.JSONDecodeError
+    error = fastpq_error(case, fastpq.JsonSyntaxError, capsys)
+    assert isinstance(error, json.JSONDecodeError) and isinstance(error, fastpq.AnnotationError)
     assert str(case.gt_json) in str(error) and "not valid JSON" in str(error)
-    assert error.file == str(case.gt_json)
+    assert error.file == str(case.gt_json) and error.pos == where
+
+
+def test_a_json_file_with_a_byte_order_mark_is_refused_as_panopticapi_refuses_it(make_case, capsys):
+    gt, pred = ok_pair(1)
+    case = make_case([gt], [pred])
+    case.pred_json.write_bytes(b"\xef\xbb\xbf" + case.pred_json.read_bytes())
+    expected = reference_error(case)
+    assert type(expected) is json.JSONDecodeError and "BOM" in str(expected)
+    error = fastpq_error(case, fastpq.JsonSyntaxError, capsys)
+    assert "Unexpected UTF-8 BOM" in str(error) and error.file == str(case.pred_json)
 
 
 def test_gt_json_that_is_not_an_object(make_case, capsys):

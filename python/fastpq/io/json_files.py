@@ -10,7 +10,7 @@ import os
 from typing import Any, Dict, Iterator, Optional
 
 from .. import _core
-from ..errors import AnnotationError, AnnotationTypeError, LimitExceededError, MissingFolderError
+from ..errors import AnnotationError, AnnotationTypeError, JsonSyntaxError, LimitExceededError, MissingFolderError
 from .remote import StorageOptions, is_url, local_path
 
 try:  # an optional, faster parser; the values it returns are the same
@@ -55,6 +55,9 @@ def decode_json(raw: bytes, path: str, what: str) -> Any:
     """The value of the JSON text `raw` read from `path`, with read_json's syntax errors."""
     try:
         return parse_json(raw)
+    except json.JSONDecodeError as e:  # orjson's too
+        where = dict(pos=e.pos, lineno=e.lineno, colno=e.colno)
+        raise JsonSyntaxError(f"{what} JSON file '{path}' is not valid JSON: {e}", file=path, **where) from None
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         if isinstance(e, LimitExceededError):
             raise
@@ -103,6 +106,9 @@ def gc_paused() -> Iterator[None]:
 
 def parse_json(raw: bytes) -> Any:
     """The value of JSON text, refused (ValueError) when it nests deeper than MAX_JSON_DEPTH."""
+    if raw[:3] == b"\xef\xbb\xbf":  # json.load of text (panopticapi's reader) refuses it; orjson skips it
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (JSON text must not start with a byte order mark)",
+                                   raw[:3].decode("utf-8"), 0)
     depth, longest_digits = _core.json_scan(raw, MAX_JSON_DEPTH)
     if depth > MAX_JSON_DEPTH:
         raise ValueError(f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels")
