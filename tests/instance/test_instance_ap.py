@@ -134,6 +134,45 @@ def test_bad_inputs_name_image_and_file(tmp_path: Path) -> None:
         assert STEM in str(info.value) and text in str(info.value), name
 
 
+def test_bad_results_text_names_the_file(tmp_path: Path) -> None:
+    ids = scene()
+    for name, content, text in [("not-utf8", b"m/0.png 26 0.5\n\xff\xfe\n", "not UTF-8 text"),
+                                ("nul", b"m/0.png\x00x 26 0.5\n", "NUL character")]:
+        for engine in ("numpy", "cpp"):
+            gt, res = write_tree(tmp_path / name / engine, ids, [(box(5, 25, 20, 40), 26, 0.5)], [])
+            txt = next(Path(res).glob("*.txt"))
+            txt.write_bytes(content)
+            with pytest.raises(InstancePredictionError, match=text) as info:
+                I.evaluate(str(gt), str(res), engine=engine)
+            assert STEM in str(info.value) and txt.name in str(info.value)
+
+
+@pytest.mark.parametrize("entry,text", [
+    ({"segmentation": {"size": [40, 60], "counts": [1.5, 2.5]}}, "a prediction mask cannot be read"),
+    ({"segmentation": {"size": [40, 60], "counts": [-5, 2405]}}, "out of range"),
+    ({"segmentation": {"size": [40, 60], "counts": [2**70]}}, "a prediction mask cannot be read"),
+    ({"segmentation": {"size": [40, 60], "counts": "\x00\x01"}}, "a prediction mask cannot be read"),
+    ({"segmentation": {"size": [40, 60]}}, "KeyError: 'counts'"),
+    ({"segmentation": {"size": 5, "counts": [2400]}}, "'size' must be"),
+    ({"score": "x"}, "score 'x' is not a number"),
+    ({"score": None}, "is not a number"),
+    ({"category_id": "car"}, "results entry 0"),
+    ({"category_id": None}, "results entry 0"),
+], ids=["float-counts", "negative-count", "huge-count", "garbage-string", "no-counts", "size-int", "score-str",
+        "score-null", "category-str", "category-null"])
+def test_bad_coco_records_are_instance_prediction_errors(tmp_path: Path, entry: dict, text: str) -> None:
+    """Every malformed COCO-style record is a FastPQError naming the image, never a bare
+    TypeError / KeyError / MaskError."""
+    ids = scene()
+    gt, _ = write_tree(tmp_path, ids, [], [])
+    record = {"image_id": STEM, "category_id": 26, "score": 0.5,
+              "segmentation": {"size": [40, 60], "counts": [2400]}}
+    record.update(entry)
+    with pytest.raises(InstancePredictionError, match=text) as info:
+        I.evaluate(str(gt), [record])
+    assert STEM in str(info.value)
+
+
 @pytest.mark.parametrize("mode", ["1", "L", "P", "RGB", "RGBA", "LA", "I;16"])
 def test_mask_png_modes_read_as_pillow_convert_L(tmp_path: Path, mode: str) -> None:
     # faint colours: (1, 0, 0) is 0 after convert("L"), (2, 0, 0) is 1; the C++ reader must agree

@@ -62,6 +62,22 @@ def test_distance_rows_equal_reference(tmp_path: Path, seed: int) -> None:
     assert json.dumps(without["resultApMatrix"][0]) == json.dumps(ref["resultApMatrix"][0])
 
 
+@pytest.mark.parametrize("seed", [3, 4])
+def test_nan_distances_are_neither_near_nor_far_as_in_the_reference(tmp_path: Path, seed: int) -> None:
+    """The reference keeps an instance when medDist <= th and distConf >= conf, and ignores its
+    pixels when medDist > th or distConf < conf: a NaN passes neither test."""
+    gt, res = generate(str(tmp_path), seed=seed, images=3, height=96, width=192, instances=12)
+    distances = random_distances(gt, seed)
+    rng = np.random.default_rng(seed)
+    for d in distances.values():
+        for v, (dist, conf) in list(d.items()):
+            r = rng.random()
+            d[v] = (float("nan"), conf) if r < 0.3 else (dist, float("nan")) if r < 0.45 else (dist, conf)
+    ref = run_reference(str(gt), str(res), distances)
+    assert same(I.evaluate(str(gt), str(res), distances=distances).to_dict(), ref)
+    assert same(I.evaluate(str(gt), str(res), distances=distances, engine="numpy").to_dict(), ref)
+
+
 def test_distances_from_disparity_follow_the_documented_rule(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     ids = np.full((30, 40), 7, np.uint16)

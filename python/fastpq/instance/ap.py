@@ -71,9 +71,11 @@ def _prepare(data: MatchData, label: int, d: int) -> tuple:
     min_size, max_dist, min_conf = MIN_REGION_SIZES[d], DISTANCE_THRESHOLDS[d], DISTANCE_CONFIDENCES[d]
     g_lab = data.gt_label == label
     near = (data.gt_dist <= max_dist) & (data.gt_conf >= min_conf)
+    # The reference's own test for ignoring, not "not near": a NaN distance is neither near nor far.
+    far = (data.gt_dist > max_dist) | (data.gt_conf < min_conf)
     kept = g_lab & (data.gt_value >= 1000) & (data.gt_pixels >= min_size) & near
     # the reference adds a pair's pixels once for a group and once more for a small or far region
-    ignored_gt = (data.gt_value < 1000).astype(np.int64) + ((data.gt_pixels < min_size) | ~near).astype(np.int64)
+    ignored_gt = (data.gt_value < 1000).astype(np.int64) + ((data.gt_pixels < min_size) | far).astype(np.int64)
     preds = np.flatnonzero(data.pred_label == label)
     local = np.full(data.pred_label.size, -1, np.int64)
     local[preds] = np.arange(preds.size)

@@ -3,6 +3,7 @@ pixels it covers of each GT id (void and group regions are GT ids too)."""
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any, List, Mapping, Sequence, Tuple
 
@@ -32,7 +33,7 @@ def read_gt(path: str) -> Any:
             return np.array(im)
     except FileNotFoundError as e:
         raise PngNotFoundError(f"ground-truth file '{path}' not found") from e
-    except OSError as e:
+    except (OSError, ValueError, Image.DecompressionBombError) as e:  # ValueError: a NUL in the path
         raise PngError(f"ground-truth file '{path}': {e}") from e
 
 
@@ -66,7 +67,7 @@ def read_mask(path: str, shape: Sequence[int], image: str) -> Any:
             m = np.array(im.convert("L")) != 0
     except FileNotFoundError as e:
         raise PngNotFoundError(f"image {image}: mask file '{path}' not found") from e
-    except OSError as e:
+    except (OSError, ValueError, Image.DecompressionBombError) as e:  # ValueError: a NUL in the path
         raise PngError(f"image {image}: mask file '{path}': {e}") from e
     if m.shape != tuple(shape):
         raise ImageSizeMismatchError(f"image {image}: mask '{path}' is {m.shape[1]}x{m.shape[0]}, "
@@ -114,8 +115,11 @@ def count_image(name: str, ids: Any, gt_pixels: Any, index: Any, masks: List[Any
 
 
 def check_score(score: float, name: str) -> float:
-    """A prediction score as float; NaN is refused."""
-    s = float(score)
+    """A prediction score as float; NaN, and what is no number, are refused."""
+    try:
+        s = float(score)
+    except (TypeError, ValueError, OverflowError):
+        raise InstancePredictionError(f"image {name}: a prediction score {score!r} is not a number") from None
     if s != s:
         raise InstancePredictionError(f"image {name}: a prediction score is NaN")
     return s
@@ -131,11 +135,26 @@ class ColumnMajor:
 
 
 def decode_mask(mask: Any, shape: Sequence[int], name: str) -> Any:
-    """An in-memory mask: a boolean / integer array, or a COCO RLE dict (as ColumnMajor positions)."""
+    """An in-memory mask: a boolean / integer array, or a COCO RLE dict (as ColumnMajor positions).
+    A mask that cannot be read is an InstancePredictionError naming the image."""
+    from .. import _core
+    try:
+        return _decode_mask(mask, shape, name)
+    except (KeyError, TypeError, ValueError, OverflowError, _core.MaskError) as e:
+        if isinstance(e, InstancePredictionError):
+            raise
+        raise InstancePredictionError(f"image {name}: a prediction mask cannot be read ({type(e).__name__}: "
+                                      f"{e})") from None
+
+
+def _decode_mask(mask: Any, shape: Sequence[int], name: str) -> Any:
     import numpy as np
     if isinstance(mask, Mapping):
         from .. import _core
-        h, w = (int(v) for v in mask["size"])
+        size = mask["size"]
+        if not isinstance(size, (list, tuple)) or len(size) != 2:
+            raise ValueError(f"'size' must be [height, width], not {size!r}")
+        h, w = (operator.index(v) for v in size)
         counts = mask["counts"]
         if (h, w) != tuple(shape):
             raise InstancePredictionError(f"image {name}: an RLE mask is {w}x{h}, the ground truth is "
@@ -157,8 +176,12 @@ def count_entries(name: str, gt: Any, gt_name: str, entries: Sequence[Tuple[Any,
     ids, pix, index = gt_index(gt, gt_name)
     labels = []
     for _, label, _ in entries:
-        if int(label) not in ID_TO_NAME:
-            raise InstancePredictionError(f"image {name}: unknown Cityscapes label id {label}")
+        try:
+            known = int(label) in ID_TO_NAME
+        except (TypeError, ValueError, OverflowError):
+            known = False
+        if not known:
+            raise InstancePredictionError(f"image {name}: unknown Cityscapes label id {label!r}")
         labels.append(int(label))
     scores = [check_score(s, name) for _, _, s in entries]
     masks = [(lambda m=m: decode_mask(m, index.shape, name)) for m, _, _ in entries]

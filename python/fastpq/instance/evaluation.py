@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ..errors import MissingPredictionError
+from ..errors import InstancePredictionError, MissingPredictionError
 from . import files
 from .ap import ap_matrix, result_dict
 from .matches import MatchData, concat, from_counts
@@ -98,10 +98,17 @@ def evaluate(gt: Union[PathLike, Sequence[PathLike]], pred: Union[PathLike, Mapp
     if isinstance(pred, Mapping):
         in_memory = {str(k): list(v) for k, v in pred.items()}
     else:
-        for r in pred:
-            cat = int(r["category_id"])
-            label = int(coco_category_map[cat]) if coco_category_map is not None else cat
-            in_memory.setdefault(str(r["image_id"]), []).append((r["segmentation"], label, r["score"]))
+        for i, r in enumerate(pred):
+            try:
+                cat = int(r["category_id"])
+                label = int(coco_category_map[cat]) if coco_category_map is not None else cat
+                entry = (r["segmentation"], label, r["score"])
+            except (KeyError, TypeError, ValueError, OverflowError) as e:
+                where = f"image {r.get('image_id')!r}, " if isinstance(r, Mapping) else ""
+                raise InstancePredictionError(f"results entry {i} ({where}a COCO-style "
+                                              "{image_id, category_id, segmentation, score}) cannot be read: "
+                                              f"{type(e).__name__}: {e}") from None
+            in_memory.setdefault(str(r["image_id"]), []).append(entry)
     for g in gt_list:
         name = files.image_key(g)
         images.append(count_entries(name, read_gt(g), g, in_memory.get(name, [])))

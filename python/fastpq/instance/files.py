@@ -86,6 +86,8 @@ def parse_results_txt(txt: str, pred_root: str, image: str) -> List[PredictionLi
             text = f.read()
     except OSError as e:
         raise MissingPredictionError(f"image {image}: cannot read results file '{txt}': {e}") from e
+    except UnicodeDecodeError as e:
+        raise InstancePredictionError(f"image {image}: results file '{txt}' is not UTF-8 text ({e})") from None
 
     folder = os.path.abspath(os.path.dirname(txt))
     inside = os.path.commonpath([folder, root]) == root
@@ -116,6 +118,8 @@ def parse_results_text(text: str, txt: str, image: str, mask_of: Callable[[str, 
         if len(fields) != 3:
             raise InstancePredictionError(f"{where}: expected 'relPath labelId score', got {line!r}")
         rel, label_text, score_text = fields
+        if "\0" in rel:
+            raise InstancePredictionError(f"{where}: mask path {rel!r} holds a NUL character")
         mask = mask_of(rel, where)
         try:
             label_id = int(float(label_text))

@@ -63,7 +63,11 @@ def per_image_lines(gt_list: Sequence[str], pred_root: str,
                                               f"'{pred_root}'")
             return mask
 
-        out.append((g, files.parse_results_text(text.decode("utf-8"), txt, image, mask_of)))
+        try:
+            decoded = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InstancePredictionError(f"image {image}: results file '{txt}' is not UTF-8 text ({e})") from None
+        out.append((g, files.parse_results_text(decoded, txt, image, mask_of)))
     return out
 
 
