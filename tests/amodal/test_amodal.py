@@ -72,6 +72,21 @@ def test_bad_input_names_the_image(dataset, tmp_path):
         amodal_ar(gt, tmp_path / "size.json")
 
 
+@pytest.mark.parametrize("segmentation", [
+    {"counts": [-5, 10]}, {"counts": [10**12, 5]}, {"counts": [2**70]}, {"counts": ["a"]}, {"counts": [[1]]},
+    {"counts": [float("inf")]}, {"counts": [float("nan")]}, {"size": 5, "counts": "0"}, [["a", "b", "c"]],
+], ids=["negative", "huge", "beyond-64-bits", "string", "nested", "inf", "nan", "size-int", "polygon-strings"])
+def test_a_segmentation_that_cannot_be_read_names_the_image(dataset, tmp_path, segmentation):
+    """Whatever a proposal's segmentation holds, a FastPQError naming the image, never a bare
+    TypeError / ValueError / OverflowError / MaskError."""
+    gt, proposals = dataset
+    data = json.loads(Path(proposals).read_text())
+    data[0]["segmentation"] = segmentation
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(fastpq.AnnotationError, match=f"In the image with ID {data[0]['image_id']} a proposal"):
+        amodal_ar(gt, tmp_path / "bad.json")
+
+
 def test_cli_prints_the_table_and_writes_json(dataset, tmp_path, capsys):
     from fastpq.cli import main
 

@@ -158,7 +158,18 @@ def _add_region(image: AmodalImage, region: Mapping[str, Any], use_visible: bool
 
 
 def _mask(segmentation: Any, image: AmodalImage, where: str) -> Mask:
-    """A compressed RLE string or a list of polygons, as pycocotools' annToRLE reads them."""
+    """A compressed RLE string or a list of polygons, as pycocotools' annToRLE reads them; what
+    cannot be read as either is an AnnotationError naming the image."""
+    try:
+        return _read_mask(segmentation, image, where)
+    except (TypeError, ValueError, OverflowError, _core.MaskError) as e:
+        if isinstance(e, AnnotationError):
+            raise
+        raise AnnotationError(f"{where} has a segmentation that cannot be read ({type(e).__name__}: {e})",
+                              image_id=image.image_id) from None
+
+
+def _read_mask(segmentation: Any, image: AmodalImage, where: str) -> Mask:
     if isinstance(segmentation, dict):
         counts = segmentation.get("counts")
         size = segmentation.get("size")
