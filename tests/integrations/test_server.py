@@ -307,6 +307,36 @@ def test_encrypted_member(sandbox, dataset):
     sandbox.refused(archive, UnsafeSubmissionError, "member 'pred/secret.png' is encrypted", file="pred/secret.png")
 
 
+@pytest.mark.parametrize("bit,error,message", [(0x40, UnsafeSubmissionError, "is encrypted"),
+                                                (0x20, ArchiveFormatError, "holds compressed patched data")],
+                         ids=["strong-encryption", "patched-data"])
+def test_zip_flags_zipfile_cannot_read(sandbox, dataset, bit, error, message):
+    """zipfile.open raises NotImplementedError for these flag bits: refused before, by name."""
+    archive = make_zip(prediction_entries(dataset) + [("pred/odd.png", b"x" * 100)])
+    archive = patch_member(archive, "pred/odd.png", "<H", 6, 8, lambda flags: flags | bit)
+    sandbox.refused(archive, error, f"member 'pred/odd.png' {message}", file="pred/odd.png")
+
+
+def test_a_file_name_that_is_a_lone_surrogate(sandbox, dataset):
+    data = json.loads(dataset.pred_json.read_bytes())
+    data["annotations"][0]["file_name"] = "\ud800.png"
+    entries = prediction_entries(dataset)
+    entries[0] = ("pred.json", json.dumps(data).encode())  # json.dumps escapes it as \ud800
+    outcome = sandbox.score(make_zip(entries))
+    assert outcome["status"] == "error" and outcome["error"]["type"] == "AnnotationError"
+    assert "not valid Unicode" in outcome["error"]["message"]
+
+
+def test_an_unpacked_folder_with_a_name_that_is_not_utf8(sandbox, dataset, tmp_path):
+    folder = tmp_path / "res"
+    for name, data in prediction_entries(dataset):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    os.rename(os.fsencode(folder / "pred"), os.fsencode(folder) + b"/pred\xff")
+    error = sandbox.refused(str(folder), UnsafeSubmissionError, "has a name that is not UTF-8")
+    assert error["file"] == "pred\\xff"
+
+
 def test_unbounded_compression_methods_refused(sandbox, dataset):
     member = zipfile.ZipInfo("pred/x.png")
     member.compress_type = zipfile.ZIP_BZIP2

@@ -177,8 +177,11 @@ def _checked_members(infos: Sequence[zipfile.ZipInfo], limits: SubmissionLimits)
             raise UnsafeSubmissionError(f"member {name!r} is a symbolic link", file=name)
         if mode not in (0, stat.S_IFREG, stat.S_IFDIR):
             raise UnsafeSubmissionError(f"member {name!r} is a special file (mode {mode:o})", file=name)
-        if info.flag_bits & 0x1:
+        if info.flag_bits & 0x41:  # bit 6: strong encryption
             raise UnsafeSubmissionError(f"member {name!r} is encrypted", file=name)
+        if info.flag_bits & 0x20:
+            raise ArchiveFormatError(f"member {name!r} holds compressed patched data (zip flag bit 5), which "
+                                     "zipfile cannot read", file=name)
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise ArchiveFormatError(f"member {name!r} uses compression method {info.compress_type}; only stored "
                                      "and deflate are accepted", file=name)

@@ -125,6 +125,11 @@ def read_folder(folder: PathLike, limits: SubmissionLimits, layout: Layout) -> A
         for name in sorted(dirs) + sorted(files):
             path = os.path.join(here, name)
             rel = os.path.relpath(path, root).replace(os.sep, "/")
+            try:
+                name.encode("utf-8")  # bytes that are not UTF-8 come as surrogates, which no engine path takes
+            except UnicodeEncodeError:
+                shown = os.fsencode(rel).decode("utf-8", "backslashreplace")
+                raise UnsafeSubmissionError(f"{shown!r} has a name that is not UTF-8", file=shown) from None
             mode = os.lstat(path).st_mode
             if stat.S_ISLNK(mode):
                 raise UnsafeSubmissionError(f"{rel!r} is a symbolic link", file=rel)

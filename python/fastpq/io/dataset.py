@@ -12,7 +12,8 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
-from ..errors import AnnotationKeyError, AnnotationTypeError, MissingPredictionError, StrictModeError
+from ..errors import (AnnotationError, AnnotationKeyError, AnnotationTypeError, MissingPredictionError,
+                      StrictModeError)
 # JSON reading and the folder rules live in json_files; their names stay importable from here.
 from .json_files import MAX_JSON_DEPTH, default_folder, gc_paused, load_json, parse_json, read_json, require_folder
 from .limits import DEFAULT_MAX_SEGMENTS_PER_IMAGE, check_count
@@ -361,6 +362,11 @@ def _file_name(ann: Mapping[str, Any], image_id: Any, where: str) -> str:
     if not isinstance(name, str):
         raise AnnotationKeyError(f"In the image with ID {image_id} the {where} annotation has no 'file_name' string",
                               image_id=image_id)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON) names no file
+        raise AnnotationError(f"In the image with ID {image_id} the {where} file_name {name!r} is not valid Unicode "
+                              "(it holds a lone surrogate)", image_id=image_id) from None
     return name
 
 
