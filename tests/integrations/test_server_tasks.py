@@ -307,6 +307,25 @@ def test_a_bare_json_is_a_submission_for_the_one_json_tasks(amodal, instances, t
     assert list(tmp_path.iterdir()) == []
 
 
+def test_instance_time_budget_bounds_the_counting(instances, tmp_path, capsys):
+    """Full-image masks cost their pixels each: a budget stops a submission of thousands of them."""
+    gt, results = instances
+    entries = coco_results(gt, results)
+    archive = make_zip([("instances.json", json.dumps(entries * 50).encode())])
+    outcome = score_submission(archive, gt_folder=gt, task="instance", time_budget=1e-6)
+    assert outcome["status"] == "error" and outcome["error"]["type"] == "TimeBudgetExceededError", outcome
+    assert "predictions counted" in outcome["error"]["message"]
+    with pytest.raises(fastpq.TimeBudgetExceededError):
+        fastpq.instance.evaluate(gt, entries, time_budget=1e-6)
+    assert fastpq.instance.evaluate(gt, entries, time_budget=600).ap == fastpq.instance.evaluate(gt, entries).ap
+    upload = tmp_path / "upload.zip"
+    upload.write_bytes(archive)
+    assert server.main([str(upload), "--task", "instance", "--gt-folder", str(gt), "--time-budget", "1e-6"]) == 1
+    assert json.loads(capsys.readouterr().out)["error"]["type"] == "TimeBudgetExceededError"
+    assert server.main([str(upload), "--task", "amodal", "--gt-json", str(upload), "--time-budget", "5"]) == 2
+    assert "has no time_budget" in capsys.readouterr().err
+
+
 def test_command_line_scores_any_task(cityscapes, tmp_path, capsys):
     gt, results = cityscapes / "gtFine" / "val", cityscapes / "results"
     upload = tmp_path / "upload.zip"
@@ -323,6 +342,12 @@ def test_options_no_submission_could_satisfy_are_the_organisers_error(cityscapes
     archive = make_zip(folder_entries(cityscapes / "results"))
     with pytest.raises(fastpq.errors.InvalidOptionError, match="num_classes"):
         score_submission(archive, gt_folder=gt, task="semantic")  # no preset and no num_classes
+    with pytest.raises(fastpq.errors.InvalidOptionError, match="'average'"):  # not a cityscapes option
+        score_submission(archive, gt_folder=gt, task="semantic", preset="cityscapes", average="micro")
+    with pytest.raises(fastpq.errors.InvalidOptionError, match="the semantic task has no time_budget"):
+        score_submission(archive, gt_folder=gt, task="semantic", preset="cityscapes", time_budget=5)
+    assert score_submission(archive, gt_folder=gt, task="semantic", preset="cityscapes",
+                            time_budget=None)["status"] == "ok"
     with pytest.raises(fastpq.errors.InvalidOptionError, match="unknown preset"):
         server.IsolatedScorer("semantic", gt_folder=gt, preset="cityscape")
     with pytest.raises(fastpq.errors.InvalidOptionError, match="unknown task"):

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from typing import Any, List, Mapping, Sequence, Tuple
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import ImageSizeMismatchError, InstancePredictionError, PngError, PngNotFoundError
+from ..io.limits import Deadline
 from .labels import ID_TO_NAME, INSTANCE_LABEL_IDS, label_of_value
 
 
@@ -76,13 +77,15 @@ def read_mask(path: str, shape: Sequence[int], image: str) -> Any:
 
 
 def count_image(name: str, ids: Any, gt_pixels: Any, index: Any, masks: List[Any],
-                labels: List[int], scores: List[float]) -> ImageCounts:
+                labels: List[int], scores: List[float], deadline: Optional[Deadline] = None) -> ImageCounts:
     """Counts given masks (bool arrays, ColumnMajor positions, or callables returning one) against a
-    compact index image."""
+    compact index image; ``deadline`` is checked before each mask."""
     import numpy as np
     keep_rows, keep_labels, keep_scores = [], [], []
     flat_index = index.ravel()
-    for mask, label, score in zip(masks, labels, scores):
+    for k, (mask, label, score) in enumerate(zip(masks, labels, scores)):
+        if deadline is not None:
+            deadline.check(f"image {name}, {k} of {len(masks)} predictions counted")
         if label not in INSTANCE_LABEL_IDS:
             continue  # the reference skips these before reading their mask
         m = mask() if callable(mask) else mask
@@ -171,7 +174,8 @@ def _decode_mask(mask: Any, shape: Sequence[int], name: str) -> Any:
     return np.asarray(mask) != 0
 
 
-def count_entries(name: str, gt: Any, gt_name: str, entries: Sequence[Tuple[Any, Any, Any]]) -> ImageCounts:
+def count_entries(name: str, gt: Any, gt_name: str, entries: Sequence[Tuple[Any, Any, Any]],
+                  deadline: Optional[Deadline] = None) -> ImageCounts:
     """The counts of one image from its instanceIds array and its (mask, label id, score) entries."""
     ids, pix, index = gt_index(gt, gt_name)
     labels = []
@@ -185,4 +189,4 @@ def count_entries(name: str, gt: Any, gt_name: str, entries: Sequence[Tuple[Any,
         labels.append(int(label))
     scores = [check_score(s, name) for _, _, s in entries]
     masks = [(lambda m=m: decode_mask(m, index.shape, name)) for m, _, _ in entries]
-    return count_image(name, ids, pix, index, masks, labels, scores)
+    return count_image(name, ids, pix, index, masks, labels, scores, deadline)

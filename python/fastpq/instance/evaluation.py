@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..errors import InstancePredictionError, MissingPredictionError
+from ..io.limits import Deadline
 from . import files
 from .ap import ap_matrix, result_dict
 from .matches import MatchData, concat, from_counts
@@ -65,7 +66,8 @@ def _count_files(gt_file: str, lines: List[files.PredictionLine], engine: str, w
 def evaluate(gt: Union[PathLike, Sequence[PathLike]], pred: Union[PathLike, Mapping[str, Any], Sequence[Any]],
              *, coco_category_map: Optional[Mapping[int, int]] = None, engine: str = "auto",
              workers: int = 0, storage_options: Optional[Mapping[str, Any]] = None,
-             distances: Optional[Mapping[str, Mapping[int, Tuple[float, float]]]] = None) -> InstanceResult:
+             distances: Optional[Mapping[str, Mapping[int, Tuple[float, float]]]] = None,
+             time_budget: Optional[float] = None) -> InstanceResult:
     """Scores Cityscapes instance predictions against gtFine *_instanceIds.png files.
 
     ``pred`` is the official results folder (per image a ``<city>_<seq>_<frame>*.txt`` of
@@ -79,12 +81,17 @@ def evaluate(gt: Union[PathLike, Sequence[PathLike]], pred: Union[PathLike, Mapp
     ``distances`` (image key -> {GT instance id: (median distance in m, stereo density)}, see
     :func:`fastpq.instance.distances_from_disparity`) adds the reference's 100 m and 50 m rows; GT
     instances missing from it get the reference's defaults (-1, 0.0), which those rows leave out.
+    ``time_budget``: seconds; past it a :class:`fastpq.TimeBudgetExceededError` is raised (checked
+    before each in-memory or COCO prediction is counted, and after the results files are counted).
     """
     from ..io.remote import is_url, local_path
 
+    deadline = Deadline(time_budget)
     gt, pred = local_path(gt), local_path(pred)
     if is_url(gt) or is_url(pred) or (not isinstance(gt, (str, os.PathLike)) and any(is_url(g) for g in gt)):
-        return _evaluate_remote(gt, pred, engine, workers, storage_options, distances)
+        result = _evaluate_remote(gt, pred, engine, workers, storage_options, distances)
+        deadline.check("after the remote images were counted")
+        return result
     gt_list = files.gt_files(gt)
     images: List[ImageCounts] = []
     if isinstance(pred, (str, os.PathLike)):
@@ -93,7 +100,9 @@ def evaluate(gt: Union[PathLike, Sequence[PathLike]], pred: Union[PathLike, Mapp
         per_image = [(g, files.parse_results_txt(files.find_results_txt(g, walk), root, files.image_key(g)))
                      for g in gt_list]
         from .native import count_files
-        return _result(count_files(per_image, engine, workers, _count_files), distances)
+        counted = count_files(per_image, engine, workers, _count_files)
+        deadline.check(f"{len(counted)} images counted")
+        return _result(counted, distances)
     in_memory: Dict[str, List[Any]] = {}
     if isinstance(pred, Mapping):
         in_memory = {str(k): list(v) for k, v in pred.items()}
@@ -111,7 +120,7 @@ def evaluate(gt: Union[PathLike, Sequence[PathLike]], pred: Union[PathLike, Mapp
             in_memory.setdefault(str(r["image_id"]), []).append(entry)
     for g in gt_list:
         name = files.image_key(g)
-        images.append(count_entries(name, read_gt(g), g, in_memory.get(name, [])))
+        images.append(count_entries(name, read_gt(g), g, in_memory.get(name, []), deadline))
     unknown = set(in_memory) - {files.image_key(g) for g in gt_list}
     if unknown:
         raise MissingPredictionError(f"predictions for images without ground truth: {sorted(unknown)[:5]}")

@@ -112,6 +112,10 @@ def ground_truth(task: str, gt_json: Any, gt_folder: Any) -> Tuple[Optional[str]
     return (gt_json if needs_json else None), (gt_folder if needs_folder else None)
 
 
+# The tasks whose evaluate takes a time_budget.
+_TIMED_TASKS = ("panoptic", "instance")
+
+
 def task_options(task: str, limits: SubmissionLimits, options: Mapping[str, Any]) -> Dict[str, Any]:
     """Keyword options of the family's evaluate: the task's defaults for untrusted input
     (``strict`` where the family has it, ``max_pixels``), then ``limits.scoring``, then ``options``."""
@@ -121,18 +125,24 @@ def task_options(task: str, limits: SubmissionLimits, options: Mapping[str, Any]
         "instance": {"max_json_bytes": DEFAULT_MAX_JSON_BYTES},
         "amodal": {"strict": True, "max_pixels": limits.max_pixels},
     }[task]
-    return {**defaults, **limits.scoring, **options}
+    merged = {**defaults, **limits.scoring, **options}
+    if task not in _TIMED_TASKS and merged.get("time_budget", 0) is None:
+        del merged["time_budget"]  # "no budget" is what these families do anyway
+    return merged
 
 
 def check_options(task: str, options: Mapping[str, Any]) -> None:
     """Refuses, before any submission, options the family would refuse for every one of them (the
     organiser's mistake, raised, never an outcome): a semantic preset that does not exist, plain
     options without ``num_classes``, ..."""
+    if task not in _TIMED_TASKS and options.get("time_budget") is not None:
+        raise InvalidOptionError(f"the {task} task has no time_budget (panoptic and instance have one); bound its "
+                                 "wall time with IsolatedScorer(wall_seconds=...)")
     if task == "semantic":
         from ..semantic.spec import make_spec
 
-        keys = ("num_classes", "ignore_index", "label_map", "reduce_zero_label", "class_names", "pred_format")
-        make_spec(options.get("preset"), **{k: options[k] for k in keys if k in options})
+        evaluate_only = ("preset", "workers", "max_pixels", "storage_options", "instances")
+        make_spec(options.get("preset"), **{k: v for k, v in options.items() if k not in evaluate_only})
 
 
 def layout_of(task: str, gt_folder: Optional[str], options: Mapping[str, Any]) -> Layout:
