@@ -667,8 +667,9 @@ def test_ambiguous_png_folders(sandbox, dataset):
 def test_json_not_parseable(sandbox, dataset):
     entries = prediction_entries(dataset)
     entries[0] = ("pred.json", b'{"annotations": [')
-    error = sandbox.refused(make_zip(entries), AnnotationError, "prediction JSON file 'pred.json' is not valid JSON",
-                            file="pred.json")
+    # JsonSyntaxError: an AnnotationError that is also the json.JSONDecodeError panopticapi raises
+    error = sandbox.refused(make_zip(entries), fastpq.JsonSyntaxError,
+                            "prediction JSON file 'pred.json' is not valid JSON", file="pred.json")
     assert error["image_id"] is None
 
 
