@@ -174,7 +174,7 @@ def test_instance_coco_json_equals_evaluate(instances, tmp_path):
     (lambda e: e.pop("score"), "has no score"),
     (lambda e: e.update(category_id="car"), "category_id"),
     (lambda e: e.update(segmentation={"size": [4, 4], "counts": 7}), "segmentation"),
-    (lambda e: e["segmentation"].update(counts="\x7f\x7f"), "cannot be decoded"),
+    (lambda e: e["segmentation"].update(counts="\x7f\x7f"), "a prediction mask cannot be read"),
 ])
 def test_bad_instance_json_entries_are_named(instances, damage, needle):
     gt, results = instances
