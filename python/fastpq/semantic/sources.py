@@ -166,8 +166,10 @@ def _check_extra(pred_dir: Path, walk: Sequence[Tuple[str, List[str]]], claimed:
 def _plain_folders(gt_dir: Path, pred_dir: Path) -> Resolved:
     # (path below gt_dir, path) of every ground truth, by the former; the same path below pred_dir
     # is its prediction.
-    listed = sorted((_below(gt_dir, p), str(p))
-                    for p in (Path(root, f) for root, files in walk_tree(gt_dir) for f in files if f.endswith(".png")))
+    base = os.fspath(gt_dir)
+    listed = sorted((below, below if base == "." else os.path.join(base, below))  # pathlib writes no "./"
+                    for below in (_below(gt_dir, root, f) for root, files in walk_tree(gt_dir) for f in files
+                                  if f.endswith(".png")))
     if not listed:
         raise MissingPredictionError(f"{gt_dir}: no PNG files below it", file=str(gt_dir))
     gts = [gt for _, gt in listed]
@@ -183,14 +185,13 @@ def _plain_folders(gt_dir: Path, pred_dir: Path) -> Resolved:
     return gts, preds, None, list(gts)
 
 
-def _below(folder: Path, path: Path) -> str:
-    """``path.relative_to(folder).as_posix()`` for a path found below ``folder``, taken from
-    the string where it starts with the folder's own (pathlib's relative_to parses both again)."""
-    text, base = str(path), str(folder)
-    prefix = "" if base == "." else base if base.endswith("/") else base + "/"
-    if text.startswith(prefix) and os.sep == "/":
-        return text[len(prefix):]
-    return path.relative_to(folder).as_posix()
+def _below(folder: Path, root: str, name: str) -> str:
+    """The path of file ``name`` in ``root``, a folder the walk of ``folder`` reached, relative to
+    ``folder`` with '/' separators (string slicing: pathlib would parse every path again)."""
+    base = os.fspath(folder)
+    rel = root[len(base):].lstrip(os.sep) if root.startswith(base) else os.path.relpath(root, base)
+    below = name if rel in ("", ".") else rel + os.sep + name
+    return below if os.sep == "/" else below.replace(os.sep, "/")
 
 
 def resolve(gt: Any, pred: Any, instances: Any, preset: Optional[str], want_instances: bool,
