@@ -158,8 +158,9 @@ def test_bad_results_text_names_the_file(tmp_path: Path) -> None:
     ({"score": None}, "is not a number"),
     ({"category_id": "car"}, "results entry 0"),
     ({"category_id": None}, "results entry 0"),
+    ({"image_id": None}, "results entry 0"),
 ], ids=["float-counts", "negative-count", "huge-count", "garbage-string", "no-counts", "size-int", "score-str",
-        "score-null", "category-str", "category-null"])
+        "score-null", "category-str", "category-null", "no-image-id"])
 def test_bad_coco_records_are_instance_prediction_errors(tmp_path: Path, entry: dict, text: str) -> None:
     """Every malformed COCO-style record is a FastPQError naming the image, never a bare
     TypeError / KeyError / MaskError."""
@@ -168,9 +169,11 @@ def test_bad_coco_records_are_instance_prediction_errors(tmp_path: Path, entry: 
     record = {"image_id": STEM, "category_id": 26, "score": 0.5,
               "segmentation": {"size": [40, 60], "counts": [2400]}}
     record.update(entry)
+    if record["image_id"] is None:
+        del record["image_id"]
     with pytest.raises(InstancePredictionError, match=text) as info:
         I.evaluate(str(gt), [record])
-    assert STEM in str(info.value)
+    assert STEM in str(info.value) or "image_id" not in record
 
 
 @pytest.mark.parametrize("mode", ["1", "L", "P", "RGB", "RGBA", "LA", "I;16"])

@@ -111,13 +111,13 @@ def evaluate(gt: Union[PathLike, Sequence[PathLike]], pred: Union[PathLike, Mapp
             try:
                 cat = int(r["category_id"])
                 label = int(coco_category_map[cat]) if coco_category_map is not None else cat
-                entry = (r["segmentation"], label, r["score"])
+                image, entry = str(r["image_id"]), (r["segmentation"], label, r["score"])
             except (KeyError, TypeError, ValueError, OverflowError) as e:
                 where = f"image {r.get('image_id')!r}, " if isinstance(r, Mapping) else ""
                 raise InstancePredictionError(f"results entry {i} ({where}a COCO-style "
                                               "{image_id, category_id, segmentation, score}) cannot be read: "
                                               f"{type(e).__name__}: {e}") from None
-            in_memory.setdefault(str(r["image_id"]), []).append(entry)
+            in_memory.setdefault(image, []).append(entry)
     for g in gt_list:
         name = files.image_key(g)
         images.append(count_entries(name, read_gt(g), g, in_memory.get(name, []), deadline))
