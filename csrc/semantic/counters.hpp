@@ -36,6 +36,7 @@ struct Workspace {
   // unless dense_dirty.
   std::vector<std::uint64_t> dense;
   std::vector<std::uint64_t> dense_keys;
+  std::vector<std::uint64_t> dense_bits;  // scratch for putting many keys in order; all zero between uses
   bool dense_dirty = true;
   // Instance pixels by raw predicted byte: slot of each 16-bit instance value (-1: none yet), the
   // values with a slot, and 256 counts per slot; reset after every image.
@@ -72,14 +73,31 @@ class Counter {
   void collect(std::vector<SparseCount>& out) {
     out.clear();
     if (dense_) {
-      std::sort(ws_.dense_keys.begin(), ws_.dense_keys.end());
-      for (std::uint64_t k : ws_.dense_keys) {
+      std::vector<std::uint64_t>& keys = ws_.dense_keys;
+      out.reserve(keys.size());
+      auto emit = [&](std::uint64_t k) {
         out.push_back({std::int64_t(k / cols_), std::int32_t(k % cols_), ws_.dense[k]});
         ws_.dense[k] = 0;
+      };
+      const std::size_t words = (ws_.dense.size() + 63) / 64;
+      if (keys.size() * 8 >= words) {
+        // Many cells touched (a noisy prediction): in order through a bitmap of the matrix, in time
+        // linear in the keys and the matrix's words, rather than sorted.
+        std::vector<std::uint64_t>& bits = ws_.dense_bits;
+        if (bits.size() != words) bits.assign(words, 0);
+        for (std::uint64_t k : keys) bits[k >> 6] |= std::uint64_t{1} << (k & 63);
+        for (std::size_t w = 0; w < words; ++w) {
+          for (std::uint64_t b = bits[w]; b; b &= b - 1) emit(w * 64 + static_cast<std::uint64_t>(__builtin_ctzll(b)));
+          bits[w] = 0;
+        }
+      } else {
+        std::sort(keys.begin(), keys.end());
+        for (std::uint64_t k : keys) emit(k);
       }
-      ws_.dense_keys.clear();
+      keys.clear();
       ws_.dense_dirty = false;
     } else {
+      out.reserve(ws_.sparse.size());
       for (const auto& kv : ws_.sparse)
         out.push_back({std::int64_t(kv.first / cols_), std::int32_t(kv.first % cols_), kv.second});
       std::sort(out.begin(), out.end(), [](const SparseCount& a, const SparseCount& b) {
