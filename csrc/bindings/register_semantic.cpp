@@ -105,18 +105,27 @@ py::array label_array(LabelPngReader& reader) {
   return image_label_array<std::uint32_t>(reader);
 }
 
-// One column of every image's entries (0: row or instance value, 1: column, 2: count) as int64,
-// the type the Python state keeps, so that it takes the array without a copy.
-py::array_t<std::int64_t> column(const std::vector<SemanticImage>& images, bool instances, int which) {
+// Every image's entries as three int64 columns (row or instance value, column, count), the type
+// the Python state keeps, so that it takes the arrays without a copy; filled in one pass.
+void columns(const std::vector<SemanticImage>& images, bool instances, py::dict& d, const char* rows_key,
+             const char* cols_key, const char* counts_key) {
   std::size_t n = 0;
   for (const SemanticImage& im : images) n += (instances ? im.instances : im.confusion).size();
-  py::array_t<std::int64_t> out(static_cast<py::ssize_t>(n));
-  std::int64_t* data = out.mutable_data();
-  std::size_t k = 0;
-  for (const SemanticImage& im : images)
-    for (const SparseCount& e : instances ? im.instances : im.confusion)
-      data[k++] = which == 0 ? e.row : which == 1 ? std::int64_t{e.col} : static_cast<std::int64_t>(e.count);
-  return out;
+  py::array_t<std::int64_t> rows(static_cast<py::ssize_t>(n)), cols(static_cast<py::ssize_t>(n)),
+      counts(static_cast<py::ssize_t>(n));
+  std::int64_t *r = rows.mutable_data(), *c = cols.mutable_data(), *k = counts.mutable_data();
+  {
+    py::gil_scoped_release release;
+    for (const SemanticImage& im : images)
+      for (const SparseCount& e : instances ? im.instances : im.confusion) {
+        *r++ = e.row;
+        *c++ = e.col;
+        *k++ = static_cast<std::int64_t>(e.count);
+      }
+  }
+  d[rows_key] = rows;
+  d[cols_key] = cols;
+  d[counts_key] = counts;
 }
 
 py::array_t<std::int64_t> offsets(const std::vector<SemanticImage>& images, bool instances) {
@@ -165,15 +174,11 @@ void register_semantic(py::module_& m) {
         d["sizes"] = sizes;
         if (per_image) {
           d["image_offsets"] = offsets(r.images, false);
-          d["image_rows"] = column(r.images, false, 0);
-          d["image_cols"] = column(r.images, false, 1);
-          d["image_counts"] = column(r.images, false, 2);
+          columns(r.images, false, d, "image_rows", "image_cols", "image_counts");
         }
         if (instances) {
           d["instance_offsets"] = offsets(r.images, true);
-          d["instance_ids"] = column(r.images, true, 0);
-          d["instance_cols"] = column(r.images, true, 1);
-          d["instance_counts"] = column(r.images, true, 2);
+          columns(r.images, true, d, "instance_ids", "instance_cols", "instance_counts");
         }
         return d;
       },
