@@ -1,7 +1,8 @@
 // PNG reader: any bytes through PanopticPngReader::open_memory and next_row_ids, with both inflate
-// backends. Findings besides sanitizer reports: the backends disagreeing (see check below),
-// an accepted image whose ids differ from the independent decoder in png_oracle.hpp, and row
-// kernels (generic and AVX2) that disagree with it.
+// backends, as a panoptic map and as an 8- or 16-bit grey label map. Findings besides sanitizer
+// reports: the backends disagreeing (see check below), an accepted image whose ids or grey values
+// differ from the independent decoders in png_oracle.hpp, and row kernels (generic and AVX2) that
+// disagree with them.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -29,25 +30,32 @@ struct Outcome {
   std::vector<std::uint32_t> ids;
 };
 
+using Kind = PanopticPngReader::Kind;
+
 // Readers live across inputs, as the engine's per-thread readers do, so buffer reuse is exercised.
-PanopticPngReader& reader_for(InflateBackend backend) {
-  static PanopticPngReader zlib_reader(InflateBackend::kZlib);
+PanopticPngReader& reader_for(InflateBackend backend, Kind kind) {
+  static PanopticPngReader zlib_readers[2] = {PanopticPngReader(InflateBackend::kZlib, Kind::kPanoptic),
+                                              PanopticPngReader(InflateBackend::kZlib, Kind::kGrey)};
 #ifdef FASTPQ_HAVE_LIBDEFLATE
-  static PanopticPngReader libdeflate_reader(InflateBackend::kLibdeflate);
-  if (backend == InflateBackend::kLibdeflate) return libdeflate_reader;
+  static PanopticPngReader libdeflate_readers[2] = {PanopticPngReader(InflateBackend::kLibdeflate, Kind::kPanoptic),
+                                                    PanopticPngReader(InflateBackend::kLibdeflate, Kind::kGrey)};
+  if (backend == InflateBackend::kLibdeflate) return libdeflate_readers[kind == Kind::kGrey];
 #endif
   (void)backend;
-  return zlib_reader;
+  return zlib_readers[kind == Kind::kGrey];
 }
 
-Outcome read(const std::string& png, InflateBackend backend) {
-  PanopticPngReader& reader = reader_for(backend);
+// Ids as the reader gives them; grey values of 16 bits turned big-endian, as the file stores them.
+Outcome read(const std::string& png, InflateBackend backend, Kind kind = Kind::kPanoptic) {
+  PanopticPngReader& reader = reader_for(backend, kind);
   Outcome out;
   try {
     reader.open_memory(reinterpret_cast<const std::uint8_t*>(png.data()), png.size(), "fuzz.png", kMaxPixels);
     const std::size_t width = reader.width(), height = reader.height();
     out.ids.resize(width * height);
     for (std::size_t y = 0; y < height; ++y) reader.next_row_ids(out.ids.data() + y * width);
+    if (kind == Kind::kGrey && reader.channels() == 2)
+      for (std::uint32_t& v : out.ids) v = ((v & 255u) << 8) | (v >> 8);
     out.ok = true;
   } catch (const FormatError& e) {
     out.error = e.what();
@@ -56,18 +64,21 @@ Outcome read(const std::string& png, InflateBackend backend) {
   return out;
 }
 
-// Runs one kernel set over the reference's inflated rows and checks ids and Adler-32.
-void check_kernels(const RowKernels& kernels, const Decoded& d) {
-  const std::size_t row_bytes = std::size_t{d.width} * d.channels + 1;
+// Runs one kernel set over inflated rows (`raw`, filter bytes included) of `channels`-byte pixels and
+// checks the runs against `ids` (grey values of 16 bits big-endian, as reference_labels gives
+// them) and the Adler-32 against zlib's.
+void check_kernels(const RowKernels& kernels, const std::vector<std::uint8_t>& raw, std::uint32_t width,
+                   std::uint32_t height, int channels, const std::vector<std::uint32_t>& ids) {
+  const std::size_t row_bytes = std::size_t{width} * channels + 1;
   std::vector<std::uint8_t> row(row_bytes + 64);  // the kernels read up to 16 bytes past the row
-  std::vector<std::uint32_t> bits(row_scratch_words(d.width, d.channels));
-  std::vector<Run> above(d.width + 1), current(d.width + 1);
-  above[0] = {d.width, 0};
+  std::vector<std::uint32_t> bits(row_scratch_words(width, channels));
+  std::vector<Run> above(width + 1), current(width + 1);
+  above[0] = {width, 0};
   std::size_t above_count = 1;
   std::uint32_t adler = 1;
-  for (std::size_t y = 0; y < d.height; ++y) {
-    std::copy(d.raw.begin() + y * row_bytes, d.raw.begin() + (y + 1) * row_bytes, row.begin());
-    std::size_t count = kernels.decode_row(row.data(), d.width, d.channels, above.data(), current.data(), &adler,
+  for (std::size_t y = 0; y < height; ++y) {
+    std::copy(raw.begin() + y * row_bytes, raw.begin() + (y + 1) * row_bytes, row.begin());
+    std::size_t count = kernels.decode_row(row.data(), width, channels, above.data(), current.data(), &adler,
                                            bits.data());
     if (count == 0) {
       if (row[0] != 2) finding("a kernel reported a repeated row for a filter other than Up");
@@ -76,19 +87,53 @@ void check_kernels(const RowKernels& kernels, const Decoded& d) {
     }
     std::size_t x = 0;
     for (std::size_t r = 0; r < count; ++r) {
-      if (current[r].end <= x || current[r].end > d.width) finding("row kernel produced runs out of order");
+      if (current[r].end <= x || current[r].end > width) finding("row kernel produced runs out of order");
+      const std::uint32_t id = channels == 2 ? ((current[r].id & 255u) << 8) | (current[r].id >> 8) : current[r].id;
       for (; x < current[r].end; ++x)
-        if (d.ids[y * d.width + x] != current[r].id) finding("row kernel ids differ from the reference decoder");
+        if (ids[y * width + x] != id) finding("row kernel ids differ from the reference decoder");
     }
-    if (x != d.width) finding("row kernel runs do not cover the row");
+    if (x != width) finding("row kernel runs do not cover the row");
     above.swap(current);
     above_count = count;
   }
-  const std::uint32_t expected = static_cast<std::uint32_t>(::adler32(1, d.raw.data(), static_cast<uInt>(d.raw.size())));
+  const std::uint32_t expected = static_cast<std::uint32_t>(::adler32(1, raw.data(), static_cast<uInt>(raw.size())));
   if (adler != expected) finding("row kernel Adler-32 differs from zlib's");
 }
 
+void check_all_kernels(const std::vector<std::uint8_t>& raw, std::uint32_t width, std::uint32_t height, int channels,
+                       const std::vector<std::uint32_t>& ids) {
+  check_kernels(rows_generic::kernels, raw, width, height, channels, ids);
+#ifdef FASTPQ_HAVE_AVX2_KERNELS
+  if (__builtin_cpu_supports("avx2")) check_kernels(rows_avx2::kernels, raw, width, height, channels, ids);
+#endif
+}
+
+// The same input as an 8- or 16-bit grey label map: the backends agree as above, and an accepted
+// image's values are those of the label decoder.
+void check_grey(const std::string& png) {
+  const Outcome zlib_outcome = read(png, InflateBackend::kZlib, Kind::kGrey);
+#ifdef FASTPQ_HAVE_LIBDEFLATE
+  const Outcome deflate_outcome = read(png, InflateBackend::kLibdeflate, Kind::kGrey);
+  if ((zlib_outcome.ok && !deflate_outcome.ok) || (zlib_outcome.ok && deflate_outcome.ids != zlib_outcome.ids))
+    finding("libdeflate and zlib backends disagree on a grey map");
+#endif
+  if (!zlib_outcome.ok) return;
+  const std::vector<std::uint32_t> labels =
+      reference_labels(reinterpret_cast<const std::uint8_t*>(png.data()), png.size());
+  if (labels.empty()) finding("the grey reader accepted image data that zlib refuses");
+  if (labels != zlib_outcome.ids) finding("grey reader values differ from the reference decoder");
+  const Chunks chunks = walk_chunks(reinterpret_cast<const std::uint8_t*>(png.data()), png.size());
+  const int channels = chunks.depth / 8;
+  std::vector<std::uint8_t> raw((std::size_t{chunks.width} * channels + 1) * chunks.height);
+  uLongf got = static_cast<uLongf>(raw.size());
+  if (::uncompress(raw.data(), &got, reinterpret_cast<const Bytef*>(chunks.idat.data()),
+                   static_cast<uLong>(chunks.idat.size())) != Z_OK || got != raw.size())
+    finding("the grey reader accepted image data that zlib refuses");
+  check_all_kernels(raw, chunks.width, chunks.height, channels, labels);
+}
+
 void check(const std::string& png) {
+  check_grey(png);
   const Outcome zlib_outcome = read(png, InflateBackend::kZlib);
 #ifdef FASTPQ_HAVE_LIBDEFLATE
   const Outcome deflate_outcome = read(png, InflateBackend::kLibdeflate);
@@ -104,10 +149,7 @@ void check(const std::string& png) {
   const Decoded d = reference_decode(reinterpret_cast<const std::uint8_t*>(png.data()), png.size());
   if (!d.ok) finding("the reader accepted image data that zlib refuses");
   if (d.ids != zlib_outcome.ids) finding("reader ids differ from the reference decoder");
-  check_kernels(rows_generic::kernels, d);
-#ifdef FASTPQ_HAVE_AVX2_KERNELS
-  if (__builtin_cpu_supports("avx2")) check_kernels(rows_avx2::kernels, d);
-#endif
+  check_all_kernels(d.raw, d.width, d.height, d.channels, d.ids);
 }
 
 }  // namespace

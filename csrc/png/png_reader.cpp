@@ -8,7 +8,8 @@
 
 namespace fastpq {
 
-PanopticPngReader::PanopticPngReader(InflateBackend backend) : inflater_(backend), kernels_(row_kernels()) {}
+PanopticPngReader::PanopticPngReader(InflateBackend backend, Kind kind)
+    : inflater_(backend), kernels_(row_kernels()), kind_(kind) {}
 
 void PanopticPngReader::fail(const std::string& what) const {
   throw FormatError("PNG file '" + name_ + "': " + what);
@@ -32,22 +33,29 @@ void PanopticPngReader::parse_and_inflate(const std::uint8_t* data, std::size_t 
   width_ = h.width;
   height_ = h.height;
   const int color_type = h.color_type, bit_depth = h.bit_depth, interlace = h.interlace;
-  const char* kind = nullptr;
-  if (color_type == 3) kind = "palette";
-  else if (color_type == 0 || color_type == 4) kind = "greyscale";
-  else if (color_type != 2 && color_type != 6) fail("invalid colour type " + std::to_string(color_type));
-  if (kind)
-    fail(std::string("is a ") + kind +
-         " image; panoptic maps must be 8-bit RGB or RGBA (id = R + 256*G + 65536*B)");
-  if (bit_depth != 8)
-    fail("has bit depth " + std::to_string(bit_depth) + "; panoptic maps must be 8-bit RGB or RGBA");
-  if (interlace != 0) fail("is interlaced (Adam7); panoptic maps must not be interlaced");
+  if (kind_ == Kind::kGrey) {
+    if (color_type != 0 || (bit_depth != 8 && bit_depth != 16))
+      fail("is colour type " + std::to_string(color_type) + " at bit depth " + std::to_string(bit_depth) +
+           "; this reader reads 8- or 16-bit greyscale");
+    if (interlace != 0) fail("is interlaced (Adam7); label maps must not be interlaced");
+  } else {
+    const char* kind = nullptr;
+    if (color_type == 3) kind = "palette";
+    else if (color_type == 0 || color_type == 4) kind = "greyscale";
+    else if (color_type != 2 && color_type != 6) fail("invalid colour type " + std::to_string(color_type));
+    if (kind)
+      fail(std::string("is a ") + kind +
+           " image; panoptic maps must be 8-bit RGB or RGBA (id = R + 256*G + 65536*B)");
+    if (bit_depth != 8)
+      fail("has bit depth " + std::to_string(bit_depth) + "; panoptic maps must be 8-bit RGB or RGBA");
+    if (interlace != 0) fail("is interlaced (Adam7); panoptic maps must not be interlaced");
+  }
   std::uint64_t pixels = std::uint64_t{width_} * height_;
   if (pixels > max_pixels)
     fail("image of " + std::to_string(width_) + "x" + std::to_string(height_) +
          " pixels is larger than max_pixels=" + std::to_string(max_pixels));
 
-  channels_ = color_type == 6 ? 4 : 3;
+  channels_ = kind_ == Kind::kGrey ? bit_depth / 8 : color_type == 6 ? 4 : 3;
   row_bytes_ = std::size_t{width_} * channels_;
   std::size_t expected = (row_bytes_ + 1) * height_;
   declared_adler_ = inflate_png_data(data, h, inflater_, idat_, raw_.reserve(expected), expected, name_);

@@ -1,5 +1,6 @@
 // Reading COCO panoptic PNGs (8-bit RGB or RGBA, not interlaced) row by row as runs of
-// equal segment ids, id = R + 256*G + 65536*B, alpha ignored.
+// equal segment ids, id = R + 256*G + 65536*B, alpha ignored; and, the same way, 8- and 16-bit
+// greyscale label maps as runs of equal values.
 #pragma once
 
 #include <cstddef>
@@ -49,7 +50,10 @@ constexpr std::uint64_t kDefaultMaxPixels = std::uint64_t{1} << 27;
 
 class PanopticPngReader {
  public:
-  explicit PanopticPngReader(InflateBackend backend = InflateBackend::kDefault);
+  // What open_* accepts: panoptic maps (8-bit RGB or RGBA), or label maps of 8- or 16-bit grey,
+  // whose runs then hold the grey values (16-bit ones with the file's first byte lowest).
+  enum class Kind { kPanoptic, kGrey };
+  explicit PanopticPngReader(InflateBackend backend = InflateBackend::kDefault, Kind kind = Kind::kPanoptic);
 
   // Reads, checks and inflates a whole PNG file. Throws FormatError naming `path`.
   void open_file(const std::string& path, std::uint64_t max_pixels = kDefaultMaxPixels);
@@ -59,6 +63,7 @@ class PanopticPngReader {
 
   std::uint32_t width() const { return width_; }
   std::uint32_t height() const { return height_; }
+  // Bytes per pixel: 3 or 4 (panoptic), 1 or 2 (grey).
   int channels() const { return channels_; }
   const std::string& name() const { return name_; }
 
@@ -78,6 +83,7 @@ class PanopticPngReader {
 
   Inflater inflater_;
   const RowKernels& kernels_;
+  Kind kind_;
   ByteBuffer file_, idat_, raw_;
   RowRuns runs_[2];
   std::unique_ptr<std::uint32_t[]> nonzero_bits_;  // scratch for the row kernels

@@ -19,7 +19,7 @@ struct Run {
 
 struct RowKernels {
   // Decodes one row: `row` is its filter type byte (0-4, checked by the caller) followed by the
-  // residual bytes of `width` pixels of `bpp` (3 or 4) bytes. Given the runs of the row above
+  // residual bytes of `width` pixels of `bpp` (1 to 4) bytes. Given the runs of the row above
   // (`up`, one run of id 0 for the first row), writes the row's runs to `out` (room for
   // width + 1) and returns their number, or 0 when the row repeats the row above (an Up row
   // without residual). Folds the row's bytes into the Adler-32 `*adler`. `bits` is scratch

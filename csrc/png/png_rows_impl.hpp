@@ -56,6 +56,15 @@ inline std::uint32_t rgb(const std::uint8_t* p) {
   return v & 0xFFFFFFu;
 }
 
+// The pixel at `p` packed as the lanes of the filter arithmetic, its first byte lowest: R, G, B of
+// a colour pixel (alpha dropped), the byte of 8-bit grey, the two bytes of 16-bit grey.
+template <int BPP>
+inline std::uint32_t pixel(const std::uint8_t* p) {
+  if constexpr (BPP == 1) return p[0];
+  else if constexpr (BPP == 2) return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8;
+  else return rgb(p);
+}
+
 constexpr std::uint32_t kAdlerModulus = 65521;
 constexpr std::size_t kBlock = 32;
 // Bytes that can be summed before the 32-bit lanes or the running sums need reducing.
@@ -310,18 +319,18 @@ class NonzeroScanner {
 // None: the residual is the row; runs change where a pixel differs from its left neighbour.
 template <int BPP>
 std::size_t none_row(const std::uint8_t* res, std::size_t width, Run* out) {
-  RunBuilder b{out, out, rgb(res)};
+  RunBuilder b{out, out, pixel<BPP>(res)};
   const std::size_t n = width * BPP;
   std::size_t i = BPP;
   for (; i + kVec <= n; i += kStep<BPP>) {
     std::uint64_t differ = ~(same_bytes(res + i, res + i - BPP) | kAlpha<BPP>) & kStepBits<BPP>;
     while (differ) {
-      std::size_t pixel = static_cast<std::size_t>(__builtin_ctzll(differ)) / BPP;
-      b.set(i / BPP + pixel, rgb(res + i + pixel * BPP));
-      differ &= ~((std::uint64_t{2} << (pixel * BPP + BPP - 1)) - 1);
+      std::size_t at = static_cast<std::size_t>(__builtin_ctzll(differ)) / BPP;
+      b.set(i / BPP + at, pixel<BPP>(res + i + at * BPP));
+      differ &= ~((std::uint64_t{2} << (at * BPP + BPP - 1)) - 1);
     }
   }
-  for (; i < n; i += BPP) b.set(i / BPP, rgb(res + i));
+  for (; i < n; i += BPP) b.set(i / BPP, pixel<BPP>(res + i));
   return b.finish(width);
 }
 
@@ -338,7 +347,7 @@ std::size_t predicted_row(const std::uint8_t* res, const std::uint32_t* bits, co
   std::uint32_t left = 0;
   std::size_t x = 0;
   while (x < width) {
-    std::uint32_t r = rgb(res + x * BPP);
+    std::uint32_t r = pixel<BPP>(res + x * BPP);
     std::uint32_t value;
     if (kFilter == 1) {
       value = add_bytes(left, r);
@@ -369,7 +378,7 @@ std::size_t average_row(const std::uint8_t* res, std::size_t width, const Run* u
   UpCursor up{up_runs};
   std::uint32_t left = 0;
   for (std::size_t x = 0; x < width; ++x) {
-    left = add_bytes(average_bytes(left, up.at(x)), rgb(res + x * BPP));
+    left = add_bytes(average_bytes(left, up.at(x)), pixel<BPP>(res + x * BPP));
     b.set(x, left);
   }
   return b.finish(width);
@@ -446,8 +455,16 @@ std::size_t decode_row(const std::uint8_t* row, std::size_t width, int bpp, cons
   *adler = adler_and_nonzero(row, 1 + width * static_cast<std::size_t>(bpp), *adler, bits);
   std::uint32_t* summary = bits + words;
   if (row[0] != 0 && row[0] != 3) summarize_nonzero(bits, words, bpp == 4 ? 0x11111111u : 0, summary);
-  return bpp == 4 ? decode_row_bpp<4>(row[0], row + 1, bits, summary, width, up, out)
-                  : decode_row_bpp<3>(row[0], row + 1, bits, summary, width, up, out);
+  switch (bpp) {
+    case 1:
+      return decode_row_bpp<1>(row[0], row + 1, bits, summary, width, up, out);
+    case 2:
+      return decode_row_bpp<2>(row[0], row + 1, bits, summary, width, up, out);
+    case 4:
+      return decode_row_bpp<4>(row[0], row + 1, bits, summary, width, up, out);
+    default:
+      return decode_row_bpp<3>(row[0], row + 1, bits, summary, width, up, out);
+  }
 }
 
 }  // namespace
