@@ -36,10 +36,10 @@ bool count_bytes(Workspace& ws, const LabelTable& gt_t, const LabelTable& pred_t
   const std::uint32_t w = ws.pred.width(), h = ws.pred.height();
   for (std::uint32_t y = 0; y < h && w > 0; ++y) {
     const std::uint8_t* b = ws.pred.next_bytes();
-    if (ws.gt_runs.active) pairs.row_runs(ws.gt_runs.png, y, b);
+    if (ws.gt_runs.active) pairs.row_runs(ws.gt_runs, b);
     else pairs.row(ws.gt.next_bytes(), b, w);
     if (!with_instances) continue;
-    if (ws.inst_runs.active) inst.row_runs(ws.inst_runs.png, y, b);
+    if (ws.inst_runs.active) inst.row_runs(ws.inst_runs, b);
     else inst.row(ws.inst.next_u16(), b, w);
   }
   if (!pairs.finish(gt_t, pred_t, counter)) return false;

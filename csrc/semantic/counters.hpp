@@ -300,10 +300,10 @@ class BytePairCounter {
 
   // The same for a ground-truth row given as value runs: each run's predicted bytes counted against
   // its value.
-  void row_runs(const MaskPngReader& map, std::uint32_t y, const std::uint8_t* b) {
+  void row_runs(RunMap& map, const std::uint8_t* b) {
     std::uint64_t* const hist = ws_.hist.data();
     std::vector<std::uint32_t>& keys = ws_.hist_keys;
-    map.for_each_value_run(y, [&](std::uint32_t x0, std::uint32_t x1, std::uint32_t value) {
+    map.next_row_runs([&](std::uint32_t x0, std::uint32_t x1, std::uint32_t value) {
       count_byte_runs(b + x0, x1 - x0, [hist, &keys, gt = value << 8](std::uint8_t p, std::uint64_t n) {
         const std::uint32_t key = gt | p;
         if (hist[key] == 0) keys.push_back(key);
@@ -380,9 +380,9 @@ class InstanceCounter {
     }
   }
 
-  // The same for row y of an instance map read as value runs.
-  void row_runs(const MaskPngReader& map, std::uint32_t y, const std::uint8_t* p) {
-    map.for_each_value_run(y, [&](std::uint32_t x0, std::uint32_t x1, std::uint32_t value) {
+  // The same for the next row of an instance map read as value runs.
+  void row_runs(RunMap& map, const std::uint8_t* p) {
+    map.next_row_runs([&](std::uint32_t x0, std::uint32_t x1, std::uint32_t value) {
       if (value >= min_) count_into(slot_counts(static_cast<std::uint16_t>(value)), p + x0, x1 - x0);
     });
   }

@@ -11,7 +11,7 @@
 #include "common/buffer.hpp"
 #include "common/errors.hpp"
 #include "png/label_png.hpp"
-#include "png/mask_png.hpp"
+#include "png/png_reader.hpp"
 #include "png/png_chunks.hpp"
 #include "semantic/confusion.hpp"
 
@@ -125,15 +125,15 @@ class LabelRows {
   std::vector<std::uint16_t> row16_;
 };
 
-// A greyscale PNG label map read as runs of equal values per row (fastpq's mask reader): a map whose
-// rows mostly repeat the row above costs about its compressed size, not a byte or two a pixel.
+// An 8- or 16-bit greyscale PNG label map read as runs of equal values per row, with the panoptic
+// reader's row kernels: a row costs a pass over its bytes plus its runs, and a row that repeats
+// the one above (an Up row without residual) the pass alone.
 struct RunMap {
-  explicit RunMap(InflateBackend b) : png(b) {}
+  explicit RunMap(InflateBackend b) : png(b, PanopticPngReader::Kind::kGrey) {}
 
   // Opens source `s` when it is a PNG (file or bytes) of 8-bit grey, or 16-bit grey with `sixteen`,
-  // not interlaced; returns false, having read nothing, for anything else (the row reader's). For
-  // such files the mask reader gives the row reader's messages, but it checks every row's filter
-  // type when opening, not row by row.
+  // not interlaced; returns false, having read nothing, for anything else (the row reader's). The
+  // messages are the row reader's; the Adler-32 is checked at the last row rather than on opening.
   bool open(const LabelSource& s, std::uint64_t max_pixels, bool sixteen) {
     active = false;
     if (s.kind == LabelSource::kArray) return false;
@@ -147,19 +147,34 @@ struct RunMap {
     const bool grey = size >= 29 && std::memcmp(data + 12, "IHDR", 4) == 0 &&
                       (data[24] == 8 || (sixteen && data[24] == 16)) && data[25] == 0 && data[28] == 0;
     if (!grey) return false;
-    png.open_memory(data, size, s.name, max_pixels, MaskPngReader::Output::kValues);
+    png.open_memory(data, size, s.name, max_pixels);
+    wide = png.channels() == 2;
     active = true;
     return true;
   }
+
+  // Calls f(x0, x1, value) for each run [x0, x1) of the next row, left to right.
+  template <typename F>
+  void next_row_runs(F&& f) {
+    png.next_row();  // false for a row that repeats the one above: its runs are those kept
+    std::uint32_t x = 0;
+    for (const Run& r : png.row_runs()) {
+      // 16-bit samples are big-endian; the kernels pack a pixel's first byte lowest.
+      f(x, r.end, wide ? ((r.id & 255u) << 8) | (r.id >> 8) : r.id);
+      x = r.end;
+    }
+  }
+
   void release() {
     active = false;
-    png.trim();
+    png.shrink_if_above(kKeepBufferBytes);
     file.shrink_if_above(kKeepBufferBytes);
   }
 
-  MaskPngReader png;
+  PanopticPngReader png;
   ByteBuffer file;
   bool active = false;
+  bool wide = false;  // 16-bit samples
 };
 
 inline std::string size_text(std::uint32_t width, std::uint32_t height) {

@@ -2,9 +2,9 @@
 counts of the same map given as an array.
 
 8-bit greyscale ground truth beside 8-bit predictions, and 8- or 16-bit greyscale Cityscapes instance
-maps (the instanceIds format), are decoded on runs (fastpq's mask reader, in the engine's
-semantic_confusion); palette and interlaced maps, and maps beside labels of other types, are
-unfiltered row by row. The files are written by tests/pngwriter.py (its filter code, not Pillow's)
+maps (the instanceIds format), are decoded on runs (the panoptic reader's row kernels in their
+grey mode, in the engine's semantic_confusion); palette and interlaced maps, and maps beside labels
+of other types, are unfiltered row by row. The files are written by tests/pngwriter.py (its filter code, not Pillow's)
 with a chosen filter type per row, so that Sub, Up, Average and Paeth are each undone on runs, on 1-
 and 2-byte pixels. The array paths are themselves checked against the references in
 test_vs_references.py.
@@ -42,7 +42,7 @@ def _scene(seed: int, noisy: bool = False):
         inst[y:y + h, x:x + w] = cls * 1000 + k
     labels[:4] = 23  # sky, a stuff class: instance map holds the label id
     inst[:4] = 23
-    if noisy:  # a value per pixel: too many runs for run decoding, so the mask reader unfilters rows
+    if noisy:  # a value per pixel: a run per pixel
         inst = 26000 + rng.integers(0, 5000, (H, W))
     pred = labels.copy()
     flip = rng.random((H, W)) < 0.1
@@ -191,7 +191,7 @@ def test_ground_truth_pngs_count_like_arrays(tmp_path, noisy):
     gts, preds, labels_all, preds_all = [], [], [], []
     for seed in range(4):
         labels, pred, _ = _scene(20 + seed)
-        if noisy:  # a label per pixel: too many runs, so the mask reader unfilters rows
+        if noisy:  # a label per pixel: a run per pixel
             labels = np.random.default_rng(seed).choice([7, 23, 24, 26, 33], (H, W)).astype(np.uint8)
         filters = np.random.default_rng(seed).integers(0, 5, H)
         gts.append(_write(tmp_path, f"{seed}_gt.png", _grey_png(labels, 8, filters)))
