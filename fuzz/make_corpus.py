@@ -18,7 +18,7 @@ import struct
 import sys
 import zlib
 from pathlib import Path
-from typing import Iterable, List, Sequence
+from typing import Dict, Iterable, List, Sequence
 
 import numpy as np
 
@@ -114,6 +114,7 @@ def png_seeds() -> List[bytes]:
         seeds["coco_" + path.name] = path.read_bytes()
     for path in sorted((SAMPLE / "panoptic_examples_2ch_format").glob("*.png"))[:1]:
         seeds["coco_2ch_" + path.name] = path.read_bytes()
+    seeds.update(grey_png_seeds())
     for name, data in seeds.items():
         write("png", name, data)
     pairs = [("filter0_rgb_37x9.png", "filter4_rgb_37x9.png"), ("filter1_rgba_70x6.png", "filter3_rgba_70x6.png"),
@@ -122,6 +123,25 @@ def png_seeds() -> List[bytes]:
     for gt, pred in pairs:
         write("png_pair", f"{gt[:-4]}__{pred[:-4]}", Bytes().u32(len(seeds[gt])).raw(seeds[gt]).raw(seeds[pred]).data())
     return list(seeds.values())
+
+
+def grey_png_seeds() -> Dict[str, bytes]:
+    """8- and 16-bit grey label maps (blocks of values, some noise) with every filter type, for
+    fuzz_png's grey mode."""
+    rng = np.random.default_rng(5)
+
+    def grey(h: int, w: int, depth: int, filters: List[int]) -> bytes:
+        values = np.kron(rng.integers(0, 1 << depth, (h // 3 + 1, w // 5 + 1)), np.ones((3, 5), np.int64))[:h, :w]
+        values[rng.random((h, w)) < 0.05] = 7
+        if depth == 8:
+            pixels = values.astype(np.uint8)[..., None]
+        else:
+            pixels = np.stack([(values >> 8) & 255, values & 255], axis=-1).astype(np.uint8)
+        raw = pw.raw_scanlines(pixels, [filters[y % len(filters)] for y in range(h)])
+        return pw.png_file([(b"IHDR", pw.ihdr_body(w, h, depth, 0)), (b"IDAT", zlib.compress(raw, 6)), (b"IEND", b"")])
+
+    return {"grey8_filters_37x9.png": grey(9, 37, 8, [0, 1, 2, 3, 4]),
+            "grey16_filters_70x6.png": grey(6, 70, 16, [4, 3, 2, 1, 0, 2])}
 
 
 # --- RLE and polygons ----------------------------------------------------------------------------
