@@ -38,7 +38,7 @@ struct Decoded {
   std::uint32_t width = 0, height = 0;
   int channels = 0;
   std::vector<std::uint8_t> raw;    // the inflated rows, filter bytes included
-  std::vector<std::uint32_t> ids;   // id = R + 256 G + 65536 B per pixel, row-major
+  std::vector<std::uint32_t> ids;   // id = R + 256 G + 65536 B (grey: the sample) per pixel, row-major
 };
 
 // The header fields and the joined image data of a PNG the reader accepted.
@@ -69,13 +69,14 @@ inline Chunks walk_chunks(const std::uint8_t* data, std::size_t size) {
   return out;
 }
 
-// Decodes a PNG that the reader accepted (so its chunks, header and sizes are known to be
-// well-formed).
+// Decodes a PNG that the reader accepted as a panoptic map (8-bit RGB / RGBA) or as a grey map
+// (8- or 16-bit grey, values big-endian), so its chunks, header and sizes are known to be
+// well-formed.
 inline Decoded reference_decode(const std::uint8_t* data, std::size_t size) {
   Decoded out;
   Chunks chunks = walk_chunks(data, size);
   const std::uint32_t width = chunks.width, height = chunks.height;
-  const int channels = chunks.colour == 6 ? 4 : 3;
+  const int channels = chunks.colour == 0 ? chunks.depth / 8 : chunks.colour == 6 ? 4 : 3;
   std::string& idat = chunks.idat;
   const std::size_t stride = std::size_t{width} * channels + 1;
   // One byte of room beyond the image, so that a stream longer than the image cannot look complete.
@@ -116,7 +117,9 @@ inline Decoded reference_decode(const std::uint8_t* data, std::size_t size) {
     }
     for (std::uint32_t x = 0; x < width; ++x) {
       const std::uint8_t* px = line.data() + std::size_t{x} * channels;
-      ids[std::size_t{y} * width + x] = px[0] | (std::uint32_t{px[1]} << 8) | (std::uint32_t{px[2]} << 16);
+      ids[std::size_t{y} * width + x] = channels == 1   ? px[0]
+                                        : channels == 2 ? (std::uint32_t{px[0]} << 8) | px[1]
+                                                        : px[0] | (std::uint32_t{px[1]} << 8) | (std::uint32_t{px[2]} << 16);
     }
     prior.swap(line);
   }
