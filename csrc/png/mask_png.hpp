@@ -47,13 +47,6 @@ class MaskPngReader {
   const std::vector<std::uint32_t>& value_start() const { return value_start_; }
   const std::vector<std::uint32_t>& value_of() const { return value_of_; }
   const std::vector<std::size_t>& value_row() const { return value_row_; }
-  // kValues: calls f(x0, x1, value) for each run [x0, x1) of row y, left to right.
-  template <typename F>
-  void for_each_value_run(std::uint32_t y, F&& f) const {
-    const std::size_t first = value_row_[y], last = value_row_[y + 1];
-    for (std::size_t k = first; k < last; ++k)
-      f(value_start_[k], k + 1 < last ? value_start_[k + 1] : width_, value_of_[k]);
-  }
   // Decodes every image densely (the check the fuzz harness compares the run decoding with).
   void force_dense(bool on) { force_dense_ = on; }
   // Whether the last image was decoded densely (its data was not mostly zero).
