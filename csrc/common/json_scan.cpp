@@ -39,8 +39,4 @@ JsonScan scan_json(const char* text, std::size_t size, std::size_t stop_above) {
   return out;
 }
 
-std::size_t json_nesting_depth(const char* text, std::size_t size, std::size_t stop_above) {
-  return scan_json(text, size, stop_above).depth;
-}
-
 }  // namespace fastpq

@@ -18,7 +18,4 @@ struct JsonScan {
 // digits or more may be an integer beyond 64 bits, which some parsers turn into a float.)
 JsonScan scan_json(const char* text, std::size_t size, std::size_t stop_above);
 
-// scan_json's depth alone.
-std::size_t json_nesting_depth(const char* text, std::size_t size, std::size_t stop_above);
-
 }  // namespace fastpq
