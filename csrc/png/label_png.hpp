@@ -2,8 +2,9 @@
 // Pillow gives it: 2- and 4-bit samples scaled to 8 bits, times 85 and 17, as its modes "L;2" /
 // "L;4" and libpng's expansion do; 1-bit samples 0 and 1, as its mode "1"), palette (the index is
 // the label, as Pillow's mode "P" gives it), grey + alpha (alpha ignored), and 8-bit RGB / RGBA
-// colour codes (R + 256*G + 65536*B, alpha ignored). Not interlaced. The checks and limits of the panoptic reader: CRC of every chunk,
-// max_pixels from IHDR before any allocation, inflated size, filter types, Adler-32.
+// colour codes (R + 256*G + 65536*B, alpha ignored). Not interlaced. The checks and limits of the
+// panoptic reader: CRC of every chunk, max_pixels from IHDR before any allocation, inflated size,
+// filter types, Adler-32.
 #pragma once
 
 #include <cstddef>
