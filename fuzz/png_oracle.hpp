@@ -133,8 +133,9 @@ inline Decoded reference_decode(const std::uint8_t* data, std::size_t size) {
 }
 
 // The labels of a label-map PNG the label reader accepted, decoded byte by byte: grey or palette
-// samples of 1-16 bits, grey + alpha (the grey sample), RGB / RGBA colour codes R + 256 G + 65536 B.
-// Empty when zlib finds the stream broken or of the wrong length.
+// samples of 1-16 bits (2- and 4-bit grey scaled to 8 bits, times 85 and 17, as Pillow reads
+// them; palette indices and 1-bit grey as they are), grey + alpha (the grey sample), RGB / RGBA
+// colour codes R + 256 G + 65536 B. Empty when zlib finds the stream broken or of the wrong length.
 inline std::vector<std::uint32_t> reference_labels(const std::uint8_t* data, std::size_t size) {
   const Chunks chunks = walk_chunks(data, size);
   const std::uint32_t width = chunks.width, height = chunks.height;
@@ -175,7 +176,8 @@ inline std::vector<std::uint32_t> reference_labels(const std::uint8_t* data, std
         labels.push_back((std::uint32_t{px[0]} << 8) | px[1]);
       } else {
         const std::size_t bit = std::size_t{x} * samples * depth;
-        labels.push_back((line[bit / 8] >> (8 - depth - bit % 8)) & ((1u << depth) - 1));
+        const std::uint32_t scale = colour == 0 && depth == 2 ? 85 : colour == 0 && depth == 4 ? 17 : 1;
+        labels.push_back(((line[bit / 8] >> (8 - depth - bit % 8)) & ((1u << depth) - 1)) * scale);
       }
     }
     prior.swap(line);
